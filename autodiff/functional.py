@@ -1,0 +1,333 @@
+"""Function transformations with JAX's conventions: grad, value_and_grad, vjp, jvp, jacfwd,
+jacrev, hessian, hvp.
+
+Each opens a new trace one level above those already active, so they nest:
+`grad(grad(f))`, `jacfwd(grad(f))` (forward-over-reverse: the Hessian), `grad` inside `jvp`.
+Functions may take and return numpy arrays, Python scalars, Tensors, and tuples, lists or dicts
+of them (pytrees). Results are numpy arrays when nothing outside is being differentiated.
+"""
+import numpy as np
+
+from .ops import getitem, reshape, transpose
+from .tensor import ForwardTrace, ReverseTrace, Tensor, _new, backward_pass, new_trace
+
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobian", "hessian",
+           "hvp", "tree_flatten", "tree_unflatten"]
+
+
+# ---- pytrees ------------------------------------------------------------------------------------
+def tree_flatten(tree):
+    """(leaves, treedef) of nested tuples, lists and dicts (sorted keys); others are leaves."""
+    leaves = []
+
+    def rec(x):
+        if isinstance(x, (tuple, list)):
+            return (type(x), None, [rec(c) for c in x])
+        if isinstance(x, dict):
+            keys = sorted(x)
+            return (dict, keys, [rec(x[k]) for k in keys])
+        leaves.append(x)
+        return None
+    return leaves, rec(tree)
+
+
+def tree_unflatten(treedef, leaves):
+    """Inverse of tree_flatten."""
+    it = iter(leaves)
+
+    def rec(d):
+        if d is None:
+            return next(it)
+        kind, keys, children = d
+        vals = [rec(c) for c in children]
+        if kind is dict:
+            return dict(zip(keys, vals))
+        if kind is tuple or kind is list:
+            return kind(vals)
+        return kind(*vals)  # namedtuple
+    return rec(treedef)
+
+
+# ---- boxing -------------------------------------------------------------------------------------
+def _primal(x, what):
+    """x as a value ready to be boxed: a float numpy array, or a Tensor of an outer trace."""
+    if isinstance(x, Tensor):
+        if x._trace is not None:
+            return x
+        x = x._v
+    if isinstance(x, (bool, int, float)):
+        x = np.asarray(x, dtype=np.float64)
+    else:
+        x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{what} has dtype {x.dtype}; differentiation needs a floating-point "
+                        f"input (convert with .astype(float))")
+    return x
+
+
+def _argnums(argnums, nargs, fname):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not -nargs <= i < nargs:
+            raise ValueError(f"{fname}: argnums={argnums} but the function got {nargs} "
+                             f"positional argument(s)")
+    return nums
+
+
+def _box_args(args, argnums, fname, make_box):
+    """Replace args[i] for i in argnums by trees of boxes; returns (args, per-arg leaves)."""
+    args = list(args)
+    leaves = []
+    for i in argnums:
+        flat, tdef = tree_flatten(args[i])
+        boxes = [make_box(_primal(x, f"{fname}: argument {i}")) for x in flat]
+        leaves.append((boxes, tdef))
+        args[i] = tree_unflatten(tdef, boxes)
+    return args, leaves
+
+
+def _unbox(x, trace):
+    """The value of x one level down: the value inside a box of `trace`, numpy at the bottom."""
+    if isinstance(x, Tensor):
+        if x._trace is trace:
+            x = x._v
+        if isinstance(x, Tensor) and x._trace is None:
+            x = x._v
+        if isinstance(x, Tensor):
+            return x
+    return np.asarray(x)
+
+
+def _zeros(x):
+    x = x.value if isinstance(x, Tensor) else np.asarray(x)
+    return np.zeros(x.shape, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float)
+
+
+# ---- reverse mode -------------------------------------------------------------------------------
+def vjp(f, *primals):
+    """(f(*primals), vjp_fn) where vjp_fn(ct) = ct^T J: one cotangent per primal.
+
+    >>> out, f_vjp = vjp(lambda x: x * x, np.array([1.0, 2.0]))
+    >>> f_vjp(np.ones(2))
+    (array([2., 4.]),)
+    """
+    with new_trace(ReverseTrace) as tr:
+        args, leaves = _box_args(primals, range(len(primals)), "vjp", lambda v: _new(v, tr))
+        out = f(*args)
+    out_leaves, out_def = tree_flatten(out)
+
+    def vjp_fn(ct):
+        ct_leaves, ct_def = tree_flatten(ct)
+        if len(ct_leaves) != len(out_leaves):
+            raise ValueError(f"vjp: the cotangent has {len(ct_leaves)} leaves but the output "
+                             f"has {len(out_leaves)}")
+        seeds = []
+        for o, c in zip(out_leaves, ct_leaves):
+            if isinstance(o, Tensor) and o._trace is tr:
+                if np.shape(c) != o.shape:
+                    raise ValueError(f"vjp: cotangent of shape {np.shape(c)} for an output of "
+                                     f"shape {o.shape}")
+                seeds.append((o, c if isinstance(c, Tensor) else np.asarray(c, dtype=o.dtype)))
+        got = {id(leaf): g for leaf, g in backward_pass(seeds)} if seeds else {}
+        return tuple(tree_unflatten(tdef, [_unbox(got[id(b)], None) if id(b) in got
+                                           else _zeros(b) for b in boxes])
+                     for boxes, tdef in leaves)
+
+    return tree_unflatten(out_def, [_unbox(o, tr) for o in out_leaves]), vjp_fn
+
+
+def value_and_grad(f, argnums=0):
+    """f and its gradient: value_and_grad(f)(x) = (f(x), df/dx), for a scalar-valued f.
+
+    The gradient has the structure of argument `argnums` (a tuple of them for a tuple).
+
+    >>> value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 3.0]))
+    (array(10.), array([2., 6.]))
+    """
+    def vg(*args, **kwargs):
+        nums = _argnums(argnums, len(args), "grad")
+        with new_trace(ReverseTrace) as tr:
+            args, leaves = _box_args(args, nums, "grad", lambda v: _new(v, tr))
+            out = f(*args, **kwargs)
+        if isinstance(out, Tensor) and out._trace is tr:
+            if out.size != 1:
+                raise TypeError(f"grad needs a scalar output; the function returned shape "
+                                f"{out.shape} (use jacrev/jacfwd or vjp for non-scalar outputs)")
+            seed = np.ones(out.shape, dtype=out.dtype)
+            got = {id(leaf): g for leaf, g in backward_pass([(out, seed)])}
+        else:
+            if np.size(_unbox(out, tr)) != 1:
+                raise TypeError(f"grad needs a scalar output; the function returned shape "
+                                f"{np.shape(_unbox(out, tr))}")
+            got = {}
+        grads = tuple(tree_unflatten(tdef, [_unbox(got[id(b)], None) if id(b) in got
+                                            else _zeros(b) for b in boxes])
+                      for boxes, tdef in leaves)
+        return _unbox(out, tr), grads[0] if isinstance(argnums, int) else grads
+    vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
+    return vg
+
+
+def grad(f, argnums=0):
+    """The gradient of a scalar-valued f: grad(f)(x) = df/dx, shaped like x.
+
+    >>> grad(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]))
+    array([ 3., 12.])
+    """
+    vg = value_and_grad(f, argnums)
+
+    def g(*args, **kwargs):
+        return vg(*args, **kwargs)[1]
+    g.__name__ = f"grad({getattr(f, '__name__', 'f')})"
+    return g
+
+
+# ---- forward mode -------------------------------------------------------------------------------
+def _forward(f, args, nums, tangent_leaves, batch, fname):
+    """Run f once on a forward trace carrying `batch` tangents per input leaf."""
+    with new_trace(ForwardTrace, batch) as tr:
+        it = iter(tangent_leaves)
+        args, _ = _box_args(args, nums, fname, lambda v: _new(v, tr, tangent=next(it)))
+        out = f(*args)
+    leaves, tdef = tree_flatten(out)
+    tans = [o._tangent if isinstance(o, Tensor) and o._trace is tr else None for o in leaves]
+    return [_unbox(o, tr) for o in leaves], tans, tdef
+
+
+def _as_tangent(t, p):
+    if isinstance(t, Tensor) and t._trace is not None:
+        return reshape(t, (1,) + t.shape)
+    t = np.asarray(t.value if isinstance(t, Tensor) else t)
+    shape = np.shape(p.value if isinstance(p, Tensor) else p)
+    if t.shape != shape:
+        raise ValueError(f"jvp: tangent of shape {t.shape} for a primal of shape {shape}")
+    dtype = np.result_type(p.value if isinstance(p, Tensor) else p)
+    return t.astype(dtype if np.issubdtype(dtype, np.floating) else np.float64)[None]
+
+
+def jvp(f, primals, tangents):
+    """(f(*primals), J tangents) by forward accumulation: one pass, no graph.
+
+    >>> jvp(lambda x: x ** 2, (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
+    (array([1., 4.]), array([2., 0.]))
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    p_leaves, p_def = tree_flatten(primals)
+    t_leaves, t_def = tree_flatten(tangents)
+    if len(p_leaves) != len(t_leaves):
+        raise ValueError("jvp: primals and tangents must have the same structure")
+    tan = [_as_tangent(t, p) for p, t in zip(p_leaves, t_leaves)]
+    vals, tans, tdef = _forward(f, primals, range(len(primals)), tan, 1, "jvp")
+    t_out = [_zeros(v) if t is None else _unbox(getitem(t, 0), None) for v, t in zip(vals, tans)]
+    return tree_unflatten(tdef, vals), tree_unflatten(tdef, t_out)
+
+
+def _shape_of(x):
+    return np.shape(x.value if isinstance(x, Tensor) else x)
+
+
+def _split_jacobian(rows, out_shape, in_leaves, tdef):
+    """rows (N, *out_shape), N = the leaves' total size -> tree of out_shape + leaf.shape."""
+    parts, off = [], 0
+    k = len(out_shape)
+    for leaf in in_leaves:
+        shape = _shape_of(leaf)
+        n = int(np.prod(shape, dtype=int))
+        block = reshape(getitem(rows, slice(off, off + n)), shape + tuple(out_shape))
+        L = len(shape)
+        block = transpose(block, tuple(range(L, L + k)) + tuple(range(L)))
+        parts.append(_unbox(block, None))
+        off += n
+    return tree_unflatten(tdef, parts)
+
+
+def jacfwd(f, argnums=0):
+    """The Jacobian by vector forward mode: all basis tangents in one pass.
+
+    Result shape: output shape + input shape (a tree for pytree inputs and outputs).
+
+    >>> jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    def jac(*args):
+        nums = _argnums(argnums, len(args), "jacfwd")
+        per_arg = [tree_flatten(args[i]) for i in nums]
+        flat = [_primal(x, f"jacfwd: argument {i}") for i, (leaves, _) in zip(nums, per_arg)
+                for x in leaves]
+        sizes = [int(np.prod(_shape_of(x), dtype=int)) for x in flat]
+        n = sum(sizes)
+        dtype = np.result_type(*[_value_dtype(x) for x in flat]) if flat else np.float64
+        eye = np.eye(n, dtype=dtype)
+        tan, off = [], 0
+        for x, s in zip(flat, sizes):
+            tan.append(eye[:, off:off + s].reshape((n,) + _shape_of(x)))
+            off += s
+        vals, tans, tdef = _forward(f, args, nums, tan, n, "jacfwd")
+        out = []
+        for v, t in zip(vals, tans):
+            vshape = _shape_of(v)
+            rows = np.zeros((n,) + vshape, dtype=dtype) if t is None else t
+            per, off = [], 0
+            for leaves, adef in per_arg:
+                m = sum(int(np.prod(_shape_of(x), dtype=int)) for x in leaves)
+                per.append(_split_jacobian(getitem(rows, slice(off, off + m)), vshape,
+                                           leaves, adef))
+                off += m
+            out.append(per[0] if isinstance(argnums, int) else tuple(per))
+        return tree_unflatten(tdef, out)
+    return jac
+
+
+def _value_dtype(x):
+    return (x.value if isinstance(x, Tensor) else x).dtype
+
+
+def jacrev(f, argnums=0):
+    """The Jacobian by reverse mode: one VJP per output element. Same result as jacfwd."""
+    def jac(*args):
+        nums = _argnums(argnums, len(args), "jacrev")
+
+        def f_nums(*xs):
+            full = list(args)
+            for i, x in zip(nums, xs):
+                full[i] = x
+            return f(*full)
+        out, f_vjp = vjp(f_nums, *[args[i] for i in nums])
+        o_leaves, o_def = tree_flatten(out)
+        result = []
+        for k, o in enumerate(o_leaves):
+            shape = np.shape(o.value if isinstance(o, Tensor) else o)
+            rows = []
+            for j in range(int(np.prod(shape, dtype=int))):
+                cts = [np.zeros(np.shape(p.value if isinstance(p, Tensor) else p),
+                                dtype=np.result_type(p.value if isinstance(p, Tensor) else p))
+                       for p in o_leaves]
+                cts[k].flat[j] = 1.0
+                rows.append(f_vjp(tree_unflatten(o_def, cts)))
+            per = []
+            for a in range(len(nums)):
+                in_leaves, adef = tree_flatten(args[nums[a]])
+                cols = []
+                for li, leaf in enumerate(in_leaves):
+                    lshape = np.shape(leaf.value if isinstance(leaf, Tensor) else leaf)
+                    gs = [tree_flatten(r[a])[0][li] for r in rows]
+                    cols.append(np.stack(gs).reshape(shape + lshape) if gs else
+                                np.zeros(shape + lshape))
+                per.append(tree_unflatten(adef, cols))
+            result.append(per[0] if isinstance(argnums, int) else tuple(per))
+        return tree_unflatten(o_def, result)
+    return jac
+
+
+jacobian = jacrev
+
+
+def hessian(f, argnums=0):
+    """The Hessian of a scalar f by forward-over-reverse: jacfwd(grad(f))."""
+    return jacfwd(grad(f, argnums), argnums)
+
+
+def hvp(f, x, v):
+    """H(x) v, the Hessian-vector product of a scalar f, by forward-over-reverse (one pass)."""
+    return jvp(grad(f), (x,), (v,))[1]

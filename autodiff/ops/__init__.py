@@ -1,0 +1,11 @@
+"""The engine's operations, with numpy's names. Each module groups primitives by kind."""
+from .elementwise import (abs, absolute, add, astype, clip, cos, divide, exp, expm1, log,
+                          log1p, log_sigmoid, maximum, minimum, multiply, negative, power,
+                          reciprocal, relu, sigmoid, sign, sin, softplus, sqrt, square, subtract,
+                          tan, tanh, where)
+from .products import dot, matmul, outer
+from .reductions import (amax, amin, cumsum, log_softmax, logsumexp, max, mean, min, prod,
+                         softmax, std, sum, var)
+from .shape import (broadcast_to, concatenate, expand, expand_dims, flip, getitem, moveaxis,
+                    reshape, scatter_add, squeeze, stack, swapaxes, take_along_axis, transpose,
+                    unsqueeze)

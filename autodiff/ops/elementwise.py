@@ -1,0 +1,156 @@
+"""Elementwise primitives (broadcasting) and the functions composed from them.
+
+Rules follow `Primitive`'s contract: a VJP may return a broadcast shape (the engine sums it back);
+a JVP gets its tangent with a leading batch axis, already aligned to the output's rank.
+`sub`, `div` and `neg` could be composed from `add` and `mul`, but they are in every model's log
+density, so each is one tape entry rather than two.
+"""
+import numpy as np
+from scipy import special as sp
+
+from ..tensor import _raw, primitive
+
+# ---- arithmetic --------------------------------------------------------------------------------
+add = primitive("add", np.add,
+                vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g),
+                jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t), elementwise=True)
+subtract = primitive("subtract", np.subtract,
+                     vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g),
+                     jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t), elementwise=True)
+multiply = primitive("multiply", np.multiply,
+                     vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x),
+                     jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t), elementwise=True)
+divide = primitive("divide", np.true_divide,
+                   vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y),
+                   jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y),
+                   elementwise=True)
+negative = primitive("negative", np.negative, vjp=lambda g, ans, x: -g,
+                     jvp=lambda t, ans, x: -t, elementwise=True)
+
+
+def _log_base(x):
+    # d(x**y)/dy = x**y log x; where x == 0 the product x**y log x is 0 (y > 0), not nan
+    return log(where(_raw(x) == 0, 1.0, x))
+
+
+power = primitive("power", np.power,
+                  vjp=(lambda g, ans, x, y: g * y * x ** (y - 1),
+                       lambda g, ans, x, y: g * ans * _log_base(x)),
+                  jvp=(lambda t, ans, x, y: t * (y * x ** (y - 1)),
+                       lambda t, ans, x, y: t * (ans * _log_base(x))), elementwise=True)
+
+# ---- exponentials and logarithms ---------------------------------------------------------------
+exp = primitive("exp", np.exp, vjp=lambda g, ans, x: g * ans,
+                jvp=lambda t, ans, x: t * ans, elementwise=True)
+log = primitive("log", np.log, vjp=lambda g, ans, x: g / x,
+                jvp=lambda t, ans, x: t / x, elementwise=True)
+log1p = primitive("log1p", np.log1p, vjp=lambda g, ans, x: g / (1 + x),
+                  jvp=lambda t, ans, x: t / (1 + x), elementwise=True)
+expm1 = primitive("expm1", np.expm1, vjp=lambda g, ans, x: g * (ans + 1),
+                  jvp=lambda t, ans, x: t * (ans + 1), elementwise=True)
+sqrt = primitive("sqrt", np.sqrt, vjp=lambda g, ans, x: g * 0.5 / ans,
+                 jvp=lambda t, ans, x: t * (0.5 / ans), elementwise=True)
+
+# ---- trigonometric and hyperbolic --------------------------------------------------------------
+sin = primitive("sin", np.sin, vjp=lambda g, ans, x: g * cos(x),
+                jvp=lambda t, ans, x: t * cos(x), elementwise=True)
+cos = primitive("cos", np.cos, vjp=lambda g, ans, x: -g * sin(x),
+                jvp=lambda t, ans, x: -t * sin(x), elementwise=True)
+tan = primitive("tan", np.tan, vjp=lambda g, ans, x: g * (1 + ans * ans),
+                jvp=lambda t, ans, x: t * (1 + ans * ans), elementwise=True)
+tanh = primitive("tanh", np.tanh, vjp=lambda g, ans, x: g * (1 - ans * ans),
+                 jvp=lambda t, ans, x: t * (1 - ans * ans), elementwise=True)
+
+# ---- sigmoid family: own rules for stability (softplus(x) = log(1 + e^x) overflows) -----------
+sigmoid = primitive("sigmoid", sp.expit, vjp=lambda g, ans, x: g * (ans * (1 - ans)),
+                    jvp=lambda t, ans, x: t * (ans * (1 - ans)), elementwise=True)
+
+
+softplus = primitive("softplus", lambda x: np.logaddexp(x, 0.0), vjp=lambda g, ans, x: g * sigmoid(x),
+                     jvp=lambda t, ans, x: t * sigmoid(x), elementwise=True)
+
+
+def log_sigmoid(x):
+    """log(1 / (1 + e^-x)) = -softplus(-x), finite for any x."""
+    return -softplus(-x)
+
+
+# ---- piecewise: the gradient at a kink is a choice, stated per op ------------------------------
+def _tie_mask(x, y, dtype):
+    # d max(x, y)/dx: 1 where x > y, 1/2 at ties (as JAX), 0 elsewhere
+    x, y = _raw(x), _raw(y)
+    return ((x > y) + 0.5 * (x == y)).astype(dtype)
+
+
+def _dtype(*xs):
+    return np.result_type(*[_raw(x) for x in xs])
+
+
+maximum = primitive("maximum", np.maximum,
+                    vjp=(lambda g, ans, x, y: g * _tie_mask(x, y, _dtype(g)),
+                         lambda g, ans, x, y: g * _tie_mask(y, x, _dtype(g))),
+                    jvp=(lambda t, ans, x, y: t * _tie_mask(x, y, _dtype(t)),
+                         lambda t, ans, x, y: t * _tie_mask(y, x, _dtype(t))), elementwise=True)
+minimum = primitive("minimum", np.minimum,
+                    vjp=(lambda g, ans, x, y: g * _tie_mask(y, x, _dtype(g)),
+                         lambda g, ans, x, y: g * _tie_mask(x, y, _dtype(g))),
+                    jvp=(lambda t, ans, x, y: t * _tie_mask(y, x, _dtype(t)),
+                         lambda t, ans, x, y: t * _tie_mask(x, y, _dtype(t))), elementwise=True)
+
+_where = primitive("where", np.where,
+                   vjp=(None, lambda g, ans, c, x, y: _where(c, g, 0.0),
+                        lambda g, ans, c, x, y: _where(c, 0.0, g)),
+                   jvp=(None, lambda t, ans, c, x, y: _where(c, t, 0.0),
+                        lambda t, ans, c, x, y: _where(c, 0.0, t)), elementwise=True)
+
+
+def where(condition, x, y):
+    """x where condition holds, else y; the condition carries no gradient."""
+    c = np.asarray(_raw(condition))
+    if c.dtype != bool:
+        c = c.astype(bool)
+    return _where(c, x, y)
+
+
+def sign(x):
+    """Elementwise sign, as a numpy array: its derivative is zero almost everywhere."""
+    return np.sign(_raw(x))
+
+
+absolute = primitive("absolute", np.abs, vjp=lambda g, ans, x: g * sign(x),
+                     jvp=lambda t, ans, x: t * sign(x), elementwise=True)
+abs = absolute
+
+
+def relu(x):
+    """max(x, 0), with gradient 0 at 0 (as PyTorch and JAX)."""
+    return x * (_raw(x) > 0)
+
+
+def clip(x, a_min, a_max):
+    """min(max(x, a_min), a_max); the gradient flows to whichever of the three is returned."""
+    if a_min is not None:
+        x = where(_raw(x) < _raw(a_min), a_min, x)
+    if a_max is not None:
+        x = where(_raw(x) > _raw(a_max), a_max, x)
+    return x
+
+
+def square(x):
+    """x * x."""
+    return x * x
+
+
+def reciprocal(x):
+    """1 / x."""
+    return 1.0 / x
+
+
+def astype(x, dtype):
+    """x converted to `dtype` (a float dtype keeps the gradient, cast back to x's dtype)."""
+    return _astype(x, dtype=np.dtype(dtype))
+
+
+_astype = primitive("astype", lambda x, dtype: np.asarray(x).astype(dtype),
+                    vjp=lambda g, ans, x, dtype: _astype(g, dtype=_raw(x).dtype),
+                    jvp=lambda t, ans, x, dtype: _astype(t, dtype=dtype))

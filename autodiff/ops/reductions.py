@@ -1,0 +1,154 @@
+"""Reductions (sum, max, min, prod, logsumexp, cumsum) and softmax, with axis and keepdims."""
+import math
+
+import numpy as np
+
+from ..tensor import _raw, primitive
+from .elementwise import exp, where
+from .shape import _ndim, _shape, broadcast_to, flip, neg_axes, reshape, transpose
+
+
+def _kd_shape(shape, axes):
+    """The keepdims=True shape of a reduction over negative `axes`."""
+    n = len(shape)
+    return tuple(1 if d - n in axes else s for d, s in enumerate(shape))
+
+
+def _unreduce(g, x, axes):
+    """The output cotangent g broadcast back over the reduced axes of x."""
+    shape = _shape(x)
+    return broadcast_to(reshape(g, _kd_shape(shape, axes)), shape)
+
+
+def _keep(ans, x, axes):
+    return reshape(ans, _kd_shape(_shape(x), axes))
+
+
+# ---- sum ---------------------------------------------------------------------------------------
+_sum = primitive("sum", lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
+                 vjp=lambda g, ans, x, axes, keepdims: _unreduce(g, x, axes),
+                 jvp=lambda t, ans, x, axes, keepdims: _sum(t, axes=axes, keepdims=keepdims))
+
+
+def sum(x, axis=None, keepdims=False):
+    """Sum over `axis` (all axes by default)."""
+    return _sum(x, axes=neg_axes(axis, _ndim(x)), keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    """Arithmetic mean over `axis`: sum(x) / n."""
+    shape = _shape(x)
+    axes = neg_axes(axis, len(shape))
+    n = math.prod(shape[a] for a in axes)
+    return _sum(x, axes=axes, keepdims=keepdims) / n
+
+
+def var(x, axis=None, keepdims=False, ddof=0):
+    """Variance over `axis`: mean((x - mean(x))^2) * n / (n - ddof)."""
+    shape = _shape(x)
+    n = math.prod(shape[a] for a in neg_axes(axis, len(shape)))
+    d = x - mean(x, axis=axis, keepdims=True)
+    return sum(d * d, axis=axis, keepdims=keepdims) / (n - ddof)
+
+
+def std(x, axis=None, keepdims=False, ddof=0):
+    """Standard deviation: sqrt(var(x))."""
+    return var(x, axis=axis, keepdims=keepdims, ddof=ddof) ** 0.5
+
+
+# ---- max / min: the gradient is shared equally between tied maxima ------------------------------
+def _argmax_weights(x, ans, axes):
+    xr = _raw(x)
+    mask = (xr == np.reshape(_raw(ans), _kd_shape(xr.shape, axes))).astype(xr.dtype)
+    return mask / mask.sum(axis=axes, keepdims=True)
+
+
+def _extremum(name, fn):
+    p = primitive(name, lambda x, axes, keepdims: fn(x, axis=axes, keepdims=keepdims),
+                  vjp=lambda g, ans, x, axes, keepdims:
+                      _unreduce(g, x, axes) * _argmax_weights(x, ans, axes),
+                  jvp=lambda t, ans, x, axes, keepdims:
+                      _sum(t * _argmax_weights(x, ans, axes), axes=axes, keepdims=keepdims))
+
+    def reduce(x, axis=None, keepdims=False):
+        return p(x, axes=neg_axes(axis, _ndim(x)), keepdims=keepdims)
+    reduce.__name__ = name
+    reduce.__doc__ = f"{name.capitalize()}imum over `axis`; tied elements share the gradient equally."
+    return reduce
+
+
+max = amax = _extremum("max", np.max)
+min = amin = _extremum("min", np.min)
+
+
+# ---- prod ---------------------------------------------------------------------------------------
+def _prod_others(x, axes):
+    """prod_{j != i} x_j along the reduced axes, exact with zeros (O(n^2) memory in n)."""
+    shape = _shape(x)
+    nd = len(shape)
+    keep = [d for d in range(nd) if d - nd not in axes]
+    red = [d for d in range(nd) if d - nd in axes]
+    xt = transpose(x, keep + red)
+    n = math.prod(shape[d] for d in red)
+    flat = reshape(xt, tuple(shape[d] for d in keep) + (n,))
+    eye = np.eye(n, dtype=bool)
+    others = _prod(where(eye, 1.0, reshape(flat, _shape(flat)[:-1] + (1, n))),
+                   axes=(-1,), keepdims=False)
+    others = reshape(others, tuple(shape[d] for d in keep) + tuple(shape[d] for d in red))
+    return transpose(others, tuple(np.argsort(keep + red)))
+
+
+_prod = primitive("prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims),
+                  vjp=lambda g, ans, x, axes, keepdims: _unreduce(g, x, axes) * _prod_others(x, axes),
+                  jvp=lambda t, ans, x, axes, keepdims:
+                      _sum(t * _prod_others(x, axes), axes=axes, keepdims=keepdims))
+
+
+def prod(x, axis=None, keepdims=False):
+    """Product over `axis`."""
+    return _prod(x, axes=neg_axes(axis, _ndim(x)), keepdims=keepdims)
+
+
+# ---- logsumexp: own rule for stability ----------------------------------------------------------
+def _logsumexp(x, axes, keepdims):
+    m = np.max(x, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axes)
+
+
+_lse = primitive("logsumexp", _logsumexp,
+                 vjp=lambda g, ans, x, axes, keepdims:
+                     _unreduce(g, x, axes) * exp(x - _keep(ans, x, axes)),
+                 jvp=lambda t, ans, x, axes, keepdims:
+                     _sum(t * exp(x - _keep(ans, x, axes)), axes=axes, keepdims=keepdims))
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) over `axis`, computed as m + log(sum(exp(x - m))), m = max(x)."""
+    return _lse(x, axes=neg_axes(axis, _ndim(x)), keepdims=keepdims)
+
+
+def log_softmax(x, axis=-1):
+    """x - logsumexp(x) along `axis`: log-probabilities, finite for any finite x."""
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def softmax(x, axis=-1):
+    """exp(x_i) / sum_j exp(x_j) along `axis`, computed as exp(log_softmax(x))."""
+    return exp(log_softmax(x, axis=axis))
+
+
+# ---- cumsum -------------------------------------------------------------------------------------
+_cumsum = primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis),
+                    vjp=lambda g, ans, x, axis: flip(_cumsum(flip(g, axis), axis=axis), axis),
+                    jvp=lambda t, ans, x, axis: _cumsum(t, axis=axis))
+
+
+def cumsum(x, axis=None):
+    """Cumulative sum along `axis` (of the flattened array when axis is None)."""
+    if axis is None:
+        x = reshape(x, (-1,))
+        axis = 0
+    return _cumsum(x, axis=neg_axes(axis, _ndim(x))[0])
+

@@ -1,0 +1,245 @@
+"""Shape primitives: reshape, transpose, broadcast_to, concatenate, indexing; and compositions.
+
+Axes are normalised to negative numbers before they reach a rule, so that the same rule serves a
+tangent with a leading batch axis.
+"""
+import builtins
+import math
+
+import numpy as np
+
+from ..tensor import Each, Tensor, _raw, primitive, sum_to
+
+
+def _shape(x):
+    return np.shape(_raw(x))
+
+
+def _ndim(x):
+    return np.ndim(_raw(x))
+
+
+def neg_axes(axis, ndim):
+    """axis (None, int or tuple) as a sorted tuple of negative axes, checked against ndim."""
+    if axis is None:
+        return tuple(range(-ndim, 0))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ValueError(f"axis {a} is out of bounds for an array of dimension {ndim}")
+        out.append(a - ndim if a >= 0 else a)
+    return tuple(sorted(set(out))) if ndim else ()
+
+
+def _resolve(shape, size):
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+    if -1 in shape:
+        known = math.prod(n for n in shape if n != -1)
+        if known == 0 or size % known:
+            raise ValueError(f"reshape: cannot reshape an array of size {size} into shape {shape}")
+        shape = tuple(size // known if n == -1 else n for n in shape)
+    if math.prod(shape) != size:
+        raise ValueError(f"reshape: cannot reshape an array of size {size} into shape {shape}")
+    return shape
+
+
+_reshape = primitive("reshape", lambda x, shape: np.reshape(x, shape),
+                     vjp=lambda g, ans, x, shape: _reshape(g, shape=_shape(x)),
+                     jvp=lambda t, ans, x, shape: _reshape(t, shape=t.shape[:1] + shape))
+
+
+def reshape(x, shape):
+    """x with a new shape of the same size (-1 allowed once)."""
+    shape = _resolve(shape, int(np.size(_raw(x))))
+    if shape == _shape(x):
+        return x
+    return _reshape(x, shape=shape)
+
+
+_transpose = primitive("transpose", lambda x, axes: np.transpose(x, axes),
+                       vjp=lambda g, ans, x, axes: _transpose(g, axes=tuple(np.argsort(axes))),
+                       jvp=lambda t, ans, x, axes: _transpose(
+                           t, axes=(0,) + tuple(a + 1 for a in axes)))
+
+
+def transpose(x, axes=None):
+    """Permute the axes (reverse them by default)."""
+    n = _ndim(x)
+    axes = tuple(range(n))[::-1] if axes is None else tuple(int(a) % n if n else 0 for a in axes)
+    if sorted(axes) != list(range(n)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of {n} axes")
+    if axes == tuple(range(n)):
+        return x
+    return _transpose(x, axes=axes)
+
+
+def swapaxes(x, axis1, axis2):
+    """x with two axes interchanged."""
+    n = _ndim(x)
+    axes = list(range(n))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(x, axes)
+
+
+def moveaxis(x, source, destination):
+    """x with axis `source` moved to position `destination`."""
+    n = _ndim(x)
+    axes = [a for a in range(n) if a != source % n]
+    axes.insert(destination % n, source % n)
+    return transpose(x, axes)
+
+
+def _broadcast_jvp(t, ans, x, shape):
+    pad = len(shape) + 1 - t.ndim
+    if pad:
+        t = _reshape(t, shape=t.shape[:1] + (1,) * pad + t.shape[1:])
+    return _broadcast_to(t, shape=t.shape[:1] + shape)
+
+
+_broadcast_to = primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+                          vjp=lambda g, ans, x, shape: sum_to(g, _shape(x)), jvp=_broadcast_jvp)
+
+
+def broadcast_to(x, shape):
+    """x broadcast to `shape` (numpy's rules); the gradient is summed back."""
+    shape = tuple(int(n) for n in shape)
+    if _shape(x) == shape:
+        return x
+    return _broadcast_to(x, shape=shape)
+
+
+expand = broadcast_to
+
+
+def expand_dims(x, axis):
+    """x with a new axis of length 1 at `axis`."""
+    shape = list(_shape(x))
+    n = len(shape) + 1
+    shape.insert(axis % n, 1)
+    return reshape(x, tuple(shape))
+
+
+unsqueeze = expand_dims
+
+
+def squeeze(x, axis=None):
+    """x without the length-1 axes (all of them, or those in `axis`)."""
+    shape = _shape(x)
+    if axis is None:
+        return reshape(x, tuple(n for n in shape if n != 1))
+    axes = {a % len(shape) for a in (axis if isinstance(axis, (tuple, list)) else (axis,))}
+    for a in axes:
+        if shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} has length {shape[a]}, not 1")
+    return reshape(x, tuple(n for i, n in enumerate(shape) if i not in axes))
+
+
+# ---- indexing -----------------------------------------------------------------------------------
+def _index(idx):
+    """An index as a tuple of numpy-ready items (Tensors and lists become arrays)."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    out = []
+    for i in idx:
+        if isinstance(i, Tensor):
+            i = _raw(i)
+        elif isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(i, np.ndarray) and i.dtype.kind == "f":
+            raise TypeError(f"index arrays must be integer or boolean, got dtype {i.dtype}")
+        out.append(i)
+    return tuple(out)
+
+
+def _scatter(g, idx, shape):
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if builtins.any(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in idx):
+        np.add.at(out, idx, g)  # repeated integer indices add up
+    else:
+        out[idx] = g
+    return out
+
+
+_getitem = primitive("getitem", lambda x, idx: x[idx],
+                     vjp=lambda g, ans, x, idx: _unindex(g, idx=idx, shape=_shape(x)),
+                     jvp=lambda t, ans, x, idx: _getitem(t, idx=(slice(None),) + idx))
+_unindex = primitive("scatter_add", _scatter,
+                     vjp=lambda g, ans, x, idx, shape: _getitem(g, idx=idx),
+                     jvp=lambda t, ans, x, idx, shape: _unindex(
+                         t, idx=(slice(None),) + idx, shape=t.shape[:1] + shape))
+
+
+def getitem(x, idx):
+    """x[idx]: basic slicing and integer/boolean array indexing; the VJP scatter-adds."""
+    return _getitem(x, idx=_index(idx))
+
+
+def scatter_add(g, idx, shape):
+    """zeros(shape) with g added at x[idx] (repeated indices accumulate): the VJP of x[idx]."""
+    return _unindex(g, idx=_index(idx), shape=tuple(shape))
+
+
+def take_along_axis(arr, indices, axis):
+    """numpy.take_along_axis, as integer-array indexing (so its VJP is a scatter-add)."""
+    shape = _shape(arr)
+    indices = np.asarray(_raw(indices))
+    n = len(shape)
+    axis %= n
+    idx = []
+    for d in range(n):
+        if d == axis:
+            idx.append(indices)
+        else:
+            r = [1] * n
+            r[d] = shape[d]
+            idx.append(np.arange(shape[d]).reshape(r))
+    return _getitem(arr, idx=tuple(idx))
+
+
+def flip(x, axis=None):
+    """x reversed along `axis` (all axes by default)."""
+    n = _ndim(x)
+    axes = {a % n for a in neg_axes(axis, n)}
+    return getitem(x, tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(n)))
+
+
+# ---- joining ------------------------------------------------------------------------------------
+def _concat_vjp(i, g, ans, *xs, axis):
+    start = builtins.sum(_shape(x)[axis] for x in xs[:i])
+    stop = start + _shape(xs[i])[axis]
+    return _getitem(g, idx=(Ellipsis, slice(start, stop)) + (slice(None),) * (-axis - 1))
+
+
+def _concat_jvp(i, t, ans, *xs, axis):
+    start = builtins.sum(_shape(x)[axis] for x in xs[:i])
+    stop = start + _shape(xs[i])[axis]
+    idx = (Ellipsis, slice(start, stop)) + (slice(None),) * (-axis - 1)
+    return _unindex(t, idx=idx, shape=t.shape[:1] + ans.shape)
+
+
+_concatenate = primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
+                         vjp=Each(_concat_vjp), jvp=Each(_concat_jvp))
+
+
+def concatenate(xs, axis=0):
+    """Join a sequence of arrays along an existing axis."""
+    xs = list(xs)
+    if not xs:
+        raise ValueError("concatenate: need at least one array")
+    n = _ndim(xs[0])
+    if n == 0:
+        raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
+    return _concatenate(*xs, axis=neg_axes(axis, n)[0])
+
+
+def stack(xs, axis=0):
+    """Join a sequence of same-shaped arrays along a new axis."""
+    xs = list(xs)
+    if not xs:
+        raise ValueError("stack: need at least one array")
+    shapes = {_shape(x) for x in xs}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all arrays must have the same shape, got {sorted(shapes)}")
+    return concatenate([expand_dims(x, axis) for x in xs], axis=axis)

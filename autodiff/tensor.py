@@ -1,0 +1,553 @@
+"""The Tensor, primitives and the traces that record them.
+
+A `Tensor` wraps a numpy array. A *primitive* is a numpy function with one derivative rule per
+argument: a VJP rule for reverse mode and a JVP rule for forward mode, both written with engine
+ops so that they can be differentiated again.
+
+Differentiation is organised in *traces* (autograd's and JAX's design): each active
+transformation has a level; a traced Tensor is a box around a value of the level below
+(a numpy array at the bottom). A primitive applied to boxes unboxes the top level only, applies
+itself to what is inside (which may record on a lower level), and boxes the answer again:
+
+- `ReverseTrace` records a node (primitive, unboxed inputs, parent boxes) per application: the
+  Wengert list. `backward_pass` walks it once, newest node first.
+- `ForwardTrace` carries (value, tangent) pairs: one pass, nothing recorded. The tangent has a
+  leading batch axis of size B, so that B directional derivatives travel in one pass (vector
+  forward mode); `jvp` uses B = 1.
+
+Imperative use (`Tensor(x, requires_grad=True)`, `Node(2.0)`, `.backward()`) records on the
+permanent base trace, level 0.
+"""
+import heapq
+import itertools
+import math
+
+import numpy as np
+
+__all__ = ["Tensor", "Node", "primitive", "no_grad", "enable_grad", "is_grad_enabled"]
+
+
+class Tensor:
+    """A numpy array that records the operations applied to it, for differentiation.
+
+    `Tensor(value, requires_grad=False, dtype=None)`: Python numbers and lists become float64;
+    numpy arrays keep their dtype (float32 stays float32). Only floating tensors may require grad.
+
+    >>> x = Tensor(3.0, requires_grad=True)
+    >>> y = x * x + 2 * x
+    >>> y.backward(); float(x.grad)
+    8.0
+    """
+
+    __slots__ = ("_v", "_trace", "_node", "_id", "_tangent", "grad", "__weakref__")
+    __array_ufunc__ = None  # numpy defers to our reflected operators: `X @ w`, `np.ones(3) - t`
+    __array_priority__ = 1000.0
+    __hash__ = object.__hash__  # __eq__ is elementwise
+
+    def __init__(self, value, requires_grad=False, dtype=None):
+        if isinstance(value, Tensor):
+            value = value.value
+        if dtype is not None:
+            value = np.asarray(value, dtype=dtype)
+        elif isinstance(value, np.ndarray) or isinstance(value, np.generic):
+            value = np.asarray(value)
+        else:
+            value = np.asarray(value, dtype=np.float64)
+        self._v = value
+        self._trace = None
+        self._node = None
+        self._id = 0
+        self._tangent = None
+        self.grad = None
+        if requires_grad:
+            self.requires_grad = True
+
+    # -- state --------------------------------------------------------------------------------
+    @property
+    def value(self):
+        """The numpy array inside (through any number of nested traces)."""
+        v = self._v
+        while isinstance(v, Tensor):
+            v = v._v
+        return v
+
+    data = value
+
+    @property
+    def requires_grad(self):
+        return self._trace is not None and self._trace.reverse
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if not flag:
+            if self._node is not None:
+                raise ValueError("requires_grad=False on a non-leaf Tensor: use .detach()")
+            self._trace = None
+            return
+        if self._trace is not None:
+            return
+        _check_float(self._v, "requires_grad=True")
+        self._trace = BASE
+        self._id = next(_ids)
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def shape(self):
+        return self._v.shape
+
+    @property
+    def dtype(self):
+        return self._v.dtype
+
+    @property
+    def ndim(self):
+        return self._v.ndim
+
+    @property
+    def size(self):
+        return self._v.size
+
+    @property
+    def T(self):
+        return transpose(self)
+
+    def __len__(self):
+        if self._v.ndim == 0:
+            raise TypeError("len() of a 0-d Tensor")
+        return self._v.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __float__(self):
+        return float(self.value)
+
+    def __int__(self):
+        return int(self.value)
+
+    def __bool__(self):
+        return bool(self.value)
+
+    def __array__(self, dtype=None, copy=None):
+        if self._trace is not None:
+            raise TypeError("a Tensor that is being differentiated cannot become a numpy array "
+                            "(the derivative would be lost): use .detach().value on purpose, or "
+                            "the autodiff function of the same name instead of numpy's")
+        return np.asarray(self._v, dtype=dtype)
+
+    def __repr__(self):
+        body = np.array2string(np.asarray(self.value), separator=", ", prefix="Tensor(")
+        extra = ""
+        if self._trace is not None:
+            extra = f", op={self._node[0].name}" if self._node else ", requires_grad=True"
+        if self.dtype != np.float64:
+            extra += f", dtype={self.dtype}"
+        return f"Tensor({body}{extra})"
+
+    def detach(self):
+        """A constant Tensor with the same value, cut from the graph."""
+        return Tensor(self.value)
+
+    def zero_grad(self):
+        self.grad = None
+
+    def numpy(self):
+        return self.detach().value
+
+    def item(self):
+        return self.value.item()
+
+    # -- backward -----------------------------------------------------------------------------
+    def backward(self, seed=None):
+        """Accumulate d(self)/d(leaf) * seed into `.grad` of every leaf that requires grad.
+
+        `seed` (the cotangent) defaults to 1 for a scalar and is required otherwise; gradients
+        add up across calls (call `zero_grad` to reset), as in PyTorch and the paper.
+        """
+        tr = self._trace
+        if tr is None or not tr.reverse:
+            raise ValueError("backward() on a Tensor that does not require grad: no input of its "
+                             "graph was created with requires_grad=True")
+        seed = _make_seed(self, seed)
+        for leaf, g in backward_pass([(self, seed)]):
+            if isinstance(g, np.ndarray) or isinstance(g, np.generic):
+                g = np.asarray(g, dtype=leaf._v.dtype) if g.dtype != leaf._v.dtype else g
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+    # -- operators ----------------------------------------------------------------------------
+    def __add__(self, other): return add(self, other)
+    def __radd__(self, other): return add(other, self)
+    def __sub__(self, other): return subtract(self, other)
+    def __rsub__(self, other): return subtract(other, self)
+    def __mul__(self, other): return multiply(self, other)
+    def __rmul__(self, other): return multiply(other, self)
+    def __truediv__(self, other): return divide(self, other)
+    def __rtruediv__(self, other): return divide(other, self)
+    def __pow__(self, other): return power(self, other)
+    def __rpow__(self, other): return power(other, self)
+    def __matmul__(self, other): return matmul(self, other)
+    def __rmatmul__(self, other): return matmul(other, self)
+    def __neg__(self): return negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return absolute(self)
+    def __getitem__(self, idx): return getitem(self, idx)
+
+    # comparisons carry no gradient: they return numpy boolean arrays
+    def __lt__(self, other): return self.value < _raw(other)
+    def __le__(self, other): return self.value <= _raw(other)
+    def __gt__(self, other): return self.value > _raw(other)
+    def __ge__(self, other): return self.value >= _raw(other)
+    def __eq__(self, other): return self.value == _raw(other)
+    def __ne__(self, other): return self.value != _raw(other)
+
+    # numpy-style methods
+    def sum(self, axis=None, keepdims=False): return sum(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return mean(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return max(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False): return min(self, axis=axis, keepdims=keepdims)
+    def prod(self, axis=None, keepdims=False): return prod(self, axis=axis, keepdims=keepdims)
+    def reshape(self, *shape):
+        return reshape(self, shape[0] if len(shape) == 1 else shape)
+    def transpose(self, *axes):
+        return transpose(self, (axes[0] if len(axes) == 1 else axes) if axes else None)
+    def exp(self): return exp(self)
+    def log(self): return log(self)
+    def dot(self, other): return dot(self, other)
+    def astype(self, dtype): return astype(self, dtype)
+
+
+def Node(value, requires_grad=True):
+    """The paper's scalar API: a float64 Tensor that requires grad.
+
+    >>> w, x, y, z = Node(2), Node(3), Node(4), Node(2)
+    >>> a = (x + y) ** z - w
+    >>> a.backward(); float(x.grad), float(w.grad)
+    (14.0, -1.0)
+    """
+    return Tensor(np.asarray(_raw(value), dtype=np.float64), requires_grad=requires_grad)
+
+
+def _raw(x):
+    """The numpy value of x, through every box."""
+    while isinstance(x, Tensor):
+        x = x._v
+    return x
+
+
+def _check_float(v, what):
+    dt = np.result_type(v)
+    if not np.issubdtype(dt, np.floating):
+        raise TypeError(f"{what} needs a floating-point value; got dtype {dt} "
+                        f"(convert with .astype(float) first)")
+
+
+_ids = itertools.count(1)  # creation order: a valid topological order of every graph
+
+
+def _new(v, trace, node=None, tangent=None):
+    t = Tensor.__new__(Tensor)
+    t._v = v
+    t._trace = trace
+    t._node = node
+    t._tangent = tangent
+    t.grad = None
+    t._id = next(_ids)
+    return t
+
+
+def _make_seed(out, seed):
+    shape = out.shape
+    if seed is None:
+        if math.prod(shape) != 1:
+            raise ValueError(f"backward() on a Tensor of shape {shape} needs a seed: the cotangent "
+                             f"of the same shape (it defaults to 1 only for a scalar)")
+        return np.ones(shape, dtype=out.dtype)
+    seed = _raw(seed) if not isinstance(seed, Tensor) or seed._trace is None else seed
+    if np.shape(seed) != shape:
+        if math.prod(shape) == 1 and np.size(seed) == 1:
+            return np.reshape(np.asarray(seed, dtype=out.dtype), shape)
+        raise ValueError(f"backward(): seed has shape {np.shape(seed)} but the Tensor has shape {shape}")
+    if not isinstance(seed, Tensor):
+        seed = np.asarray(seed, dtype=out.dtype)
+        if not np.all(np.isfinite(seed)):
+            raise ValueError("backward(): the seed contains NaN or inf")
+    return seed
+
+
+# ---------------------------------------------------------------------------------------------
+# grad mode
+_grad_enabled = [True]
+
+
+class no_grad:
+    """Context manager (and decorator) in which operations are not recorded."""
+
+    def __enter__(self):
+        self._prev = _grad_enabled[0]
+        _grad_enabled[0] = False
+
+    def __exit__(self, *exc):
+        _grad_enabled[0] = self._prev
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager that turns recording back on inside `no_grad`."""
+
+    def __enter__(self):
+        self._prev = _grad_enabled[0]
+        _grad_enabled[0] = True
+
+
+def is_grad_enabled():
+    return _grad_enabled[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# primitives
+class Primitive:
+    """A numpy function with a derivative rule per positional argument.
+
+    `vjp[i](g, ans, *args, **params)` returns the cotangent of argument i given the output's
+    cotangent g (any shape that broadcasts to argument i: the engine sums it back).
+    `jvp[i](t, ans, *args, **params)` returns the output's tangent given argument i's tangent t,
+    which has a leading batch axis: t.shape == (B,) + shape(args[i]); for an `elementwise`
+    primitive t is first reshaped to (B,) + (1,)*(ans.ndim - arg.ndim) + arg.shape, so that
+    right-aligned broadcasting against the other arguments just works.
+    Keyword `params` (axis, shape, index...) are never differentiated.
+    """
+
+    __slots__ = ("name", "fn", "vjps", "jvps", "elementwise")
+
+    def __init__(self, name, fn, vjp=None, jvp=None, elementwise=False):
+        self.name = name
+        self.fn = fn
+        self.vjps = vjp if vjp is None or isinstance(vjp, (tuple, Each)) else (vjp,)
+        self.jvps = jvp if jvp is None or isinstance(jvp, (tuple, Each)) else (jvp,)
+        self.elementwise = elementwise
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+    def __call__(self, *args, **params):
+        top = None
+        boxed = False
+        for a in args:
+            if isinstance(a, Tensor):
+                boxed = True
+                tr = a._trace
+                if tr is not None and (top is None or tr.level > top.level):
+                    top = tr
+        if top is not None:
+            return top.apply(self, args, params)
+        if boxed:  # constant Tensors in, constant Tensor out
+            return Tensor(self.forward([_raw(a) for a in args], params))
+        return self.forward(args, params)
+
+    def forward(self, vals, params):
+        try:
+            return self.fn(*vals, **params)
+        except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as e:
+            shapes = ", ".join(str(np.shape(v)) for v in vals)
+            raise type(e)(f"{self.name}: {e} (argument shapes {shapes}"
+                          f"{', ' + str(params) if params else ''})") from e
+
+    def rule(self, kind, i):
+        rules = self.vjps if kind == "VJP" else self.jvps
+        try:
+            r = rules[i]
+        except (TypeError, IndexError):
+            r = None
+        if r is None:
+            raise TypeError(f"no {kind} for `{self.name}` w.r.t. argument {i}")
+        return r
+
+
+class Each:
+    """Rules for a primitive with any number of arguments: `Each(f)[i]` is f bound to i."""
+
+    __slots__ = ("f",)
+
+    def __init__(self, f):
+        self.f = f
+
+    def __getitem__(self, i):
+        f = self.f
+        return lambda *a, **p: f(i, *a, **p)
+
+
+def primitive(name, fn, vjp=None, jvp=None, elementwise=False):
+    """Define a primitive: `exp = primitive("exp", np.exp, vjp=lambda g, ans, x: g * ans,
+    jvp=lambda t, ans, x: t * ans, elementwise=True)`. Rules may be one function (one
+    argument), a tuple (one per argument, None where not differentiable) or `Each(f)`."""
+    return Primitive(name, fn, vjp, jvp, elementwise)
+
+
+# ---------------------------------------------------------------------------------------------
+# traces
+class ReverseTrace:
+    """Records each primitive application as a node (primitive, inputs, parents, params)."""
+
+    __slots__ = ("level",)
+    reverse = True
+
+    def __init__(self, level):
+        self.level = level
+
+    def __repr__(self):
+        return f"<reverse trace {self.level}>"
+
+    def apply(self, prim, args, params):
+        vals = []
+        parents = []
+        lower = False
+        for a in args:
+            if isinstance(a, Tensor):
+                if a._trace is self:
+                    parents.append(a)
+                    a = a._v
+                else:
+                    parents.append(None)
+                    if a._trace is None:
+                        a = a._v
+                if isinstance(a, Tensor):
+                    lower = True
+            else:
+                parents.append(None)
+            vals.append(a)
+        if not _grad_enabled[0]:
+            return prim(*vals, **params) if lower else prim.forward(vals, params)
+        ans = prim(*vals, **params) if lower else prim.forward(vals, params)
+        return _new(ans, self, (prim, vals, parents, params))
+
+
+class ForwardTrace:
+    """Carries a batch of tangents with each value: one pass, no graph."""
+
+    __slots__ = ("level", "batch")
+    reverse = False
+
+    def __init__(self, level, batch):
+        self.level = level
+        self.batch = batch
+
+    def __repr__(self):
+        return f"<forward trace {self.level}, batch {self.batch}>"
+
+    def apply(self, prim, args, params):
+        vals = []
+        tans = []
+        lower = False
+        for a in args:
+            if isinstance(a, Tensor):
+                if a._trace is self:
+                    tans.append(a._tangent)
+                    a = a._v
+                else:
+                    tans.append(None)
+                    if a._trace is None:
+                        a = a._v
+                if isinstance(a, Tensor):
+                    lower = True
+            else:
+                tans.append(None)
+            vals.append(a)
+        ans = prim(*vals, **params) if lower else prim.forward(vals, params)
+        out_shape = (self.batch,) + ans.shape
+        out_t = None
+        for i, t in enumerate(tans):
+            if t is None:
+                continue
+            if prim.elementwise and t.ndim < len(out_shape):
+                t = reshape(t, t.shape[:1] + (1,) * (len(out_shape) - t.ndim) + t.shape[1:])
+            c = prim.rule("JVP", i)(t, ans, *vals, **params)
+            out_t = c if out_t is None else out_t + c
+        if out_t is None:
+            return ans
+        if out_t.shape != out_shape:
+            out_t = broadcast_to(out_t, out_shape)
+        return _new(ans, self, tangent=out_t)
+
+
+BASE = ReverseTrace(0)
+_levels = [0]  # the highest level in use
+
+
+class new_trace:
+    """`with new_trace(ReverseTrace) as tr:` a trace one level above every active one."""
+
+    def __init__(self, cls, *args):
+        self.cls, self.args = cls, args
+
+    def __enter__(self):
+        _levels.append(_levels[-1] + 1)
+        return self.cls(_levels[-1], *self.args)
+
+    def __exit__(self, *exc):
+        _levels.pop()
+
+
+def backward_pass(outputs):
+    """Reverse accumulation from [(output, seed), ...] on the outputs' reverse trace.
+
+    Nodes are visited newest first (creation order is topological), each once, with a heap:
+    iterative, so graphs of any depth work. Yields (leaf, gradient) for every reachable leaf.
+    """
+    grads = {}
+    heap = []
+    for out, seed in outputs:
+        key = out._id
+        if key in grads:
+            grads[key] = grads[key] + seed
+        else:
+            grads[key] = seed
+            heapq.heappush(heap, (-key, out))
+    while heap:
+        _, node = heapq.heappop(heap)
+        g = grads.pop(node._id)
+        rec = node._node
+        if rec is None:
+            yield node, g
+            continue
+        prim, vals, parents, params = rec
+        ans = node._v
+        for i, p in enumerate(parents):
+            if p is None:
+                continue
+            gi = prim.rule("VJP", i)(g, ans, *vals, **params)
+            shape = vals[i].shape
+            if gi.shape != shape:
+                gi = sum_to(gi, shape)
+            key = p._id
+            if key in grads:
+                grads[key] = grads[key] + gi
+            else:
+                grads[key] = gi
+                heapq.heappush(heap, (-key, p))
+
+
+def sum_to(g, shape):
+    """Sum a broadcast cotangent back to `shape`: the one place broadcasting is undone."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
+                                      if n == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = sum(g, axis=axes)
+    if g.shape != shape:
+        g = reshape(g, shape)
+    return g
+
+
+# operators and helpers above resolve to the ops defined on top of this module
+from .ops import (absolute, add, astype, broadcast_to, divide, dot, exp, getitem, log,  # noqa: E402
+                  matmul, max, mean, min, multiply, negative, power, prod, reshape, subtract, sum,
+                  transpose)
