@@ -21,3 +21,6 @@ __all__ += ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobia
 from .check import check_grads  # noqa: E402
 
 __all__ += ["check_grads"]
+from .graph import draw_graph, to_dot, topological_order  # noqa: E402
+
+__all__ += ["topological_order", "to_dot", "draw_graph"]

@@ -98,20 +98,20 @@ def _numerical_jacobian(F, x, eps):
     return np.stack(cols, axis=-1).reshape(y.size, x.size) if cols else np.zeros((y.size, 0))
 
 
-def _check(F, F64, x, x64, order, modes, eps, rtol, atol, shapes, rng):
+def _check(F, F64, x, x64, order, modes, eps, rtol, atol, shapes, rng, level=1):
     num = _numerical_jacobian(F64, x64, eps)
     u = rng.standard_normal(x.size).astype(x.dtype)
     v = rng.standard_normal(num.shape[0]).astype(x.dtype)
     if "fwd" in modes:
         _compare("forward (jacfwd)", np.reshape(jacfwd(F)(x), num.shape), num, rtol, atol,
-                 shapes, 1)
+                 shapes, level)
         _compare("forward (jvp)", np.reshape(jvp(F, (x,), (u,))[1], (-1, 1)),
-                 (num @ u.astype(np.float64))[:, None], rtol, atol, shapes, 1)
+                 (num @ u.astype(np.float64))[:, None], rtol, atol, shapes, level)
     if "rev" in modes:
         _compare("reverse (jacrev)", np.reshape(jacrev(F)(x), num.shape), num, rtol, atol,
-                 shapes, 1)
+                 shapes, level)
         _compare("reverse (vjp)", np.reshape(vjp(F, x)[1](v)[0], (1, -1)),
-                 (v.astype(np.float64) @ num)[None, :], rtol, atol, shapes, 1)
+                 (v.astype(np.float64) @ num)[None, :], rtol, atol, shapes, level)
     if order > 1:
         # the derivative maps are themselves checked: second derivatives in all combinations
         nxt_rtol, nxt_atol = rtol * 10, atol * 10
@@ -121,11 +121,13 @@ def _check(F, F64, x, x64, order, modes, eps, rtol, atol, shapes, rng):
 
             def G64(z, _F=F64, _v=v.astype(np.float64)):
                 return vjp(_F, z)[1](_v)[0]
-            _check(G, G64, x, x64, order - 1, modes, eps, nxt_rtol, nxt_atol, shapes, rng)
+            _check(G, G64, x, x64, order - 1, modes, eps, nxt_rtol, nxt_atol, shapes, rng,
+                   level + 1)
         if "fwd" in modes:
             def H(z, _F=F, _u=u):
                 return jvp(_F, (z,), (_u,))[1]
 
             def H64(z, _F=F64, _u=u.astype(np.float64)):
                 return jvp(_F, (z,), (_u,))[1]
-            _check(H, H64, x, x64, order - 1, modes, eps, nxt_rtol, nxt_atol, shapes, rng)
+            _check(H, H64, x, x64, order - 1, modes, eps, nxt_rtol, nxt_atol, shapes, rng,
+                   level + 1)

@@ -8,8 +8,9 @@ of them (pytrees). Results are numpy arrays when nothing outside is being differ
 """
 import numpy as np
 
-from .ops import getitem, reshape, transpose
-from .tensor import ForwardTrace, ReverseTrace, Tensor, _new, backward_pass, new_trace
+from .ops import getitem, reshape, stack, transpose
+from .core import ForwardTrace, ReverseTrace, backward_pass, new_trace
+from .tensor import Tensor, _new
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobian", "hessian",
            "hvp", "tree_flatten", "tree_unflatten"]
@@ -55,7 +56,10 @@ def _primal(x, what):
         if x._trace is not None:
             return x
         x = x._v
-    if isinstance(x, (bool, int, float)):
+    if isinstance(x, (bool, int)):
+        raise TypeError(f"{what} is the integer {x!r}; differentiation needs a floating-point "
+                        f"input (write {float(x)!r})")
+    if isinstance(x, float):
         x = np.asarray(x, dtype=np.float64)
     else:
         x = np.asarray(x)
@@ -103,6 +107,17 @@ def _zeros(x):
     return np.zeros(x.shape, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float)
 
 
+def _leaf_grad(got, box):
+    """The gradient for an input box, zeros if unreached, in the input's dtype (as JAX)."""
+    g = got.get(id(box))
+    if g is None:
+        return _zeros(box)
+    g = _unbox(g, None)
+    if isinstance(g, np.ndarray) and g.dtype != box.dtype:
+        g = g.astype(box.dtype)
+    return g
+
+
 # ---- reverse mode -------------------------------------------------------------------------------
 def vjp(f, *primals):
     """(f(*primals), vjp_fn) where vjp_fn(ct) = ct^T J: one cotangent per primal.
@@ -129,8 +144,7 @@ def vjp(f, *primals):
                                      f"shape {o.shape}")
                 seeds.append((o, c if isinstance(c, Tensor) else np.asarray(c, dtype=o.dtype)))
         got = {id(leaf): g for leaf, g in backward_pass(seeds)} if seeds else {}
-        return tuple(tree_unflatten(tdef, [_unbox(got[id(b)], None) if id(b) in got
-                                           else _zeros(b) for b in boxes])
+        return tuple(tree_unflatten(tdef, [_leaf_grad(got, b) for b in boxes])
                      for boxes, tdef in leaves)
 
     return tree_unflatten(out_def, [_unbox(o, tr) for o in out_leaves]), vjp_fn
@@ -160,8 +174,7 @@ def value_and_grad(f, argnums=0):
                 raise TypeError(f"grad needs a scalar output; the function returned shape "
                                 f"{np.shape(_unbox(out, tr))}")
             got = {}
-        grads = tuple(tree_unflatten(tdef, [_unbox(got[id(b)], None) if id(b) in got
-                                            else _zeros(b) for b in boxes])
+        grads = tuple(tree_unflatten(tdef, [_leaf_grad(got, b) for b in boxes])
                       for boxes, tdef in leaves)
         return _unbox(out, tr), grads[0] if isinstance(argnums, int) else grads
     vg.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
@@ -312,7 +325,7 @@ def jacrev(f, argnums=0):
                 for li, leaf in enumerate(in_leaves):
                     lshape = np.shape(leaf.value if isinstance(leaf, Tensor) else leaf)
                     gs = [tree_flatten(r[a])[0][li] for r in rows]
-                    cols.append(np.stack(gs).reshape(shape + lshape) if gs else
+                    cols.append(_unbox(reshape(stack(gs), shape + lshape), None) if gs else
                                 np.zeros(shape + lshape))
                 per.append(tree_unflatten(adef, cols))
             result.append(per[0] if isinstance(argnums, int) else tuple(per))

@@ -9,3 +9,7 @@ from .reductions import (amax, amin, cumsum, log_softmax, logsumexp, max, mean, 
 from .shape import (broadcast_to, concatenate, expand, expand_dims, flip, getitem, moveaxis,
                     reshape, scatter_add, squeeze, stack, swapaxes, take_along_axis, transpose,
                     unsqueeze)
+from .linalg import (cholesky, diagonal, einsum, inv, logdet, slogdet, solve, solve_triangular,
+                     trace, tril, triu)
+from .special import (betaln, digamma, erf, erfc, gammaln, lgamma, log_ndtr, ndtr, polygamma,
+                      xlog1py, xlogy)

@@ -1,7 +1,7 @@
 """Matrix products: matmul (batched, numpy's 1-D rules), dot, outer."""
 import numpy as np
 
-from ..tensor import primitive
+from ..core import primitive
 from .shape import _ndim, _shape, expand_dims, reshape, swapaxes
 
 

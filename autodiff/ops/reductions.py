@@ -3,7 +3,8 @@ import math
 
 import numpy as np
 
-from ..tensor import _raw, primitive
+from ..core import primitive
+from ..tensor import _raw
 from .elementwise import exp, where
 from .shape import _ndim, _shape, broadcast_to, flip, neg_axes, reshape, transpose
 
@@ -25,7 +26,8 @@ def _keep(ans, x, axes):
 
 
 # ---- sum ---------------------------------------------------------------------------------------
-_sum = primitive("sum", lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
+# numpy's ufunc.reduce: np.sum's Python wrapper costs more than the sum of a small array
+_sum = primitive("sum", lambda x, axes, keepdims: np.add.reduce(x, axis=axes, keepdims=keepdims),
                  vjp=lambda g, ans, x, axes, keepdims: _unreduce(g, x, axes),
                  jvp=lambda t, ans, x, axes, keepdims: _sum(t, axes=axes, keepdims=keepdims))
 
@@ -77,8 +79,8 @@ def _extremum(name, fn):
     return reduce
 
 
-max = amax = _extremum("max", np.max)
-min = amin = _extremum("min", np.min)
+max = amax = _extremum("max", np.maximum.reduce)
+min = amin = _extremum("min", np.minimum.reduce)
 
 
 # ---- prod ---------------------------------------------------------------------------------------
@@ -98,7 +100,8 @@ def _prod_others(x, axes):
     return transpose(others, tuple(np.argsort(keep + red)))
 
 
-_prod = primitive("prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims),
+_prod = primitive("prod", lambda x, axes, keepdims: np.multiply.reduce(x, axis=axes,
+                                                                         keepdims=keepdims),
                   vjp=lambda g, ans, x, axes, keepdims: _unreduce(g, x, axes) * _prod_others(x, axes),
                   jvp=lambda t, ans, x, axes, keepdims:
                       _sum(t * _prod_others(x, axes), axes=axes, keepdims=keepdims))
@@ -111,10 +114,10 @@ def prod(x, axis=None, keepdims=False):
 
 # ---- logsumexp: own rule for stability ----------------------------------------------------------
 def _logsumexp(x, axes, keepdims):
-    m = np.max(x, axis=axes, keepdims=True)
+    m = np.maximum.reduce(x, axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
-    out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axes)
+    out = np.log(np.add.reduce(np.exp(x - m), axis=axes, keepdims=True)) + m
+    return out if keepdims else out.reshape(np.add.reduce(m, axis=axes).shape)
 
 
 _lse = primitive("logsumexp", _logsumexp,

@@ -8,26 +8,48 @@ import math
 
 import numpy as np
 
-from ..tensor import Each, Tensor, _raw, primitive, sum_to
+from ..core import Each, primitive, sum_to
+from ..tensor import Tensor, _raw
 
 
 def _shape(x):
-    return np.shape(_raw(x))
+    try:
+        return x.shape
+    except AttributeError:
+        return np.shape(x)
 
 
 def _ndim(x):
-    return np.ndim(_raw(x))
+    try:
+        return x.ndim
+    except AttributeError:
+        return np.ndim(x)
+
+
+_axes_memo = {}
 
 
 def neg_axes(axis, ndim):
     """axis (None, int or tuple) as a sorted tuple of negative axes, checked against ndim."""
+    key = (tuple(axis) if isinstance(axis, list) else axis, ndim)
+    try:
+        return _axes_memo[key]
+    except (KeyError, TypeError):
+        pass
+    out = _neg_axes(axis, ndim)
+    if len(_axes_memo) < 4096:
+        _axes_memo[key] = out
+    return out
+
+
+def _neg_axes(axis, ndim):
     if axis is None:
         return tuple(range(-ndim, 0))
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for a in axes:
         a = int(a)
-        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):  # 0-d: 0 and -1, as numpy
             raise ValueError(f"axis {a} is out of bounds for an array of dimension {ndim}")
         out.append(a - ndim if a >= 0 else a)
     return tuple(sorted(set(out))) if ndim else ()
@@ -45,20 +67,21 @@ def _resolve(shape, size):
     return shape
 
 
-_reshape = primitive("reshape", lambda x, shape: np.reshape(x, shape),
+_reshape = primitive("reshape", lambda x, shape: x.reshape(shape),
                      vjp=lambda g, ans, x, shape: _reshape(g, shape=_shape(x)),
                      jvp=lambda t, ans, x, shape: _reshape(t, shape=t.shape[:1] + shape))
 
 
 def reshape(x, shape):
     """x with a new shape of the same size (-1 allowed once)."""
-    shape = _resolve(shape, int(np.size(_raw(x))))
+    if type(shape) is not tuple or -1 in shape:
+        shape = _resolve(shape, int(np.size(_raw(x))))
     if shape == _shape(x):
         return x
-    return _reshape(x, shape=shape)
+    return _reshape(np.asarray(x) if isinstance(x, (list, float, int)) else x, shape=shape)
 
 
-_transpose = primitive("transpose", lambda x, axes: np.transpose(x, axes),
+_transpose = primitive("transpose", lambda x, axes: x.transpose(axes),
                        vjp=lambda g, ans, x, axes: _transpose(g, axes=tuple(np.argsort(axes))),
                        jvp=lambda t, ans, x, axes: _transpose(
                            t, axes=(0,) + tuple(a + 1 for a in axes)))
@@ -98,7 +121,14 @@ def _broadcast_jvp(t, ans, x, shape):
     return _broadcast_to(t, shape=t.shape[:1] + shape)
 
 
-_broadcast_to = primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+def _broadcast(x, shape):
+    # a writable copy: cheaper than np.broadcast_to's view for the small arrays of models
+    out = np.empty(shape, dtype=np.result_type(x))
+    out[...] = x
+    return out
+
+
+_broadcast_to = primitive("broadcast_to", _broadcast,
                           vjp=lambda g, ans, x, shape: sum_to(g, _shape(x)), jvp=_broadcast_jvp)
 
 
@@ -162,13 +192,40 @@ def _scatter(g, idx, shape):
     return out
 
 
+def _split(idx):
+    """Whether numpy moves the axes of x[idx]'s advanced indices to the front: they are
+    separated by a slice, None or Ellipsis (x[0, :, [1, 2]])."""
+    adv = [k for k, i in enumerate(idx)
+           if isinstance(i, (np.ndarray, int, np.integer)) and not isinstance(i, bool)]
+    return (builtins.any(isinstance(idx[k], np.ndarray) for k in adv)
+            and adv[-1] - adv[0] + 1 != len(adv))
+
+
+def _batch_last(idx):
+    """idx followed by a slice over a trailing batch axis."""
+    return idx + ((slice(None),) if builtins.any(i is Ellipsis for i in idx)
+                  else (Ellipsis, slice(None)))
+
+
+def _getitem_jvp(t, ans, x, idx):
+    if not _split(idx):
+        return _getitem(t, idx=(slice(None),) + idx)
+    # t[:, 0, :, [1, 2]] would put the batch axis second: index with it last, then move it back
+    return moveaxis(_getitem(moveaxis(t, 0, -1), idx=_batch_last(idx)), -1, 0)
+
+
+def _unindex_jvp(t, ans, x, idx, shape):
+    if not _split(idx):
+        return _unindex(t, idx=(slice(None),) + idx, shape=t.shape[:1] + shape)
+    out = _unindex(moveaxis(t, 0, -1), idx=_batch_last(idx), shape=shape + t.shape[:1])
+    return moveaxis(out, -1, 0)
+
+
 _getitem = primitive("getitem", lambda x, idx: x[idx],
                      vjp=lambda g, ans, x, idx: _unindex(g, idx=idx, shape=_shape(x)),
-                     jvp=lambda t, ans, x, idx: _getitem(t, idx=(slice(None),) + idx))
+                     jvp=_getitem_jvp)
 _unindex = primitive("scatter_add", _scatter,
-                     vjp=lambda g, ans, x, idx, shape: _getitem(g, idx=idx),
-                     jvp=lambda t, ans, x, idx, shape: _unindex(
-                         t, idx=(slice(None),) + idx, shape=t.shape[:1] + shape))
+                     vjp=lambda g, ans, x, idx, shape: _getitem(g, idx=idx), jvp=_unindex_jvp)
 
 
 def getitem(x, idx):

@@ -9,7 +9,8 @@ import math
 import numpy as np
 from scipy import special as sp
 
-from ..tensor import _raw, primitive
+from ..core import primitive
+from ..tensor import _raw
 from .elementwise import exp, log, log1p, where
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)

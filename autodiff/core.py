@@ -1,0 +1,329 @@
+"""Primitives, traces and the backward pass: the machinery under `Tensor`.
+
+A primitive applied to boxes finds the highest trace among its arguments, unboxes that level
+only, applies itself to what is inside (which may record on a lower level) and boxes the answer:
+`ReverseTrace` records a node (the Wengert list), `ForwardTrace` carries tangents.
+"""
+from heapq import heapify, heappop, heappush
+
+import numpy as np
+
+from .tensor import Tensor, _ids, _new, _raw
+
+_alloc = object.__new__
+
+# ---------------------------------------------------------------------------------------------
+# grad mode
+_grad_enabled = [True]
+
+
+class no_grad:
+    """Context manager (and decorator) in which operations are not recorded."""
+
+    def __enter__(self):
+        self._prev = _grad_enabled[0]
+        _grad_enabled[0] = False
+
+    def __exit__(self, *exc):
+        _grad_enabled[0] = self._prev
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager that turns recording back on inside `no_grad`."""
+
+    def __enter__(self):
+        self._prev = _grad_enabled[0]
+        _grad_enabled[0] = True
+
+
+def is_grad_enabled():
+    return _grad_enabled[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# primitives
+class Primitive:
+    """A numpy function with a derivative rule per positional argument.
+
+    `vjp[i](g, ans, *args, **params)` returns the cotangent of argument i given the output's
+    cotangent g (any shape that broadcasts to argument i: the engine sums it back).
+    `jvp[i](t, ans, *args, **params)` returns the output's tangent given argument i's tangent t,
+    which has a leading batch axis: t.shape == (B,) + shape(args[i]); for an `elementwise`
+    primitive t is first reshaped to (B,) + (1,)*(ans.ndim - arg.ndim) + arg.shape, so that
+    right-aligned broadcasting against the other arguments just works.
+    Keyword `params` (axis, shape, index...) are never differentiated.
+    """
+
+    __slots__ = ("name", "fn", "vjps", "jvps", "elementwise")
+
+    def __init__(self, name, fn, vjp=None, jvp=None, elementwise=False):
+        self.name = name
+        self.fn = fn
+        self.vjps = vjp if vjp is None or isinstance(vjp, (tuple, Each)) else (vjp,)
+        self.jvps = jvp if jvp is None or isinstance(jvp, (tuple, Each)) else (jvp,)
+        self.elementwise = elementwise
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+    def __call__(self, *args, **params):
+        top = None
+        boxed = False
+        for a in args:
+            if isinstance(a, Tensor):
+                boxed = True
+                tr = a._trace
+                if tr is not None and (top is None or tr.level > top.level):
+                    top = tr
+        if top is not None:
+            return top.apply(self, args, params)
+        if boxed:  # constant Tensors in, constant Tensor out
+            return Tensor(self.forward([_raw(a) for a in args], params))
+        return self.forward(args, params)
+
+    def forward(self, vals, params):
+        """The numpy function on unboxed values; numpy's errors come back naming the op."""
+        try:
+            return self.fn(*vals, **params)
+        except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as e:
+            raise self.error(e, vals, params) from e
+
+    def error(self, e, vals, params):
+        shapes = ", ".join(str(np.shape(_raw(v))) for v in vals)
+        extra = ", " + ", ".join(f"{k}={v!r}" for k, v in params.items()) if params else ""
+        return type(e)(f"{self.name}: {e} (argument shapes {shapes}{extra})")
+
+    def rule(self, kind, i):
+        rules = self.vjps if kind == "VJP" else self.jvps
+        try:
+            r = rules[i]
+        except (TypeError, IndexError):
+            r = None
+        if r is None:
+            raise TypeError(f"no {kind} for `{self.name}` w.r.t. argument {i}")
+        return r
+
+
+class Each:
+    """Rules for a primitive with any number of arguments: `Each(f)[i]` is f bound to i."""
+
+    __slots__ = ("f",)
+
+    def __init__(self, f):
+        self.f = f
+
+    def __getitem__(self, i):
+        f = self.f
+        return lambda *a, **p: f(i, *a, **p)
+
+
+def primitive(name, fn, vjp=None, jvp=None, elementwise=False):
+    """Define a primitive: `exp = primitive("exp", np.exp, vjp=lambda g, ans, x: g * ans,
+    jvp=lambda t, ans, x: t * ans, elementwise=True)`. Rules may be one function (one
+    argument), a tuple (one per argument, None where not differentiable) or `Each(f)`."""
+    return Primitive(name, fn, vjp, jvp, elementwise)
+
+
+# ---------------------------------------------------------------------------------------------
+# traces
+class ReverseTrace:
+    """Records each primitive application as a node (primitive, inputs, parents, params).
+
+    A trace opened by a transformation (`grad`, `vjp`) also keeps its nodes in order on `tape`,
+    a plain list (the Wengert list): backward walks it in reverse, and it could be replayed with
+    new input values without re-running the Python that built it. The base trace of imperative
+    use keeps no tape (it would grow forever); its backward orders nodes by creation id.
+    """
+
+    __slots__ = ("level", "tape")
+    reverse = True
+
+    def __init__(self, level, tape=True):
+        self.level = level
+        self.tape = [] if tape else None
+
+    def __repr__(self):
+        return f"<reverse trace {self.level}>"
+
+    def apply(self, prim, args, params):
+        # the hot path of every recorded operation: kept flat on purpose
+        vals = []
+        parents = []
+        lower = False
+        for a in args:
+            if isinstance(a, Tensor):
+                tr = a._trace
+                if tr is self:
+                    parents.append(a)
+                    a = a._v
+                else:
+                    parents.append(None)
+                    if tr is None:
+                        a = a._v
+                if self.level and isinstance(a, Tensor):
+                    lower = True
+            else:
+                parents.append(None)
+            vals.append(a)
+        if lower:
+            ans = prim(*vals, **params)
+        else:
+            try:
+                ans = prim.fn(*vals, **params)
+            except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as e:
+                raise prim.error(e, vals, params) from e
+        if not _grad_enabled[0]:  # not recorded: a constant, as PyTorch gives under no_grad
+            return ans if isinstance(ans, Tensor) else _new(ans, None)
+        t = _alloc(Tensor)
+        t._v = ans
+        t._trace = self
+        t._node = (prim, vals, parents, params)
+        t._tangent = None
+        t.grad = None
+        t._id = next(_ids)
+        if self.tape is not None:
+            self.tape.append(t)
+        return t
+
+
+class ForwardTrace:
+    """Carries a batch of tangents with each value: one pass, no graph."""
+
+    __slots__ = ("level", "batch")
+    reverse = False
+
+    def __init__(self, level, batch):
+        self.level = level
+        self.batch = batch
+
+    def __repr__(self):
+        return f"<forward trace {self.level}, batch {self.batch}>"
+
+    def apply(self, prim, args, params):
+        vals = []
+        tans = []
+        lower = False
+        for a in args:
+            if isinstance(a, Tensor):
+                if a._trace is self:
+                    tans.append(a._tangent)
+                    a = a._v
+                else:
+                    tans.append(None)
+                    if a._trace is None:
+                        a = a._v
+                if isinstance(a, Tensor):
+                    lower = True
+            else:
+                tans.append(None)
+            vals.append(a)
+        ans = prim(*vals, **params) if lower else prim.forward(vals, params)
+        out_shape = (self.batch,) + ans.shape
+        out_t = None
+        for i, t in enumerate(tans):
+            if t is None:
+                continue
+            if prim.elementwise and t.ndim < len(out_shape):
+                t = reshape(t, t.shape[:1] + (1,) * (len(out_shape) - t.ndim) + t.shape[1:])
+            c = prim.rule("JVP", i)(t, ans, *vals, **params)
+            out_t = c if out_t is None else out_t + c
+        if out_t is None:
+            return ans
+        if out_t.shape != out_shape:
+            out_t = broadcast_to(out_t, out_shape)
+        return _new(ans, self, tangent=out_t)
+
+
+BASE = ReverseTrace(0, tape=False)
+_levels = [0]  # the highest level in use
+
+
+class new_trace:
+    """`with new_trace(ReverseTrace) as tr:` a trace one level above every active one."""
+
+    def __init__(self, cls, *args):
+        self.cls, self.args = cls, args
+
+    def __enter__(self):
+        _levels.append(_levels[-1] + 1)
+        return self.cls(_levels[-1], *self.args)
+
+    def __exit__(self, *exc):
+        _levels.pop()
+
+
+def backward_pass(outputs):
+    """Reverse accumulation from [(output, seed), ...] on the outputs' reverse trace.
+
+    Each node is visited once, after every node that uses it: in reverse tape order, or for the
+    tape-less base trace newest first by creation id (a heap). Iterative, so graphs of any depth
+    work. Yields (leaf, gradient) for every leaf reached.
+    """
+    grads = {}  # Tensor -> cotangent (Tensors hash by identity)
+    for out, seed in outputs:
+        grads[out] = grads[out] + seed if out in grads else seed
+    tape = outputs[0][0]._trace.tape if outputs else None
+    if tape is not None:
+        for node in reversed(tape):
+            g = grads.pop(node, None)
+            if g is not None:
+                _propagate(node, g, grads, None)
+        yield from grads.items()  # what is left are the leaves
+        return
+    heap = [(-t._id, t) for t in grads]
+    heapify(heap)
+    while heap:
+        node = heappop(heap)[1]
+        g = grads.pop(node)
+        if node._node is None:
+            yield node, g
+        else:
+            _propagate(node, g, grads, heap)
+
+
+def _propagate(node, g, grads, heap):
+    """Send node's cotangent g to its parents through the VJP rules."""
+    prim, vals, parents, params = node._node
+    ans = node._v
+    for i, p in enumerate(parents):
+        if p is None:
+            continue
+        try:
+            rule = prim.vjps[i]
+        except (TypeError, IndexError):
+            rule = None
+        if rule is None:
+            raise TypeError(f"no VJP for `{prim.name}` w.r.t. argument {i}")
+        gi = rule(g, ans, *vals, **params)
+        shape = vals[i].shape
+        if gi.shape != shape:
+            gi = sum_to(gi, shape)
+        if p in grads:
+            grads[p] = grads[p] + gi
+        else:
+            grads[p] = gi
+            if heap is not None:
+                heappush(heap, (-p._id, p))
+
+
+def sum_to(g, shape):
+    """Sum a broadcast cotangent back to `shape`: the one place broadcasting is undone."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
+                                      if n == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = sum(g, axis=axes)
+    if g.shape != shape:
+        g = reshape(g, shape)
+    return g
+
+
+
+from .ops import broadcast_to, reshape, sum  # noqa: E402
