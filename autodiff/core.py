@@ -86,7 +86,10 @@ class Primitive:
             return top.apply(self, args, params)
         if boxed:  # constant Tensors in, constant Tensor out
             return Tensor(self.forward([_raw(a) for a in args], params))
-        return self.forward(args, params)
+        try:  # plain numpy in, plain numpy out (the forward method, inlined: the hot path)
+            return self.fn(*args, **params)
+        except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as e:
+            raise self.error(e, args, params) from e
 
     def forward(self, vals, params):
         """The numpy function on unboxed values; numpy's errors come back naming the op."""
@@ -138,8 +141,10 @@ class ReverseTrace:
 
     A trace opened by a transformation (`grad`, `vjp`) also keeps its nodes in order on `tape`,
     a plain list (the Wengert list): backward walks it in reverse, and it could be replayed with
-    new input values without re-running the Python that built it. The base trace of imperative
-    use keeps no tape (it would grow forever); its backward orders nodes by creation id.
+    new input values without re-running the Python that built it. The transformation takes the
+    tape off the trace when the function returns (nodes point at their trace, so a trace holding
+    its tape would be a reference cycle). The base trace of imperative use keeps no tape (it
+    would grow forever); its backward orders nodes by creation id.
     """
 
     __slots__ = ("level", "tape")
@@ -259,17 +264,16 @@ class new_trace:
         _levels.pop()
 
 
-def backward_pass(outputs):
+def backward_pass(outputs, tape=None):
     """Reverse accumulation from [(output, seed), ...] on the outputs' reverse trace.
 
-    Each node is visited once, after every node that uses it: in reverse tape order, or for the
-    tape-less base trace newest first by creation id (a heap). Iterative, so graphs of any depth
-    work. Yields (leaf, gradient) for every leaf reached.
+    Each node is visited once, after every node that uses it: in reverse `tape` order when the
+    trace's tape is given, otherwise newest first by creation id (a heap), as for the tape-less
+    base trace. Iterative, so graphs of any depth work. Yields (leaf, gradient) for every leaf.
     """
     grads = {}  # Tensor -> cotangent (Tensors hash by identity)
     for out, seed in outputs:
         grads[out] = grads[out] + seed if out in grads else seed
-    tape = outputs[0][0]._trace.tape if outputs else None
     if tape is not None:
         for node in reversed(tape):
             g = grads.pop(node, None)

@@ -20,38 +20,42 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobian
 def tree_flatten(tree):
     """(leaves, treedef) of nested tuples, lists and dicts (sorted keys); others are leaves."""
     leaves = []
+    return leaves, _flatten(tree, leaves)
 
-    def rec(x):
-        if isinstance(x, (tuple, list)):
-            return (type(x), None, [rec(c) for c in x])
-        if isinstance(x, dict):
-            keys = sorted(x)
-            return (dict, keys, [rec(x[k]) for k in keys])
-        leaves.append(x)
-        return None
-    return leaves, rec(tree)
+
+def _flatten(x, leaves):
+    # module-level recursion: a nested closure would make a reference cycle on every call
+    if isinstance(x, (tuple, list)):
+        return (type(x), None, [_flatten(c, leaves) for c in x])
+    if isinstance(x, dict):
+        keys = sorted(x)
+        return (dict, keys, [_flatten(x[k], leaves) for k in keys])
+    leaves.append(x)
+    return None
 
 
 def tree_unflatten(treedef, leaves):
     """Inverse of tree_flatten."""
-    it = iter(leaves)
+    return _unflatten(treedef, iter(leaves))
 
-    def rec(d):
-        if d is None:
-            return next(it)
-        kind, keys, children = d
-        vals = [rec(c) for c in children]
-        if kind is dict:
-            return dict(zip(keys, vals))
-        if kind is tuple or kind is list:
-            return kind(vals)
-        return kind(*vals)  # namedtuple
-    return rec(treedef)
+
+def _unflatten(d, it):
+    if d is None:
+        return next(it)
+    kind, keys, children = d
+    vals = [_unflatten(c, it) for c in children]
+    if kind is dict:
+        return dict(zip(keys, vals))
+    if kind is tuple or kind is list:
+        return kind(vals)
+    return kind(*vals)  # namedtuple
 
 
 # ---- boxing -------------------------------------------------------------------------------------
 def _primal(x, what):
     """x as a value ready to be boxed: a float numpy array, or a Tensor of an outer trace."""
+    if type(x) is np.ndarray and x.dtype.kind == "f":
+        return x
     if isinstance(x, Tensor):
         if x._trace is not None:
             return x
@@ -129,6 +133,7 @@ def vjp(f, *primals):
     with new_trace(ReverseTrace) as tr:
         args, leaves = _box_args(primals, range(len(primals)), "vjp", lambda v: _new(v, tr))
         out = f(*args)
+    tape, tr.tape = tr.tape, None  # vjp_fn holds the tape; the trace must not (no cycle)
     out_leaves, out_def = tree_flatten(out)
 
     def vjp_fn(ct):
@@ -143,7 +148,7 @@ def vjp(f, *primals):
                     raise ValueError(f"vjp: cotangent of shape {np.shape(c)} for an output of "
                                      f"shape {o.shape}")
                 seeds.append((o, c if isinstance(c, Tensor) else np.asarray(c, dtype=o.dtype)))
-        got = {id(leaf): g for leaf, g in backward_pass(seeds)} if seeds else {}
+        got = {id(leaf): g for leaf, g in backward_pass(seeds, tape)} if seeds else {}
         return tuple(tree_unflatten(tdef, [_leaf_grad(got, b) for b in boxes])
                      for boxes, tdef in leaves)
 
@@ -163,12 +168,13 @@ def value_and_grad(f, argnums=0):
         with new_trace(ReverseTrace) as tr:
             args, leaves = _box_args(args, nums, "grad", lambda v: _new(v, tr))
             out = f(*args, **kwargs)
+        tape, tr.tape = tr.tape, None
         if isinstance(out, Tensor) and out._trace is tr:
             if out.size != 1:
                 raise TypeError(f"grad needs a scalar output; the function returned shape "
                                 f"{out.shape} (use jacrev/jacfwd or vjp for non-scalar outputs)")
             seed = np.ones(out.shape, dtype=out.dtype)
-            got = {id(leaf): g for leaf, g in backward_pass([(out, seed)])}
+            got = {id(leaf): g for leaf, g in backward_pass([(out, seed)], tape)}
         else:
             if np.size(_unbox(out, tr)) != 1:
                 raise TypeError(f"grad needs a scalar output; the function returned shape "

@@ -13,18 +13,21 @@ def _drop(x, axis):
 
 
 def _matmul_vjp_a(g, ans, a, b):
-    if _ndim(b) == 1:
-        return expand_dims(g, -1) * b if _ndim(a) > 1 else g * b
-    if _ndim(a) == 1:
-        return _drop(matmul(b, expand_dims(g, -1)), -1)
+    na, nb = _ndim(a), _ndim(b)
+    if nb == 1:
+        return expand_dims(g, -1) * b if na > 1 else g * b
+    if na == 1:
+        return matmul(b, g) if nb == 2 else _drop(matmul(b, expand_dims(g, -1)), -1)
     return matmul(g, swapaxes(b, -1, -2))
 
 
 def _matmul_vjp_b(g, ans, a, b):
-    if _ndim(a) == 1:
-        return reshape(a, (-1, 1)) * expand_dims(g, -2) if _ndim(b) > 1 else g * a
-    if _ndim(b) == 1:
-        return _drop(matmul(swapaxes(a, -1, -2), expand_dims(g, -1)), -1)
+    na, nb = _ndim(a), _ndim(b)
+    if na == 1:
+        return reshape(a, (-1, 1)) * expand_dims(g, -2) if nb > 1 else g * a
+    if nb == 1:  # X @ w: the gradient of w is g @ X, one product and no transposes
+        return matmul(g, a) if na == 2 else _drop(matmul(swapaxes(a, -1, -2),
+                                                         expand_dims(g, -1)), -1)
     return matmul(swapaxes(a, -1, -2), g)
 
 

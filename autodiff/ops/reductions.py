@@ -18,7 +18,10 @@ def _kd_shape(shape, axes):
 def _unreduce(g, x, axes):
     """The output cotangent g broadcast back over the reduced axes of x."""
     shape = _shape(x)
-    return broadcast_to(reshape(g, _kd_shape(shape, axes)), shape)
+    n = len(shape)
+    if axes != tuple(range(-n, -n + len(axes))):  # reduced axes not leading: mark their places
+        g = reshape(g, _kd_shape(shape, axes))
+    return broadcast_to(g, shape)
 
 
 def _keep(ans, x, axes):

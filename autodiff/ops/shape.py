@@ -134,7 +134,8 @@ _broadcast_to = primitive("broadcast_to", _broadcast,
 
 def broadcast_to(x, shape):
     """x broadcast to `shape` (numpy's rules); the gradient is summed back."""
-    shape = tuple(int(n) for n in shape)
+    if type(shape) is not tuple:
+        shape = tuple(int(n) for n in shape)
     if _shape(x) == shape:
         return x
     return _broadcast_to(x, shape=shape)
