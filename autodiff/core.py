@@ -1,8 +1,19 @@
 """Primitives, traces and the backward pass: the machinery under `Tensor`.
 
-A primitive applied to boxes finds the highest trace among its arguments, unboxes that level
-only, applies itself to what is inside (which may record on a lower level) and boxes the answer:
-`ReverseTrace` records a node (the Wengert list), `ForwardTrace` carries tangents.
+A *primitive* is a numpy function with one derivative rule per argument: a VJP rule for reverse
+mode and a JVP rule for forward mode, both written with engine ops so that they can be
+differentiated again.
+
+Differentiation is organised in *traces* (autograd's and JAX's design): each active
+transformation has a level; a traced Tensor is a box around a value of the level below (a numpy
+array at the bottom). A primitive applied to boxes unboxes the top level only, applies itself to
+what is inside (which may record on a lower level), and boxes the answer again:
+
+- `ReverseTrace` records a node (primitive, unboxed inputs, parent boxes, params) per
+  application: the Wengert list. `backward_pass` visits each node once, users before inputs.
+- `ForwardTrace` carries (value, tangent) pairs: one pass, nothing recorded. The tangent has a
+  leading batch axis of size B, so that B directional derivatives travel in one pass (vector
+  forward mode); `jvp` uses B = 1, `jacfwd` and `hessian` B = the input size.
 """
 from heapq import heapify, heappop, heappush
 

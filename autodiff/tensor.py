@@ -1,22 +1,10 @@
-"""The Tensor, primitives and the traces that record them.
+"""The Tensor: a numpy array plus what differentiation needs (the trace that records it, the
+node that made it, its gradient), numpy-style operators and `backward()`; and `Node`, the
+paper's scalar API on the same class.
 
-A `Tensor` wraps a numpy array. A *primitive* is a numpy function with one derivative rule per
-argument: a VJP rule for reverse mode and a JVP rule for forward mode, both written with engine
-ops so that they can be differentiated again.
-
-Differentiation is organised in *traces* (autograd's and JAX's design): each active
-transformation has a level; a traced Tensor is a box around a value of the level below
-(a numpy array at the bottom). A primitive applied to boxes unboxes the top level only, applies
-itself to what is inside (which may record on a lower level), and boxes the answer again:
-
-- `ReverseTrace` records a node (primitive, unboxed inputs, parent boxes) per application: the
-  Wengert list. `backward_pass` walks it once, newest node first.
-- `ForwardTrace` carries (value, tangent) pairs: one pass, nothing recorded. The tangent has a
-  leading batch axis of size B, so that B directional derivatives travel in one pass (vector
-  forward mode); `jvp` uses B = 1.
-
-Imperative use (`Tensor(x, requires_grad=True)`, `Node(2.0)`, `.backward()`) records on the
-permanent base trace, level 0.
+How operations are recorded and differentiated (primitives, traces, the backward pass) is in
+core.py. Imperative use (`Tensor(x, requires_grad=True)`, `Node(2.0)`, `.backward()`) records on
+the permanent base trace, level 0; `grad`, `jvp` and friends open traces above it.
 """
 import itertools
 import math
