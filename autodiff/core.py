@@ -55,6 +55,7 @@ class enable_grad(no_grad):
 
 
 def is_grad_enabled():
+    """Whether operations on Tensors are being recorded (False inside `no_grad`)."""
     return _grad_enabled[0]
 
 
@@ -72,9 +73,8 @@ class Primitive:
     Keyword `params` (axis, shape, index...) are never differentiated.
     """
 
-    __slots__ = ("name", "fn", "vjps", "jvps", "elementwise")
-
-    def __init__(self, name, fn, vjp=None, jvp=None, elementwise=False):
+    def __init__(self, name, fn, vjp=None, jvp=None, elementwise=False, doc=None):
+        self.__doc__ = doc or f"The primitive `{name}`."
         self.name = name
         self.fn = fn
         self.vjps = vjp if vjp is None or isinstance(vjp, (tuple, Each)) else (vjp,)
@@ -138,11 +138,11 @@ class Each:
         return lambda *a, **p: f(i, *a, **p)
 
 
-def primitive(name, fn, vjp=None, jvp=None, elementwise=False):
+def primitive(name, fn, vjp=None, jvp=None, elementwise=False, doc=None):
     """Define a primitive: `exp = primitive("exp", np.exp, vjp=lambda g, ans, x: g * ans,
-    jvp=lambda t, ans, x: t * ans, elementwise=True)`. Rules may be one function (one
-    argument), a tuple (one per argument, None where not differentiable) or `Each(f)`."""
-    return Primitive(name, fn, vjp, jvp, elementwise)
+    jvp=lambda t, ans, x: t * ans, elementwise=True, doc="e^x")`. Rules may be one function
+    (one argument), a tuple (one per argument, None where not differentiable) or `Each(f)`."""
+    return Primitive(name, fn, vjp, jvp, elementwise, doc)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -57,7 +57,9 @@ def _matmul_jvp_b(t, ans, a, b):
 
 
 matmul = primitive("matmul", np.matmul, vjp=(_matmul_vjp_a, _matmul_vjp_b),
-                   jvp=(_matmul_jvp_a, _matmul_jvp_b))
+                   jvp=(_matmul_jvp_a, _matmul_jvp_b),
+                   doc="Matrix product a @ b with numpy's rules: batched over leading axes, "
+                       "1-D operands promoted to vectors; d(a@b) = da @ b + a @ db.")
 
 
 def dot(a, b):
