@@ -53,7 +53,8 @@ def _compare(name, got, ref, rtol, atol, shapes, order):
         raise AssertionError(
             f"check_grads: {name} mode disagrees with finite differences (order {order}) at "
             f"output[{int(out_i)}] w.r.t. {_where(int(in_i), shapes)}: AD {float(got[i])!r}, "
-            f"numerical {float(ref[i])!r}; {int(bad.sum())} of {bad.size} entries off (rtol={rtol}, atol={atol})")
+            f"numerical {float(ref[i])!r}; {int(bad.sum())} of {bad.size} entries off "
+            f"(rtol={rtol}, atol={atol})")
 
 
 def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=1e-6, rtol=None, atol=None,
@@ -116,18 +117,22 @@ def _check(F, F64, x, x64, order, modes, eps, rtol, atol, shapes, rng, level=1):
         # the derivative maps are themselves checked: second derivatives in all combinations
         nxt_rtol, nxt_atol = rtol * 10, atol * 10
         if "rev" in modes:
-            def G(z, _F=F, _v=v):
-                return vjp(_F, z)[1](_v)[0]
+            v64 = v.astype(np.float64)
 
-            def G64(z, _F=F64, _v=v.astype(np.float64)):
-                return vjp(_F, z)[1](_v)[0]
+            def G(z):
+                return vjp(F, z)[1](v)[0]
+
+            def G64(z):
+                return vjp(F64, z)[1](v64)[0]
             _check(G, G64, x, x64, order - 1, modes, eps, nxt_rtol, nxt_atol, shapes, rng,
                    level + 1)
         if "fwd" in modes:
-            def H(z, _F=F, _u=u):
-                return jvp(_F, (z,), (_u,))[1]
+            u64 = u.astype(np.float64)
 
-            def H64(z, _F=F64, _u=u.astype(np.float64)):
-                return jvp(_F, (z,), (_u,))[1]
+            def H(z):
+                return jvp(F, (z,), (u,))[1]
+
+            def H64(z):
+                return jvp(F64, (z,), (u64,))[1]
             _check(H, H64, x, x64, order - 1, modes, eps, nxt_rtol, nxt_atol, shapes, rng,
                    level + 1)

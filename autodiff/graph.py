@@ -119,7 +119,8 @@ def _names_by_id(names):
     if names is None:
         return {}
     if not isinstance(names, dict):
-        raise TypeError(f"names must be a dict {{display name: Tensor}}, not {type(names).__name__}")
+        raise TypeError(f"names must be a dict {{display name: Tensor}}, "
+                        f"not {type(names).__name__}")
     out = {}
     for k, v in names.items():
         if not isinstance(k, str) or not isinstance(v, Tensor):
@@ -177,9 +178,9 @@ def to_dot(t, show_constants=True, names=None, rankdir="TB"):
             elif show_constants:
                 cid = f"{nid}_c{i}"
                 text = _quote(_describe(vals[i])[1])
-                lines.append(f'  {cid} [label={text}, shape=box, style=filled, fillcolor="#eeeeee", '
-                             f'color="#aaaaaa", fontcolor="#555555", fontsize=9, '
-                             f'width=0.3, height=0.2, margin="0.04,0.02"];')
+                lines.append(f'  {cid} [label={text}, shape=box, style=filled, '
+                             f'fillcolor="#eeeeee", color="#aaaaaa", fontcolor="#555555", '
+                             f'fontsize=9, width=0.3, height=0.2, margin="0.04,0.02"];')
                 lines.append(f'  {cid} -> {nid} [color="#aaaaaa"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -203,7 +204,8 @@ def draw_graph(t, path, **kw):
     suffix = os.path.splitext(os.fspath(path))[1]
     fmt = _FORMATS.get(suffix.lower())
     if fmt is None:
-        raise ValueError(f"draw_graph writes .svg or .png files; cannot write {suffix or 'a file without a suffix'!r} "
+        what = suffix or "a file without a suffix"
+        raise ValueError(f"draw_graph writes .svg or .png files; cannot write {what!r} "
                          f"({os.fspath(path)!r}); use to_dot() for DOT text")
     text = to_dot(t, **kw)
     dot = shutil.which("dot")

@@ -256,7 +256,8 @@ def _make_seed(out, seed):
     if np.shape(seed) != shape:
         if math.prod(shape) == 1 and np.size(seed) == 1:
             return np.reshape(np.asarray(seed, dtype=out.dtype), shape)
-        raise ValueError(f"backward(): seed has shape {np.shape(seed)} but the Tensor has shape {shape}")
+        raise ValueError(f"backward(): seed has shape {np.shape(seed)} but the Tensor has "
+                         f"shape {shape}")
     if not isinstance(seed, Tensor):
         seed = np.asarray(seed, dtype=out.dtype)
         if not np.all(np.isfinite(seed)):
@@ -267,6 +268,6 @@ def _make_seed(out, seed):
 # the machinery and the operators resolve to modules that build on this one
 from .core import (BASE, Each, ForwardTrace, Primitive, ReverseTrace, backward_pass,  # noqa: E402,F401
                    enable_grad, is_grad_enabled, new_trace, no_grad, primitive, sum_to)
-from .ops import (absolute, add, astype, broadcast_to, divide, dot, exp, getitem, log,  # noqa: E402
+from .ops import (absolute, add, astype, divide, dot, exp, getitem, log,  # noqa: E402
                   matmul, max, mean, min, multiply, negative, power, prod, reshape, subtract, sum,
                   transpose)

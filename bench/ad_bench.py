@@ -82,7 +82,7 @@ def check_case(c, ref, tol, row):
 
 def add_ratios(timed):
     """ratio_hand and ratio_wengert of every timed row, within its group."""
-    for c, row in timed:
+    for _, row in timed:
         if row["median_s"] is None:
             continue
         hand = [r for cc, r in timed if getattr(cc, "hand", False) and r["group"] == row["group"]
@@ -121,7 +121,7 @@ def run_workload(key, timer, out_rows):
         check_case(c, ref, tol, row)
         timed.append((c, row))
     to_time = [(c, row) for c, row in timed if row["check"] in ("ok", "MISMATCH")]
-    for (c, row), (med, p25, p75) in zip(to_time, timer([c.fn for c, _ in to_time])):
+    for (_, row), (med, p25, p75) in zip(to_time, timer([c.fn for c, _ in to_time])):
         row.update(median_s=med, p25_s=p25, p75_s=p75, per_unit_s=med / per)
     add_ratios(timed)
     notes = [target_note(w, c, row) if row["median_s"] is not None else row["note"]

@@ -78,7 +78,8 @@ def _extremum(name, fn):
     def reduce(x, axis=None, keepdims=False):
         return p(x, axes=neg_axes(axis, _ndim(x)), keepdims=keepdims)
     reduce.__name__ = name
-    reduce.__doc__ = f"{name.capitalize()}imum over `axis`; tied elements share the gradient equally."
+    reduce.__doc__ = (f"{name.capitalize()}imum over `axis`; tied elements share the gradient "
+                      f"equally.")
     return reduce
 
 
@@ -105,7 +106,8 @@ def _prod_others(x, axes):
 
 _prod = primitive("prod", lambda x, axes, keepdims: np.multiply.reduce(x, axis=axes,
                                                                          keepdims=keepdims),
-                  vjp=lambda g, ans, x, axes, keepdims: _unreduce(g, x, axes) * _prod_others(x, axes),
+                  vjp=lambda g, ans, x, axes, keepdims:
+                      _unreduce(g, x, axes) * _prod_others(x, axes),
                   jvp=lambda t, ans, x, axes, keepdims:
                       _sum(t * _prod_others(x, axes), axes=axes, keepdims=keepdims))
 

@@ -20,7 +20,8 @@ from autodiff import Node, Tensor, draw_graph, to_dot, topological_order
 
 # ---------------------------------------------------------------------------------------------
 # a small DOT reader: enough structure to check what to_dot writes
-_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*")|(->)|([A-Za-z_][A-Za-z0-9_]*|-?[0-9.]+)|([{}\[\];,=]))',
+_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*")|(->)|'
+                    r'([A-Za-z_][A-Za-z0-9_]*|-?[0-9.]+)|([{}\[\];,=]))',
                     re.S)
 
 

@@ -215,7 +215,7 @@ def test_numpy_operands_give_tensors_and_gradients():
         np.testing.assert_allclose(out.value, want)
         ad.sum(out).backward()
         np.testing.assert_allclose(w.grad, grad)
-        np.testing.assert_allclose(ad.grad(lambda w: ad.sum(expr(w)))(w0), grad)
+        np.testing.assert_allclose(ad.grad(lambda w, expr=expr: ad.sum(expr(w)))(w0), grad)
         ad.check_grads(expr, (w0,), order=2)
 
 
