@@ -7,20 +7,16 @@
     x.grad                      # d/dx sum(x e^x) = (1 + x) e^x
     ad.grad(lambda x: ad.sum(ad.sin(x)))(np.zeros(3))
 """
-from .tensor import Node, Tensor, enable_grad, is_grad_enabled, no_grad, primitive  # first
-from .ops import *  # noqa: F401,F403,E402
-from .ops import __dict__ as _ops_dict  # noqa: E402
+# tensor first: it wires the machinery (core) and the operators (ops) together on import
+from .tensor import Node, Tensor, enable_grad, is_grad_enabled, no_grad, primitive  # noqa: I001
+from . import ops
+from .ops import *  # noqa: F403
+from .check import check_grads
+from .functional import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, tree_flatten,
+                         tree_unflatten, value_and_grad, vjp)
+from .graph import draw_graph, to_dot, topological_order
 
-__all__ = ["Tensor", "Node", "primitive", "no_grad", "enable_grad", "is_grad_enabled"] + [
-    k for k in _ops_dict if not k.startswith("_") and callable(_ops_dict[k])]
-from .functional import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp,  # noqa: E402
-                         tree_flatten, tree_unflatten, value_and_grad, vjp)
-
-__all__ += ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobian", "hessian",
-            "hvp", "tree_flatten", "tree_unflatten"]
-from .check import check_grads  # noqa: E402
-
-__all__ += ["check_grads"]
-from .graph import draw_graph, to_dot, topological_order  # noqa: E402
-
-__all__ += ["topological_order", "to_dot", "draw_graph"]
+__all__ = ["Tensor", "Node", "primitive", "no_grad", "enable_grad", "is_grad_enabled",
+           "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobian", "hessian",
+           "hvp", "tree_flatten", "tree_unflatten", "check_grads", "topological_order", "to_dot",
+           "draw_graph", *ops.__all__]

@@ -13,3 +13,9 @@ from .linalg import (cholesky, diagonal, einsum, inv, logdet, slogdet, solve, so
                      trace, tril, triu)
 from .special import (betaln, digamma, erf, erfc, gammaln, lgamma, log_ndtr, ndtr, polygamma,
                       xlog1py, xlogy)
+
+pow = power  # numpy 2's names
+concat = concatenate
+
+__all__ = [name for name in dir() if not name.startswith("_")
+           and name not in ("elementwise", "products", "reductions", "shape", "linalg", "special")]
