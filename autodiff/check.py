@@ -3,14 +3,14 @@ import numpy as np
 
 from .functional import jacfwd, jacrev, jvp, tree_flatten, vjp
 from .ops import concatenate, getitem, reshape
-from .tensor import Tensor
+from .tensor import _raw
 
 __all__ = ["check_grads"]
 
 
 def _flat_function(f, args):
     """f as a map R^n -> R^m between flat vectors, plus the flat float64 point and dtypes."""
-    arrays = [np.asarray(a.value if isinstance(a, Tensor) else a) for a in args]
+    arrays = [np.asarray(_raw(a)) for a in args]
     shapes = [a.shape for a in arrays]
     sizes = [a.size for a in arrays]
 
@@ -27,7 +27,7 @@ def _flat_function(f, args):
     return F, x0, shapes
 
 
-def _where(flat_i, shapes):
+def _position(flat_i, shapes):
     """'argument k[index]' for a flat input position."""
     for k, shape in enumerate(shapes):
         n = int(np.prod(shape, dtype=int))
@@ -52,7 +52,7 @@ def _compare(name, got, ref, rtol, atol, shapes, order):
         out_i, in_i = (i if len(i) == 2 else (0, i[-1]))
         raise AssertionError(
             f"check_grads: {name} mode disagrees with finite differences (order {order}) at "
-            f"output[{int(out_i)}] w.r.t. {_where(int(in_i), shapes)}: AD {float(got[i])!r}, "
+            f"output[{int(out_i)}] w.r.t. {_position(int(in_i), shapes)}: AD {float(got[i])!r}, "
             f"numerical {float(ref[i])!r}; {int(bad.sum())} of {bad.size} entries off "
             f"(rtol={rtol}, atol={atol})")
 
@@ -75,13 +75,13 @@ def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=1e-6, rtol=None, ato
     for m in modes:
         if m not in ("fwd", "rev"):
             raise ValueError(f"check_grads: modes must be 'fwd' and/or 'rev', got {m!r}")
-    dtypes = [np.result_type(a.value if isinstance(a, Tensor) else a) for a in args]
+    dtypes = [np.result_type(_raw(a)) for a in args]
     low = any(np.dtype(d).itemsize < 8 for d in dtypes if np.issubdtype(d, np.floating))
     rtol = rtol if rtol is not None else (2e-3 if low else 1e-5)
     atol = atol if atol is not None else (2e-4 if low else 1e-6)
     F, x0, shapes = _flat_function(f, args)
     x64 = x0.astype(np.float64)
-    F64, _, _ = _flat_function(f, [np.asarray(a.value if isinstance(a, Tensor) else a,
+    F64, _, _ = _flat_function(f, [np.asarray(_raw(a),
                                               dtype=np.float64) for a in args])
     _check(F, F64, x0, x64, order, modes, eps, rtol, atol, shapes, np.random.default_rng(seed))
 

@@ -77,8 +77,8 @@ class Primitive:
         self.__doc__ = doc or f"The primitive `{name}`."
         self.name = name
         self.fn = fn
-        self.vjps = vjp if vjp is None or isinstance(vjp, (tuple, Each)) else (vjp,)
-        self.jvps = jvp if jvp is None or isinstance(jvp, (tuple, Each)) else (jvp,)
+        self.vjps = () if vjp is None else vjp if isinstance(vjp, (tuple, Each)) else (vjp,)
+        self.jvps = () if jvp is None else jvp if isinstance(jvp, (tuple, Each)) else (jvp,)
         self.elementwise = elementwise
 
     def __repr__(self):
@@ -94,6 +94,10 @@ class Primitive:
                 if tr is not None and (top is None or tr.level > top.level):
                     top = tr
         if top is not None:
+            if top.level < 0:
+                raise ValueError(f"{self.name}: an argument is a Tensor from a transformation "
+                                 f"(grad, jvp, ...) that has returned; only its value is left: "
+                                 f"use .value, or compute inside the function")
             return top.apply(self, args, params)
         if boxed:  # constant Tensors in, constant Tensor out
             return Tensor(self.forward([_raw(a) for a in args], params))
@@ -114,12 +118,16 @@ class Primitive:
         extra = ", " + ", ".join(f"{k}={v!r}" for k, v in params.items()) if params else ""
         return type(e)(f"{self.name}: {e} (argument shapes {shapes}{extra})")
 
-    def rule(self, kind, i):
-        rules = self.vjps if kind == "VJP" else self.jvps
-        try:
-            r = rules[i]
-        except (TypeError, IndexError):
-            r = None
+    def vjp(self, i):
+        """The VJP rule for argument i."""
+        return self._rule(self.vjps, i, "VJP")
+
+    def jvp(self, i):
+        """The JVP rule for argument i."""
+        return self._rule(self.jvps, i, "JVP")
+
+    def _rule(self, rules, i, kind):
+        r = rules[i] if isinstance(rules, Each) or i < len(rules) else None
         if r is None:
             raise TypeError(f"no {kind} for `{self.name}` w.r.t. argument {i}")
         return r
@@ -248,7 +256,7 @@ class ForwardTrace:
                 continue
             if prim.elementwise and t.ndim < len(out_shape):
                 t = reshape(t, t.shape[:1] + (1,) * (len(out_shape) - t.ndim) + t.shape[1:])
-            c = prim.rule("JVP", i)(t, ans, *vals, **params)
+            c = prim.jvp(i)(t, ans, *vals, **params)
             out_t = c if out_t is None else out_t + c
         if out_t is None:
             return ans
@@ -269,10 +277,12 @@ class new_trace:
 
     def __enter__(self):
         _levels.append(_levels[-1] + 1)
-        return self.cls(_levels[-1], *self.args)
+        self.trace = self.cls(_levels[-1], *self.args)
+        return self.trace
 
     def __exit__(self, *exc):
         _levels.pop()
+        self.trace.level = -1  # finished: its boxes must not be mistaken for a live trace's
 
 
 def backward_pass(outputs, tape=None):
@@ -310,13 +320,7 @@ def _propagate(node, g, grads, heap):
     for i, p in enumerate(parents):
         if p is None:
             continue
-        try:
-            rule = prim.vjps[i]
-        except (TypeError, IndexError):
-            rule = None
-        if rule is None:
-            raise TypeError(f"no VJP for `{prim.name}` w.r.t. argument {i}")
-        gi = rule(g, ans, *vals, **params)
+        gi = prim.vjp(i)(g, ans, *vals, **params)
         shape = vals[i].shape
         if gi.shape != shape:
             gi = sum_to(gi, shape)

@@ -8,9 +8,9 @@ of them (pytrees). Results are numpy arrays when nothing outside is being differ
 """
 import numpy as np
 
-from .ops import getitem, reshape, stack, transpose
+from .ops import concatenate, getitem, reshape, stack, transpose
 from .core import ForwardTrace, ReverseTrace, backward_pass, new_trace
-from .tensor import Tensor, _new
+from .tensor import Tensor, _new, _raw
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobian", "hessian",
            "hvp", "tree_flatten", "tree_unflatten"]
@@ -107,7 +107,7 @@ def _unbox(x, trace):
 
 
 def _zeros(x):
-    x = x.value if isinstance(x, Tensor) else np.asarray(x)
+    x = np.asarray(_raw(x))
     return np.zeros(x.shape, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float)
 
 
@@ -216,11 +216,11 @@ def _forward(f, args, nums, tangent_leaves, batch, fname):
 def _as_tangent(t, p):
     if isinstance(t, Tensor) and t._trace is not None:
         return reshape(t, (1,) + t.shape)
-    t = np.asarray(t.value if isinstance(t, Tensor) else t)
-    shape = np.shape(p.value if isinstance(p, Tensor) else p)
+    t = np.asarray(_raw(t))
+    shape = np.shape(_raw(p))
     if t.shape != shape:
         raise ValueError(f"jvp: tangent of shape {t.shape} for a primal of shape {shape}")
-    dtype = np.result_type(p.value if isinstance(p, Tensor) else p)
+    dtype = np.result_type(_raw(p))
     return t.astype(dtype if np.issubdtype(dtype, np.floating) else np.float64)[None]
 
 
@@ -242,26 +242,32 @@ def jvp(f, primals, tangents):
 
 
 def _shape_of(x):
-    return np.shape(x.value if isinstance(x, Tensor) else x)
+    return np.shape(_raw(x))
 
 
-def _split_jacobian(rows, out_shape, in_leaves, tdef):
-    """rows (N, *out_shape), N = the leaves' total size -> tree of out_shape + leaf.shape."""
-    parts, off = [], 0
+def _size(x):
+    return int(np.prod(_shape_of(x), dtype=int))
+
+
+def _jacobian_tree(rows, out_shape, per_arg, argnums):
+    """rows (N, *out_shape), row i the derivative along input element i (N = all inputs) ->
+    per argument, a tree of out_shape + leaf.shape blocks (a tuple of them for tuple argnums)."""
     k = len(out_shape)
-    for leaf in in_leaves:
-        shape = _shape_of(leaf)
-        n = int(np.prod(shape, dtype=int))
-        block = reshape(getitem(rows, slice(off, off + n)), shape + tuple(out_shape))
-        L = len(shape)
-        block = transpose(block, tuple(range(L, L + k)) + tuple(range(L)))
-        parts.append(_unbox(block, None))
-        off += n
-    return tree_unflatten(tdef, parts)
+    per, off = [], 0
+    for leaves, tdef in per_arg:
+        parts = []
+        for leaf in leaves:
+            shape, n = _shape_of(leaf), _size(leaf)
+            block = reshape(getitem(rows, slice(off, off + n)), shape + tuple(out_shape))
+            L = len(shape)
+            parts.append(_unbox(transpose(block, tuple(range(L, L + k)) + tuple(range(L))), None))
+            off += n
+        per.append(tree_unflatten(tdef, parts))
+    return per[0] if isinstance(argnums, int) else tuple(per)
 
 
 def jacfwd(f, argnums=0):
-    """The Jacobian by vector forward mode: all basis tangents in one pass.
+    """The Jacobian J_ij = d f_i / d x_j by vector forward mode: all basis tangents in one pass.
 
     Result shape: output shape + input shape (a tree for pytree inputs and outputs).
 
@@ -274,38 +280,33 @@ def jacfwd(f, argnums=0):
         per_arg = [tree_flatten(args[i]) for i in nums]
         flat = [_primal(x, f"jacfwd: argument {i}") for i, (leaves, _) in zip(nums, per_arg)
                 for x in leaves]
-        sizes = [int(np.prod(_shape_of(x), dtype=int)) for x in flat]
-        n = sum(sizes)
-        dtype = np.result_type(*[_value_dtype(x) for x in flat]) if flat else np.float64
-        eye = np.eye(n, dtype=dtype)
+        n = sum(_size(x) for x in flat)
         tan, off = [], 0
-        for x, s in zip(flat, sizes):
-            tan.append(eye[:, off:off + s].reshape((n,) + _shape_of(x)))
+        for x in flat:  # rows off..off+size of the identity, each in its input's dtype
+            s = _size(x)
+            basis = np.zeros((n, s), dtype=_raw(x).dtype)
+            basis[off:off + s] = np.eye(s, dtype=basis.dtype)
+            tan.append(basis.reshape((n,) + _shape_of(x)))
             off += s
         vals, tans, tdef = _forward(f, args, nums, tan, n, "jacfwd")
-        out = []
-        for v, t in zip(vals, tans):
-            vshape = _shape_of(v)
-            rows = np.zeros((n,) + vshape, dtype=dtype) if t is None else t
-            per, off = [], 0
-            for leaves, adef in per_arg:
-                m = sum(int(np.prod(_shape_of(x), dtype=int)) for x in leaves)
-                per.append(_split_jacobian(getitem(rows, slice(off, off + m)), vshape,
-                                           leaves, adef))
-                off += m
-            out.append(per[0] if isinstance(argnums, int) else tuple(per))
-        return tree_unflatten(tdef, out)
+        return tree_unflatten(tdef, [
+            _jacobian_tree(np.zeros((n,) + _shape_of(v), dtype=_raw(v).dtype) if t is None
+                           else t, _shape_of(v), per_arg, argnums)
+            for v, t in zip(vals, tans)])
     return jac
 
 
-def _value_dtype(x):
-    return (x.value if isinstance(x, Tensor) else x).dtype
-
-
 def jacrev(f, argnums=0):
-    """The Jacobian by reverse mode: one VJP per output element. Same result as jacfwd."""
+    """The Jacobian J_ij = d f_i / d x_j by reverse mode: one VJP per output element.
+
+    Same result as jacfwd; cheaper when there are fewer outputs than inputs.
+
+    >>> jacrev(lambda x: x[0] * x[1])(np.array([2.0, 3.0]))
+    array([3., 2.])
+    """
     def jac(*args):
         nums = _argnums(argnums, len(args), "jacrev")
+        per_arg = [tree_flatten(args[i]) for i in nums]
 
         def f_nums(*xs):
             full = list(args)
@@ -314,27 +315,20 @@ def jacrev(f, argnums=0):
             return f(*full)
         out, f_vjp = vjp(f_nums, *[args[i] for i in nums])
         o_leaves, o_def = tree_flatten(out)
+        zeros = [_zeros(o) for o in o_leaves]
+        n = sum(_size(x) for leaves, _ in per_arg for x in leaves)
         result = []
-        for k, o in enumerate(o_leaves):
-            shape = np.shape(o.value if isinstance(o, Tensor) else o)
-            rows = []
-            for j in range(int(np.prod(shape, dtype=int))):
-                cts = [np.zeros(np.shape(p.value if isinstance(p, Tensor) else p),
-                                dtype=np.result_type(p.value if isinstance(p, Tensor) else p))
-                       for p in o_leaves]
-                cts[k].flat[j] = 1.0
-                rows.append(f_vjp(tree_unflatten(o_def, cts)))
-            per = []
-            for a in range(len(nums)):
-                in_leaves, adef = tree_flatten(args[nums[a]])
-                cols = []
-                for li, leaf in enumerate(in_leaves):
-                    lshape = np.shape(leaf.value if isinstance(leaf, Tensor) else leaf)
-                    gs = [tree_flatten(r[a])[0][li] for r in rows]
-                    cols.append(_unbox(reshape(stack(gs), shape + lshape), None) if gs else
-                                np.zeros(shape + lshape))
-                per.append(tree_unflatten(adef, cols))
-            result.append(per[0] if isinstance(argnums, int) else tuple(per))
+        for k in range(len(o_leaves)):
+            grads = []  # per output element, its gradient over all inputs, flat (N,)
+            for j in range(zeros[k].size):
+                e = np.zeros_like(zeros[k])
+                e.flat[j] = 1.0
+                g = f_vjp(tree_unflatten(o_def, zeros[:k] + [e] + zeros[k + 1:]))
+                grads.append(concatenate([reshape(leaf, (-1,)) for a in g
+                                          for leaf in tree_flatten(a)[0]]))
+            rows = (transpose(stack(grads)) if grads else np.zeros((n, 0), zeros[k].dtype))
+            result.append(_jacobian_tree(reshape(rows, (n,) + zeros[k].shape), zeros[k].shape,
+                                         per_arg, argnums))
         return tree_unflatten(o_def, result)
     return jac
 
@@ -343,10 +337,21 @@ jacobian = jacrev
 
 
 def hessian(f, argnums=0):
-    """The Hessian of a scalar f by forward-over-reverse: jacfwd(grad(f))."""
+    """The Hessian H_ij = d^2 f / dx_i dx_j of a scalar f, by forward-over-reverse:
+    jacfwd(grad(f)), all n tangents pushed through the gradient's computation in one pass.
+
+    >>> hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0]))
+    array([[4., 2.],
+           [2., 0.]])
+    """
     return jacfwd(grad(f, argnums), argnums)
 
 
 def hvp(f, x, v):
-    """H(x) v, the Hessian-vector product of a scalar f, by forward-over-reverse (one pass)."""
+    """H(x) v = d/de grad f(x + e v) at e = 0, the Hessian-vector product of a scalar f, by
+    forward-over-reverse: one pass, O(cost of the gradient), H never formed.
+
+    >>> hvp(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    array([ 6., 12.])
+    """
     return jvp(grad(f), (x,), (v,))[1]

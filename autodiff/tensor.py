@@ -62,6 +62,7 @@ class Tensor:
 
     @property
     def requires_grad(self):
+        """Whether operations on this Tensor are recorded for reverse mode (settable on leaves)."""
         return self._trace is not None and self._trace.reverse
 
     @requires_grad.setter
@@ -79,26 +80,32 @@ class Tensor:
 
     @property
     def is_leaf(self):
+        """True for a Tensor made by the user rather than by an operation."""
         return self._node is None
 
     @property
     def shape(self):
+        """The shape of the value, as numpy's."""
         return self._v.shape
 
     @property
     def dtype(self):
+        """The numpy dtype of the value."""
         return self._v.dtype
 
     @property
     def ndim(self):
+        """The number of axes."""
         return self._v.ndim
 
     @property
     def size(self):
+        """The number of elements."""
         return self._v.size
 
     @property
     def T(self):
+        """The transpose (axes reversed), differentiable."""
         return transpose(self)
 
     def __len__(self):
@@ -139,12 +146,15 @@ class Tensor:
         return Tensor(self.value)
 
     def zero_grad(self):
+        """Forget the accumulated gradient: `.grad` becomes None."""
         self.grad = None
 
     def numpy(self):
+        """The value as a numpy array (detached: no gradient flows through it)."""
         return self.detach().value
 
     def item(self):
+        """The value of a one-element Tensor as a Python number."""
         return self.value.item()
 
     # -- backward -----------------------------------------------------------------------------
@@ -190,7 +200,7 @@ class Tensor:
     def __eq__(self, other): return self.value == _raw(other)
     def __ne__(self, other): return self.value != _raw(other)
 
-    # numpy-style methods
+    # numpy-style methods: the autodiff functions of the same names
     def sum(self, axis=None, keepdims=False): return sum(self, axis=axis, keepdims=keepdims)
     def mean(self, axis=None, keepdims=False): return mean(self, axis=axis, keepdims=keepdims)
     def max(self, axis=None, keepdims=False): return max(self, axis=axis, keepdims=keepdims)

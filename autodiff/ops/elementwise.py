@@ -44,10 +44,19 @@ def _log_base(x):
     return log(where(_raw(x) == 0, 1.0, x))
 
 
+def _pow_dx(x, y):
+    # d(x**y)/dx = y x^(y-1), which is 0 where y == 0 (not 0 * inf at x == 0); x is replaced
+    # there before the power too, so that no inf reaches the derivative of this rule either
+    zero = _raw(y) == 0
+    if not np.any(zero):
+        return y * x ** (y - 1)
+    return where(zero, 0.0, y * where(zero, 1.0, x) ** (y - 1))
+
+
 power = primitive("power", operator.pow,
-                  vjp=(lambda g, ans, x, y: g * y * x ** (y - 1),
+                  vjp=(lambda g, ans, x, y: g * _pow_dx(x, y),
                        lambda g, ans, x, y: g * ans * _log_base(x)),
-                  jvp=(lambda t, ans, x, y: t * (y * x ** (y - 1)),
+                  jvp=(lambda t, ans, x, y: t * _pow_dx(x, y),
                        lambda t, ans, x, y: t * (ans * _log_base(x))), elementwise=True,
                   doc="x ** y, elementwise; d/dy = x^y log x (0 where x = 0).")
 
@@ -184,8 +193,12 @@ def reciprocal(x):
 
 
 def astype(x, dtype):
-    """x converted to `dtype` (a float dtype keeps the gradient, cast back to x's dtype)."""
-    return _astype(x, dtype=np.dtype(dtype))
+    """x converted to `dtype`; to a float dtype the gradient flows (cast back to x's dtype), to
+    an integer or boolean dtype the result is a plain numpy array with no gradient."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "fc":
+        return np.asarray(_raw(x)).astype(dtype)
+    return _astype(x, dtype=dtype)
 
 
 _astype = primitive("astype", lambda x, dtype: np.asarray(x).astype(dtype),

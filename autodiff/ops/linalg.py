@@ -143,12 +143,14 @@ def _trisolve_fwd(a, b, lower):
     n = a.shape[-1]
     if a.ndim == 2:  # one call: the columns of every batch of b side by side
         bb = np.moveaxis(b, -2, 0)
-        x = sla.solve_triangular(a, bb.reshape(n, -1), lower=lower)
+        x = sla.solve_triangular(a, bb.reshape(n, -1), lower=lower,
+                                check_finite=False)
         return np.moveaxis(x.reshape(bb.shape), 0, -2)
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a = np.broadcast_to(a, batch + a.shape[-2:])
     b = np.broadcast_to(b, batch + b.shape[-2:])
-    xs = [sla.solve_triangular(a[j], b[j], lower=lower) for j in np.ndindex(batch)]
+    xs = [sla.solve_triangular(a[j], b[j], lower=lower, check_finite=False)
+          for j in np.ndindex(batch)]
     if not xs:
         return np.zeros(batch + b.shape[-2:], dtype=np.result_type(a, b, np.float32))
     return np.stack(xs).reshape(batch + b.shape[-2:])
@@ -236,9 +238,14 @@ def slogdet(a):
 
 
 def logdet(a):
-    """log det a for a with det a > 0 (e.g. positive definite): log|det a|, sign unchecked."""
+    """log det a; NaN where det a <= 0 (as torch.logdet), where the log is not real.
+
+    d log det a = tr(a^-1 da). For positive definite a, prefer 2 sum(log(diag(cholesky(a)))).
+    """
     _check_square("logdet", _shape(a))
-    return _logabsdet(a)
+    sign = np.linalg.slogdet(_raw(a))[0]
+    out = _logabsdet(a)
+    return out if np.all(sign > 0) else where(sign > 0, out, np.nan)
 
 
 # ---- Cholesky ----------------------------------------------------------------------------------

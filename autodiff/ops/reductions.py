@@ -24,8 +24,10 @@ def _unreduce(g, x, axes):
     return broadcast_to(g, shape)
 
 
-def _keep(ans, x, axes):
-    return reshape(ans, _kd_shape(_shape(x), axes))
+def _keep(y, x, axes):
+    """An output-shaped y (answer or cotangent) with the reduced axes of x kept as length 1:
+    it broadcasts against x without a copy."""
+    return reshape(y, _kd_shape(_shape(x), axes))
 
 
 # ---- sum ---------------------------------------------------------------------------------------
@@ -71,7 +73,7 @@ def _argmax_weights(x, ans, axes):
 def _extremum(name, fn):
     p = primitive(name, lambda x, axes, keepdims: fn(x, axis=axes, keepdims=keepdims),
                   vjp=lambda g, ans, x, axes, keepdims:
-                      _unreduce(g, x, axes) * _argmax_weights(x, ans, axes),
+                      _keep(g, x, axes) * _argmax_weights(x, ans, axes),
                   jvp=lambda t, ans, x, axes, keepdims:
                       _sum(t * _argmax_weights(x, ans, axes), axes=axes, keepdims=keepdims))
 
@@ -88,8 +90,11 @@ min = amin = _extremum("min", np.minimum.reduce)
 
 
 # ---- prod ---------------------------------------------------------------------------------------
-def _prod_others(x, axes):
-    """prod_{j != i} x_j along the reduced axes, exact with zeros (O(n^2) memory in n)."""
+def _prod_others(x, ans, axes):
+    """prod_{j != i} x_j along the reduced axes: ans / x_i, or where some x_i is 0, the exact
+    product of the others (O(n^2) memory in the reduced size n)."""
+    if np.all(_raw(x) != 0):
+        return _keep(ans, x, axes) / x
     shape = _shape(x)
     nd = len(shape)
     keep = [d for d in range(nd) if d - nd not in axes]
@@ -107,9 +112,9 @@ def _prod_others(x, axes):
 _prod = primitive("prod", lambda x, axes, keepdims: np.multiply.reduce(x, axis=axes,
                                                                          keepdims=keepdims),
                   vjp=lambda g, ans, x, axes, keepdims:
-                      _unreduce(g, x, axes) * _prod_others(x, axes),
+                      _keep(g, x, axes) * _prod_others(x, ans, axes),
                   jvp=lambda t, ans, x, axes, keepdims:
-                      _sum(t * _prod_others(x, axes), axes=axes, keepdims=keepdims))
+                      _sum(t * _prod_others(x, ans, axes), axes=axes, keepdims=keepdims))
 
 
 def prod(x, axis=None, keepdims=False):
@@ -122,12 +127,15 @@ def _logsumexp(x, axes, keepdims):
     m = np.maximum.reduce(x, axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
     out = np.log(np.add.reduce(np.exp(x - m), axis=axes, keepdims=True)) + m
-    return out if keepdims else out.reshape(np.add.reduce(m, axis=axes).shape)
+    if keepdims:
+        return out
+    n = out.ndim
+    return out.reshape(tuple(s for d, s in enumerate(out.shape) if d - n not in axes))
 
 
 _lse = primitive("logsumexp", _logsumexp,
                  vjp=lambda g, ans, x, axes, keepdims:
-                     _unreduce(g, x, axes) * exp(x - _keep(ans, x, axes)),
+                     _keep(g, x, axes) * exp(x - _keep(ans, x, axes)),
                  jvp=lambda t, ans, x, axes, keepdims:
                      _sum(t * exp(x - _keep(ans, x, axes)), axes=axes, keepdims=keepdims))
 
@@ -155,8 +163,8 @@ _cumsum = primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis),
 
 def cumsum(x, axis=None):
     """Cumulative sum along `axis` (of the flattened array when axis is None)."""
-    if axis is None:
+    if axis is None or _ndim(x) == 0:  # numpy: a 0-d array is cumulated as a 1-vector
         x = reshape(x, (-1,))
-        axis = 0
+        axis = 0 if axis is None else axis
     return _cumsum(x, axis=neg_axes(axis, _ndim(x))[0])
 

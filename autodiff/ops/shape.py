@@ -55,6 +55,14 @@ def _neg_axes(axis, ndim):
     return tuple(sorted(set(out))) if ndim else ()
 
 
+def _axis(a, ndim, op):
+    """One axis as a non-negative index, checked against ndim."""
+    a = int(a)
+    if not -ndim <= a < ndim:
+        raise ValueError(f"{op}: axis {a} is out of bounds for an array of dimension {ndim}")
+    return a % ndim
+
+
 def _resolve(shape, size):
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
     if -1 in shape:
@@ -90,7 +98,7 @@ _transpose = primitive("transpose", lambda x, axes: x.transpose(axes),
 def transpose(x, axes=None):
     """Permute the axes (reverse them by default)."""
     n = _ndim(x)
-    axes = tuple(range(n))[::-1] if axes is None else tuple(int(a) % n if n else 0 for a in axes)
+    axes = tuple(range(n))[::-1] if axes is None else tuple(_axis(a, n, "transpose") for a in axes)
     if sorted(axes) != list(range(n)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of {n} axes")
     if axes == tuple(range(n)):
@@ -101,16 +109,18 @@ def transpose(x, axes=None):
 def swapaxes(x, axis1, axis2):
     """x with two axes interchanged."""
     n = _ndim(x)
+    a1, a2 = _axis(axis1, n, "swapaxes"), _axis(axis2, n, "swapaxes")
     axes = list(range(n))
-    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    axes[a1], axes[a2] = a2, a1
     return transpose(x, axes)
 
 
 def moveaxis(x, source, destination):
     """x with axis `source` moved to position `destination`."""
     n = _ndim(x)
-    axes = [a for a in range(n) if a != source % n]
-    axes.insert(destination % n, source % n)
+    src, dst = _axis(source, n, "moveaxis"), _axis(destination, n, "moveaxis")
+    axes = [a for a in range(n) if a != src]
+    axes.insert(dst, src)
     return transpose(x, axes)
 
 
@@ -136,8 +146,11 @@ def broadcast_to(x, shape):
     """x broadcast to `shape` (numpy's rules); the gradient is summed back."""
     if type(shape) is not tuple:
         shape = tuple(int(n) for n in shape)
-    if _shape(x) == shape:
+    xshape = _shape(x)
+    if xshape == shape:
         return x
+    if len(xshape) > len(shape):  # numpy's assignment would drop leading 1s: not a broadcast
+        raise ValueError(f"broadcast_to: cannot broadcast shape {xshape} to {shape}")
     return _broadcast_to(x, shape=shape)
 
 
@@ -147,8 +160,7 @@ expand = broadcast_to
 def expand_dims(x, axis):
     """x with a new axis of length 1 at `axis`."""
     shape = list(_shape(x))
-    n = len(shape) + 1
-    shape.insert(axis % n, 1)
+    shape.insert(_axis(axis, len(shape) + 1, "expand_dims"), 1)
     return reshape(x, tuple(shape))
 
 
@@ -160,7 +172,8 @@ def squeeze(x, axis=None):
     shape = _shape(x)
     if axis is None:
         return reshape(x, tuple(n for n in shape if n != 1))
-    axes = {a % len(shape) for a in (axis if isinstance(axis, (tuple, list)) else (axis,))}
+    axes = {_axis(a, len(shape), "squeeze")
+            for a in (axis if isinstance(axis, (tuple, list)) else (axis,))}
     for a in axes:
         if shape[a] != 1:
             raise ValueError(f"squeeze: axis {a} has length {shape[a]}, not 1")
