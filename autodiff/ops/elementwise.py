@@ -45,9 +45,10 @@ def _log_base(x):
 
 
 def _pow_dx(x, y):
-    # d(x**y)/dx = y x^(y-1), which is 0 where y == 0 (not 0 * inf at x == 0); x is replaced
-    # there before the power too, so that no inf reaches the derivative of this rule either
-    zero = _raw(y) == 0
+    # d(x**y)/dx = y x^(y-1): 0 where y == 0 and x == 0 (not 0 * inf); x is replaced there
+    # before the power too, so that no inf reaches the derivative of this rule either. Only
+    # there: elsewhere the rule must keep depending on y (d2/dxdy x^y = 1/x at y == 0)
+    zero = (_raw(y) == 0) & (_raw(x) == 0)
     if not np.any(zero):
         return y * x ** (y - 1)
     return where(zero, 0.0, y * where(zero, 1.0, x) ** (y - 1))

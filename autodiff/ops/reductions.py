@@ -39,13 +39,13 @@ _sum = primitive("sum", lambda x, axes, keepdims: np.add.reduce(x, axis=axes, ke
 
 def sum(x, axis=None, keepdims=False):
     """Sum over `axis` (all axes by default)."""
-    return _sum(x, axes=neg_axes(axis, _ndim(x)), keepdims=keepdims)
+    return _sum(x, axes=neg_axes(axis, _ndim(x), "sum"), keepdims=keepdims)
 
 
 def mean(x, axis=None, keepdims=False):
     """Arithmetic mean over `axis`: sum(x) / n."""
     shape = _shape(x)
-    axes = neg_axes(axis, len(shape))
+    axes = neg_axes(axis, len(shape), "mean")
     n = math.prod(shape[a] for a in axes)
     return _sum(x, axes=axes, keepdims=keepdims) / n
 
@@ -53,7 +53,7 @@ def mean(x, axis=None, keepdims=False):
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance over `axis`: mean((x - mean(x))^2) * n / (n - ddof)."""
     shape = _shape(x)
-    n = math.prod(shape[a] for a in neg_axes(axis, len(shape)))
+    n = math.prod(shape[a] for a in neg_axes(axis, len(shape), "var"))
     d = x - mean(x, axis=axis, keepdims=True)
     return sum(d * d, axis=axis, keepdims=keepdims) / (n - ddof)
 
@@ -78,7 +78,7 @@ def _extremum(name, fn):
                       _sum(t * _argmax_weights(x, ans, axes), axes=axes, keepdims=keepdims))
 
     def reduce(x, axis=None, keepdims=False):
-        return p(x, axes=neg_axes(axis, _ndim(x)), keepdims=keepdims)
+        return p(x, axes=neg_axes(axis, _ndim(x), name), keepdims=keepdims)
     reduce.__name__ = name
     reduce.__doc__ = (f"{name.capitalize()}imum over `axis`; tied elements share the gradient "
                       f"equally.")
@@ -119,7 +119,7 @@ _prod = primitive("prod", lambda x, axes, keepdims: np.multiply.reduce(x, axis=a
 
 def prod(x, axis=None, keepdims=False):
     """Product over `axis`."""
-    return _prod(x, axes=neg_axes(axis, _ndim(x)), keepdims=keepdims)
+    return _prod(x, axes=neg_axes(axis, _ndim(x), "prod"), keepdims=keepdims)
 
 
 # ---- logsumexp: own rule for stability ----------------------------------------------------------
@@ -142,7 +142,7 @@ _lse = primitive("logsumexp", _logsumexp,
 
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over `axis`, computed as m + log(sum(exp(x - m))), m = max(x)."""
-    return _lse(x, axes=neg_axes(axis, _ndim(x)), keepdims=keepdims)
+    return _lse(x, axes=neg_axes(axis, _ndim(x), "logsumexp"), keepdims=keepdims)
 
 
 def log_softmax(x, axis=-1):
@@ -166,5 +166,5 @@ def cumsum(x, axis=None):
     if axis is None or _ndim(x) == 0:  # numpy: a 0-d array is cumulated as a 1-vector
         x = reshape(x, (-1,))
         axis = 0 if axis is None else axis
-    return _cumsum(x, axis=neg_axes(axis, _ndim(x))[0])
+    return _cumsum(x, axis=neg_axes(axis, _ndim(x), "cumsum")[0])
 

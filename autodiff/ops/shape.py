@@ -29,30 +29,22 @@ def _ndim(x):
 _axes_memo = {}
 
 
-def neg_axes(axis, ndim):
+def neg_axes(axis, ndim, op="reduce"):
     """axis (None, int or tuple) as a sorted tuple of negative axes, checked against ndim."""
     key = (tuple(axis) if isinstance(axis, list) else axis, ndim)
     try:
         return _axes_memo[key]
     except (KeyError, TypeError):
         pass
-    out = _neg_axes(axis, ndim)
+    if axis is None:
+        out = tuple(range(-ndim, 0))
+    else:  # _axis checks bounds; a 0-d array takes axis 0 or -1, as numpy's reductions do
+        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+        idx = {_axis(a, builtins.max(ndim, 1), op) for a in axes}
+        out = tuple(sorted(a - ndim for a in idx)) if ndim else ()
     if len(_axes_memo) < 4096:
         _axes_memo[key] = out
     return out
-
-
-def _neg_axes(axis, ndim):
-    if axis is None:
-        return tuple(range(-ndim, 0))
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    out = []
-    for a in axes:
-        a = int(a)
-        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):  # 0-d: 0 and -1, as numpy
-            raise ValueError(f"axis {a} is out of bounds for an array of dimension {ndim}")
-        out.append(a - ndim if a >= 0 else a)
-    return tuple(sorted(set(out))) if ndim else ()
 
 
 def _axis(a, ndim, op):
@@ -257,7 +249,7 @@ def take_along_axis(arr, indices, axis):
     shape = _shape(arr)
     indices = np.asarray(_raw(indices))
     n = len(shape)
-    axis %= n
+    axis = _axis(axis, n, "take_along_axis")
     idx = []
     for d in range(n):
         if d == axis:
@@ -272,7 +264,7 @@ def take_along_axis(arr, indices, axis):
 def flip(x, axis=None):
     """x reversed along `axis` (all axes by default)."""
     n = _ndim(x)
-    axes = {a % n for a in neg_axes(axis, n)}
+    axes = {a % n for a in neg_axes(axis, n, "flip")}
     return getitem(x, tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(n)))
 
 
@@ -302,7 +294,7 @@ def concatenate(xs, axis=0):
     n = _ndim(xs[0])
     if n == 0:
         raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
-    return _concatenate(*xs, axis=neg_axes(axis, n)[0])
+    return _concatenate(*xs, axis=neg_axes(axis, n, "concatenate")[0])
 
 
 def stack(xs, axis=0):
@@ -313,4 +305,5 @@ def stack(xs, axis=0):
     shapes = {_shape(x) for x in xs}
     if len(shapes) > 1:
         raise ValueError(f"stack: all arrays must have the same shape, got {sorted(shapes)}")
+    axis = _axis(axis, len(next(iter(shapes))) + 1, "stack")
     return concatenate([expand_dims(x, axis) for x in xs], axis=axis)

