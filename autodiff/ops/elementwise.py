@@ -48,8 +48,10 @@ def _pow_dx(x, y):
     # d(x**y)/dx = y x^(y-1): 0 where y == 0 and x == 0 (not 0 * inf); x is replaced there
     # before the power too, so that no inf reaches the derivative of this rule either. Only
     # there: elsewhere the rule must keep depending on y (d2/dxdy x^y = 1/x at y == 0)
+    if isinstance(y, (int, float)) and y != 0:  # x ** 2 and the like: the common case
+        return y * x ** (y - 1)
     zero = (_raw(y) == 0) & (_raw(x) == 0)
-    if not np.any(zero):
+    if not zero.any():
         return y * x ** (y - 1)
     return where(zero, 0.0, y * where(zero, 1.0, x) ** (y - 1))
 
