@@ -17,10 +17,10 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def _unary(name, fn, deriv):
+def _unary(name, fn, deriv, doc):
     """An elementwise primitive whose derivative is deriv(ans, x)."""
     return primitive(name, fn, vjp=lambda g, ans, x: g * deriv(ans, x),
-                     jvp=lambda t, ans, x: t * deriv(ans, x), elementwise=True)
+                     jvp=lambda t, ans, x: t * deriv(ans, x), elementwise=True, doc=doc)
 
 
 # ---- gamma family ------------------------------------------------------------------------------
@@ -42,71 +42,33 @@ def polygamma(n, x):
     return _polygamma(x, n=int(n))
 
 
-_digamma = _unary("digamma", sp.digamma, lambda ans, x: _polygamma(x, n=1))
-
-
-def digamma(x):
-    """psi(x) = d/dx log Gamma(x); d/dx = polygamma(1, x)."""
-    return _digamma(x)
-
-
-_lgamma = _unary("lgamma", sp.gammaln, lambda ans, x: digamma(x))
-
-
-def lgamma(x):
-    """log|Gamma(x)|; d/dx = digamma(x)."""
-    return _lgamma(x)
-
+digamma = _unary("digamma", sp.digamma, lambda ans, x: _polygamma(x, n=1),
+                 "psi(x) = d/dx log Gamma(x); d/dx = polygamma(1, x).")
+lgamma = _unary("lgamma", sp.gammaln, lambda ans, x: digamma(x),
+                "log|Gamma(x)|; d/dx = digamma(x).")
 
 gammaln = lgamma
 
-_betaln = primitive(
+betaln = primitive(
     "betaln", sp.betaln,  # scipy's betaln is accurate where lgamma(a)+lgamma(b)-lgamma(a+b) cancels
     vjp=(lambda g, ans, a, b: g * (digamma(a) - digamma(a + b)),
          lambda g, ans, a, b: g * (digamma(b) - digamma(a + b))),
     jvp=(lambda t, ans, a, b: t * (digamma(a) - digamma(a + b)),
-         lambda t, ans, a, b: t * (digamma(b) - digamma(a + b))), elementwise=True)
-
-
-def betaln(a, b):
-    """log|B(a, b)| = lgamma(a) + lgamma(b) - lgamma(a + b); d/da = digamma(a) - digamma(a + b)."""
-    return _betaln(a, b)
-
+         lambda t, ans, a, b: t * (digamma(b) - digamma(a + b))), elementwise=True,
+    doc="log|B(a, b)| = lgamma(a) + lgamma(b) - lgamma(a + b); "
+        "d/da = digamma(a) - digamma(a + b).")
 
 # ---- error function and the normal distribution ------------------------------------------------
-_erf = _unary("erf", sp.erf, lambda ans, x: _TWO_OVER_SQRT_PI * exp(-(x * x)))
-
-
-def erf(x):
-    """2/sqrt(pi) int_0^x e^(-t^2) dt; d/dx = 2/sqrt(pi) e^(-x^2)."""
-    return _erf(x)
-
-
-_erfc = _unary("erfc", sp.erfc, lambda ans, x: -_TWO_OVER_SQRT_PI * exp(-(x * x)))
-
-
-def erfc(x):
-    """1 - erf(x), accurate for large x; d/dx = -2/sqrt(pi) e^(-x^2)."""
-    return _erfc(x)
-
-
-_ndtr = _unary("ndtr", sp.ndtr, lambda ans, x: _INV_SQRT_2PI * exp(-0.5 * (x * x)))
-
-
-def ndtr(x):
-    """Phi(x), the standard normal cdf; d/dx = phi(x) = e^(-x^2/2)/sqrt(2 pi)."""
-    return _ndtr(x)
-
-
+erf = _unary("erf", sp.erf, lambda ans, x: _TWO_OVER_SQRT_PI * exp(-(x * x)),
+              "2/sqrt(pi) int_0^x e^(-t^2) dt; d/dx = 2/sqrt(pi) e^(-x^2).")
+erfc = _unary("erfc", sp.erfc, lambda ans, x: -_TWO_OVER_SQRT_PI * exp(-(x * x)),
+              "1 - erf(x), accurate for large x; d/dx = -2/sqrt(pi) e^(-x^2).")
+ndtr = _unary("ndtr", sp.ndtr, lambda ans, x: _INV_SQRT_2PI * exp(-0.5 * (x * x)),
+              "Phi(x), the standard normal cdf; d/dx = phi(x) = e^(-x^2/2)/sqrt(2 pi).")
 # phi(x)/Phi(x) as one exponential: finite far in the left tail, where both underflow
-_log_ndtr = _unary("log_ndtr", sp.log_ndtr,
-                   lambda ans, x: _INV_SQRT_2PI * exp(-0.5 * (x * x) - ans))
-
-
-def log_ndtr(x):
-    """log Phi(x), finite for very negative x; d/dx = phi(x)/Phi(x)."""
-    return _log_ndtr(x)
-
+log_ndtr = _unary("log_ndtr", sp.log_ndtr,
+                  lambda ans, x: _INV_SQRT_2PI * exp(-0.5 * (x * x) - ans),
+                  "log Phi(x), finite for very negative x; d/dx = phi(x)/Phi(x).")
 
 # ---- x log y -----------------------------------------------------------------------------------
 def _both_zero(x, y, y0):
@@ -119,24 +81,17 @@ def _safe_y(x, y, y0):
     return where(_both_zero(x, y, y0), 1.0 + y0, y)
 
 
-_xlogy = primitive("xlogy", sp.xlogy,
+xlogy = primitive("xlogy", sp.xlogy,
                    vjp=(lambda g, ans, x, y: g * log(_safe_y(x, y, 0.0)),
                         lambda g, ans, x, y: g * x / _safe_y(x, y, 0.0)),
                    jvp=(lambda t, ans, x, y: t * log(_safe_y(x, y, 0.0)),
-                        lambda t, ans, x, y: t * x / _safe_y(x, y, 0.0)), elementwise=True)
-_xlog1py = primitive("xlog1py", sp.xlog1py,
+                        lambda t, ans, x, y: t * x / _safe_y(x, y, 0.0)), elementwise=True,
+                  doc="x log(y), and 0 where x == 0 (even for y == 0); d/dx = log y, "
+                      "d/dy = x / y.")
+xlog1py = primitive("xlog1py", sp.xlog1py,
                      vjp=(lambda g, ans, x, y: g * log1p(_safe_y(x, y, -1.0)),
                           lambda g, ans, x, y: g * x / (1.0 + _safe_y(x, y, -1.0))),
                      jvp=(lambda t, ans, x, y: t * log1p(_safe_y(x, y, -1.0)),
                           lambda t, ans, x, y: t * x / (1.0 + _safe_y(x, y, -1.0))),
-                     elementwise=True)
-
-
-def xlogy(x, y):
-    """x log(y), and 0 where x == 0 (even for y == 0); d/dx = log y, d/dy = x / y."""
-    return _xlogy(x, y)
-
-
-def xlog1py(x, y):
-    """x log(1 + y), and 0 where x == 0; d/dx = log1p(y), d/dy = x / (1 + y)."""
-    return _xlog1py(x, y)
+                     elementwise=True,
+                     doc="x log(1 + y), and 0 where x == 0; d/dx = log1p(y), d/dy = x / (1 + y).")
