@@ -198,7 +198,7 @@ class ReverseTrace:
             vals.append(a)
         if lower:
             ans = prim(*vals, **params)
-        else:
+        else:  # prim.forward and tensor._new, inlined: each saves ~0.1 us per op (W1 is ~2 us)
             try:
                 ans = prim.fn(*vals, **params)
             except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as e:
