@@ -1,0 +1,7 @@
+"""Probability distributions: log_prob (differentiable by the engine), sample, support, shapes.
+
+The shape contract is stated once, in `base.Distribution`.
+"""
+from .base import (Distribution, ExpandedDistribution, Independent, enable_validation,
+                   is_validation_enabled, validation_enabled)
+from .continuous import *
