@@ -9,8 +9,7 @@ def assert_log_prob_matches(d, ref_logpdf, value, rtol=1e-10, atol=0.0):
     """d.log_prob(value) equals the reference (e.g. scipy.stats ...logpdf) elementwise."""
     got = np.asarray(d.log_prob(value))
     want = np.asarray(ref_logpdf(value))
-    assert got.shape == np.broadcast_shapes(want.shape, got.shape) == want.shape or \
-        got.shape == np.shape(np.broadcast_to(want, got.shape)), (got.shape, want.shape)
+    assert got.shape == np.broadcast_shapes(got.shape, want.shape), (got.shape, want.shape)
     np.testing.assert_allclose(got, np.broadcast_to(want, got.shape), rtol=rtol, atol=atol)
 
 
