@@ -1,4 +1,9 @@
 """Probabilistic programming on the `autodiff` engine: distributions, constraints, transforms,
 models (`@ppl.model`, `ppl.sample`, `ppl.plate`) and, on top, ADVI."""
-from . import constraints, distributions
+from . import constraints, distributions, handlers, transforms
 from . import distributions as dist
+from .model import Model, model
+from .primitives import deterministic, factor, plate, sample
+
+__all__ = ["constraints", "distributions", "dist", "handlers", "transforms", "model", "Model",
+           "sample", "plate", "deterministic", "factor"]

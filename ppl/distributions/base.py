@@ -70,8 +70,8 @@ def _describe(v):
     v = np.asarray(_raw(v))
     if v.size == 1:
         return repr(v.reshape(()).item())
-    bad = v.ravel()[:6]
-    return f"array of shape {v.shape} ({', '.join(f'{b:g}' for b in bad)}{', ...' if v.size > 6 else ''})"
+    head = ", ".join(f"{b:g}" for b in v.ravel()[:6])
+    return f"array of shape {v.shape} ({head}{', ...' if v.size > 6 else ''})"
 
 
 class Distribution:
@@ -253,8 +253,9 @@ class Independent(Distribution):
     def __init__(self, base, reinterpreted_batch_ndims):
         n = reinterpreted_batch_ndims
         if int(n) != n or not 0 <= n <= len(base.batch_shape):
-            raise ValueError(f"to_event: reinterpreted_batch_ndims must be an integer in "
-                             f"[0, {len(base.batch_shape)}] (the batch rank of {base!r}), got {n!r}")
+            raise ValueError("to_event: reinterpreted_batch_ndims must be an integer in "
+                             f"[0, {len(base.batch_shape)}] (the batch rank of {base!r}), "
+                             f"got {n!r}")
         n = int(n)
         self.base, self.reinterpreted_batch_ndims = base, n
         self.support = constraints.independent(base.support, n)

@@ -1,0 +1,324 @@
+"""`@ppl.model` and `Model`: a model function bound to its data, and its log densities.
+
+The joint log density at constrained values theta (a dict, site name -> array) is
+
+    log p(x, theta) = sum over sites s of scale_s * sum(log p_s(value_s | parents))
+
+(plus every `factor`). Each latent site is mapped to R^n by `biject_to(site.support)`; with
+z the flat vector of all unconstrained coordinates and theta = T(z),
+
+    log p_unconstrained(z) = log p(x, T(z)) + sum over latent sites of log|det J_T(z_s)|.
+
+Transforms are taken per run, from the support the site has in that run, so a bound that
+depends on another parameter (Stan's `real<lower=0, upper=1-alpha1> beta1`) is handled.
+
+    >>> import numpy as np, ppl
+    >>> from ppl import dist
+    >>> @ppl.model
+    ... def coin(flips):
+    ...     p = ppl.sample("p", dist.Beta(1.0, 1.0))
+    ...     with ppl.plate("flips", len(flips)):
+    ...         ppl.sample("y", dist.Bernoulli(probs=p), obs=flips)
+    >>> m = coin(np.array([1.0, 0.0, 1.0, 1.0]))
+    >>> m.parameters["p"].shape, m.num_params
+    ((), 1)
+    >>> round(float(m.log_density({"p": 0.75})), 4)   # 3 log(0.75) + log(0.25)
+    -2.2493
+"""
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+import autodiff as ad
+from autodiff.tensor import Tensor, _raw
+
+from . import handlers
+from .primitives import _obs_shape_error
+from .transforms import biject_to
+
+__all__ = ["model", "Model", "ParamInfo"]
+
+
+def model(fn):
+    """Decorator: `fn(*data)` becomes a factory; calling it with data gives a bound Model."""
+    @functools.wraps(fn)
+    def bind(*args, **kwargs):
+        return Model(fn, args, kwargs)
+    bind.model_fn = fn
+    return bind
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """A latent site: constrained `shape`, `constraint`, unconstrained `unconstrained_shape`
+    (a simplex of K has K - 1 free coordinates), its `size` and `offset` in the flat vector."""
+    name: str
+    shape: tuple
+    constraint: object
+    unconstrained_shape: tuple
+    size: int
+    offset: int
+
+
+class _Unconstrained(handlers.Messenger):
+    """Give each latent site the constrained image of its slice of z; record log|det J|."""
+
+    def __init__(self, pieces):
+        super().__init__()
+        self.pieces = pieces
+        self.log_det = 0.0
+
+    def process(self, msg):
+        if msg["type"] != "sample" or msg["is_observed"] or msg["value"] is not None:
+            return
+        z = self.pieces.get(msg["name"])
+        if z is None:
+            return
+        t = biject_to(msg["fn"].support)
+        value = t(z)
+        msg["value"] = value
+        self.log_det = self.log_det + ad.sum(t.log_abs_det_jacobian(z, value))
+
+
+class _Init(handlers.Messenger):
+    """Stan's initialisation: each latent site at T(u), u ~ Uniform(-2, 2) unconstrained."""
+
+    def __init__(self, rng, radius=2.0):
+        super().__init__()
+        self.rng, self.radius = rng, radius
+
+    def process(self, msg):
+        if msg["type"] == "sample" and not msg["is_observed"] and msg["value"] is None:
+            fn = msg["fn"]
+            if fn.is_discrete or fn.support.is_discrete:
+                raise ValueError(
+                    f"site {msg['name']!r} is a latent discrete variable ({fn!r}); ADVI and "
+                    "the unconstrained density need continuous latents: observe it (obs=...) "
+                    "or sum it out of the model (e.g. with logsumexp)")
+            t = biject_to(fn.support)
+            shape = t.inverse_shape(fn.shape())
+            msg["value"] = t(self.rng.uniform(-self.radius, self.radius, size=shape))
+
+
+class Model:
+    """A model function bound to its data (what `@ppl.model` factories return).
+
+    Attributes: `parameters` (name -> ParamInfo, in the order the model samples them),
+    `num_params` (length of the flat unconstrained vector), `observed` (name -> data).
+    """
+
+    def __init__(self, fn, args=(), kwargs=None):
+        self.fn, self.args, self.kwargs = fn, tuple(args), dict(kwargs or {})
+        self.name = getattr(fn, "__name__", "model")
+        sites = self._run(_Init(np.random.default_rng(0)))
+        params, offset = {}, 0
+        self.observed = {}
+        for name, msg in sites.items():
+            if msg["type"] != "sample":
+                continue
+            fn_ = msg["fn"]
+            if msg["is_observed"]:
+                try:
+                    np.broadcast_shapes(np.shape(msg["value"]), fn_.shape())
+                except ValueError:
+                    raise _obs_shape_error(name, msg["value"], fn_) from None
+                self.observed[name] = msg["value"]
+                continue
+            if any(p.subsample_size is not None and p.subsample_size < p.size
+                   for p in msg["plates"]):
+                raise ValueError(f"site {name!r}: a latent site inside a subsampled plate is "
+                                 "not supported (each step would see different copies of it); "
+                                 "use a plate without subsample_size for local latents")
+            t = biject_to(fn_.support)
+            ushape = tuple(t.inverse_shape(fn_.shape()))
+            size = int(np.prod(ushape, dtype=np.int64))
+            params[name] = ParamInfo(name, tuple(fn_.shape()), fn_.support, ushape, size, offset)
+            offset += size
+        self.parameters = params
+        self.num_params = offset
+
+    # ---- running the function ------------------------------------------------------------------
+    def _run(self, *hs):
+        """Run the model under the given handlers (outermost first) and a trace."""
+        with handlers.trace() as tr:
+            for h in hs:
+                h.__enter__()
+            try:
+                self.fn(*self.args, **self.kwargs)
+            finally:
+                for h in reversed(hs):
+                    h.__exit__(None, None, None)
+        return tr.sites
+
+    def _check_sites(self, sites):
+        latent = [n for n, m in sites.items() if m["type"] == "sample" and not m["is_observed"]]
+        if latent != list(self.parameters):
+            raise ValueError(
+                f"model {self.name!r} sampled the latent sites {latent} in this run but "
+                f"{list(self.parameters)} when it was bound to its data: the set of sites must "
+                "not depend on random values")
+
+    @staticmethod
+    def _log_joint(sites):
+        total = 0.0
+        for msg in sites.values():
+            kind = msg["type"]
+            if kind == "sample":
+                lp = ad.sum(msg["fn"].log_prob(msg["value"]))
+            elif kind == "factor":
+                lp = ad.sum(msg["value"])
+            else:
+                continue
+            total = total + (lp if msg["scale"] == 1.0 else msg["scale"] * lp)
+        return total
+
+    # ---- log densities -------------------------------------------------------------------------
+    def log_density(self, params, rng=None):
+        """log p(x, theta) at constrained values `params` (dict name -> array or Tensor).
+
+        With `rng`, subsampled plates draw a minibatch and scale it (an unbiased estimate);
+        without, all the data are used.
+        """
+        self._check_names(params)
+        hs = [handlers.substitute(params)]
+        if rng is not None:
+            hs.insert(0, handlers.subsample(rng))
+        sites = self._run(*hs)
+        self._check_sites(sites)
+        return self._log_joint(sites)
+
+    def unconstrained_log_density(self, z, rng=None):
+        """log p(x, T(z)) + log|det J_T(z)| for the flat unconstrained vector z (numpy or
+        Tensor of shape (num_params,)); differentiable by the engine in z."""
+        h = _Unconstrained(self.unflatten(z))
+        hs = [h] if rng is None else [handlers.subsample(rng), h]
+        sites = self._run(*hs)
+        self._check_sites(sites)
+        return self._log_joint(sites) + h.log_det
+
+    # ---- flat vector <-> named values ----------------------------------------------------------
+    def unflatten(self, z):
+        """Flat unconstrained vector -> dict name -> unconstrained array (reshaped slices)."""
+        zr = _raw(z)
+        if np.ndim(zr) != 1 or np.shape(zr)[0] != self.num_params:
+            raise ValueError(f"model {self.name!r}: z must be a flat vector of length "
+                             f"{self.num_params}, got shape {np.shape(zr)}")
+        out = {}
+        for name, p in self.parameters.items():
+            piece = z[p.offset:p.offset + p.size]
+            out[name] = piece.reshape(p.unconstrained_shape) if isinstance(piece, Tensor) \
+                else np.reshape(piece, p.unconstrained_shape)
+        return out
+
+    def flatten(self, unconstrained):
+        """Dict name -> unconstrained array -> one flat numpy vector (inverse of unflatten)."""
+        self._check_names(unconstrained)
+        parts = []
+        for name, p in self.parameters.items():
+            a = np.asarray(_raw(unconstrained[name]), dtype=float)
+            if a.size != p.size:
+                raise ValueError(f"parameter {name!r}: expected {p.size} unconstrained values "
+                                 f"(shape {p.unconstrained_shape}), got shape {a.shape}")
+            parts.append(a.reshape(-1))
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def constrain(self, z, deterministic=True):
+        """Flat unconstrained z -> dict of constrained latent values (and, with
+        `deterministic`, the model's deterministic sites), as numpy arrays."""
+        with ad.no_grad():
+            sites = self._run(_Unconstrained(self.unflatten(np.asarray(_raw(z), dtype=float))))
+        self._check_sites(sites)
+        keep = ("sample", "deterministic") if deterministic else ("sample",)
+        return {n: np.asarray(_raw(m["value"])) for n, m in sites.items()
+                if m["type"] in keep and not m["is_observed"]}
+
+    def unconstrain(self, params):
+        """Dict of constrained latent values -> flat unconstrained vector (runs the model, so
+        bounds that depend on other parameters are read at these values)."""
+        self._check_names(params)
+        with ad.no_grad():
+            sites = self._run(handlers.substitute(params))
+        self._check_sites(sites)
+        return self.flatten({n: biject_to(sites[n]["fn"].support).inverse(
+            np.asarray(_raw(params[n]), dtype=float)) for n in self.parameters})
+
+    # ---- draws and traces ----------------------------------------------------------------------
+    def initial_point(self, seed=None):
+        """Stan's initial point: every latent at T(u), u ~ Uniform(-2, 2) in unconstrained
+        space. Returns a dict of constrained values."""
+        sites = self._run(_Init(np.random.default_rng(seed)))
+        return {n: np.asarray(_raw(sites[n]["value"])) for n in self.parameters}
+
+    def prior_sample(self, seed=None):
+        """One draw of every latent and deterministic site from the prior (a dict)."""
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        with ad.no_grad():
+            sites = self._run(handlers.seed(rng))
+        return {n: np.asarray(_raw(m["value"])) for n, m in sites.items()
+                if m["type"] in ("sample", "deterministic") and not m["is_observed"]}
+
+    def prior_predictive(self, draws=100, seed=None):
+        """`draws` joint draws of every site, observed ones included (drawn, not the data):
+        dict name -> array of shape (draws,) + site shape."""
+        if int(draws) != draws or draws < 1:
+            raise ValueError(f"prior_predictive: draws must be a positive integer, got {draws!r}")
+        rng = np.random.default_rng(seed)
+        out = {}
+        for _ in range(int(draws)):
+            with ad.no_grad():
+                sites = self._run(handlers.seed(rng), _Resample())
+            for n, m in sites.items():
+                if m["type"] in ("sample", "deterministic"):
+                    out.setdefault(n, []).append(np.asarray(_raw(m["value"])))
+        return {n: np.stack(v) for n, v in out.items()}
+
+    def trace(self, params):
+        """Every site at constrained `params`: dict name -> Site (type, value, log_prob
+        elementwise, the distribution, observed or not, minibatch scale)."""
+        self._check_names(params)
+        sites = self._run(handlers.substitute(params))
+        self._check_sites(sites)
+        out = {}
+        for n, m in sites.items():
+            lp = None
+            if m["type"] == "sample":
+                lp = m["fn"].log_prob(m["value"])
+            elif m["type"] == "factor":
+                lp = m["value"]
+            out[n] = Site(n, m["type"], m["value"], lp, m["fn"], m["is_observed"], m["scale"])
+        return out
+
+    def _check_names(self, params):
+        if not isinstance(params, dict):
+            raise TypeError(f"model {self.name!r}: params must be a dict name -> value, got "
+                            f"{type(params).__name__}")
+        missing = [n for n in self.parameters if n not in params]
+        extra = [n for n in params if n not in self.parameters]
+        if missing or extra:
+            raise ValueError(f"model {self.name!r}: params must hold exactly the latent sites "
+                             f"{list(self.parameters)}; missing {missing}, unknown {extra}")
+
+    def __repr__(self):
+        ps = ", ".join(f"{n}{list(p.shape)}" for n, p in self.parameters.items())
+        return f"Model({self.name}: {self.num_params} unconstrained parameters; {ps})"
+
+
+class _Resample(handlers.Messenger):
+    """Treat observed sites as latent so the prior predictive draws them."""
+
+    def process(self, msg):
+        if msg["type"] == "sample" and msg["is_observed"]:
+            msg["value"] = None
+
+
+@dataclass
+class Site:
+    """One site of a traced run."""
+    name: str
+    type: str
+    value: object
+    log_prob: object
+    fn: object
+    is_observed: bool
+    scale: float

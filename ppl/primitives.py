@@ -1,0 +1,150 @@
+"""The statements a model is written with: sample, plate, deterministic, factor.
+
+Each builds a message and sends it through the active handlers (`ppl.handlers`); outside a
+model run they raise a clear error. The message keys: type, name, fn (the distribution),
+value, is_observed, scale (the minibatch factor from subsampled plates), plates (the enclosing
+plates, outermost first).
+"""
+import numpy as np
+
+from autodiff.tensor import Tensor, _raw
+
+from . import handlers
+from .distributions.base import Distribution
+
+__all__ = ["sample", "plate", "deterministic", "factor"]
+
+
+def _message(kind, name, fn, value, is_observed):
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"a site name must be a non-empty string, got {name!r}")
+    return {"type": kind, "name": name, "fn": fn, "value": value, "is_observed": is_observed,
+            "scale": 1.0, "plates": []}
+
+
+def _as_obs(name, obs):
+    if isinstance(obs, Tensor):
+        obs = obs.value
+    try:
+        a = np.asarray(obs)
+    except Exception as e:
+        raise TypeError(f"site {name!r}: obs must be array-like, got {type(obs).__name__}") from e
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise TypeError(f"site {name!r}: obs must be numeric, got dtype {a.dtype}")
+    if np.issubdtype(a.dtype, np.floating) and np.isnan(a).any():
+        raise ValueError(f"site {name!r}: the observed data contain {int(np.isnan(a).sum())} "
+                         "NaN value(s); drop or impute them before fitting")
+    return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)
+
+
+def sample(name, fn, obs=None):
+    """A random variable `name` ~ `fn`; observed (conditioned on `obs`) when obs is given.
+
+    Returns the site's value: `obs`, or the value the handlers give a latent site (a draw, a
+    substituted value, or the constrained image of the optimiser's unconstrained point).
+    """
+    if not isinstance(fn, Distribution):
+        raise TypeError(f"site {name!r}: the second argument of ppl.sample must be a "
+                        f"distribution from ppl.dist, got {type(fn).__name__}")
+    if obs is not None:
+        obs = _as_obs(name, obs)
+    msg = _message("sample", name, fn, obs, obs is not None)
+    return handlers.apply_stack(msg)
+
+
+def deterministic(name, value):
+    """Record a function of other sites under `name` (kept in traces and results)."""
+    return handlers.apply_stack(_message("deterministic", name, None, value, False))
+
+
+def factor(name, log_weight):
+    """Add `log_weight` (summed) to the model's joint log density, as Stan's `target +=`."""
+    return handlers.apply_stack(_message("factor", name, None, log_weight, False))
+
+
+class plate(handlers.Messenger):
+    """A set of `size` conditionally independent copies along batch axis `dim`.
+
+    Sites inside are broadcast to have `size` (or `subsample_size`) along `dim` (counted from
+    the right of the batch shape). `dim=None` takes the next free axis: -1 for the outermost
+    plate, -2 for the one inside it, and so on. With `subsample_size`, each run under a
+    `handlers.subsample` (as ADVI's gradient steps are) draws random indices without
+    replacement and scales the log likelihood of the sites inside by size / subsample_size, an
+    unbiased estimate of the full sum; elsewhere (a Model's exact log density, prior draws) the
+    plate covers all the data. The context manager yields the indices:
+
+        with ppl.plate("data", len(y), subsample_size=100) as idx:
+            ppl.sample("y", dist.Normal(mu, sigma), obs=y[idx])
+    """
+
+    def __init__(self, name, size, dim=None, subsample_size=None):
+        super().__init__()
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"plate: name must be a non-empty string, got {name!r}")
+        if isinstance(size, bool) or int(size) != size or size < 1:
+            raise ValueError(f"plate {name!r}: size must be a positive integer, got {size!r}")
+        if subsample_size is not None and (int(subsample_size) != subsample_size
+                                           or not 1 <= subsample_size <= size):
+            raise ValueError(f"plate {name!r}: subsample_size must be an integer in "
+                             f"[1, size={int(size)}], got {subsample_size!r}")
+        if dim is not None and (int(dim) != dim or dim >= 0):
+            raise ValueError(f"plate {name!r}: dim must be a negative integer, got {dim!r}")
+        self.name, self.size = name, int(size)
+        self.subsample_size = None if subsample_size is None else int(subsample_size)
+        self._dim = dim
+
+    def __enter__(self):
+        outer = [h for h in handlers._STACK if isinstance(h, plate)]
+        taken = {p.dim for p in outer}
+        if self._dim is None:
+            self.dim = -1
+            while self.dim in taken:
+                self.dim -= 1
+        else:
+            self.dim = int(self._dim)
+            if self.dim in taken:
+                clash = next(p.name for p in outer if p.dim == self.dim)
+                raise ValueError(f"plate {self.name!r}: dim {self.dim} is already used by the "
+                                 f"enclosing plate {clash!r}")
+        sub = handlers.active(handlers.subsample)
+        if self.subsample_size is not None and sub is not None \
+                and self.subsample_size < self.size:
+            self.indices = np.sort(sub.rng.choice(self.size, self.subsample_size, replace=False))
+            self.scale = self.size / self.subsample_size
+        else:
+            self.indices = np.arange(self.size)
+            self.scale = 1.0
+        super().__enter__()
+        return self.indices
+
+    @property
+    def batch_size(self):
+        return len(self.indices)
+
+    def process(self, msg):
+        msg["plates"].insert(0, self)
+        if msg["type"] == "factor" or msg["type"] == "deterministic":
+            msg["scale"] *= self.scale
+            return
+        fn, n = msg["fn"], self.batch_size
+        batch = tuple(fn.batch_shape)
+        k = -self.dim
+        if len(batch) < k:
+            batch = (1,) * (k - len(batch)) + batch
+        have = batch[-k]
+        if have not in (1, n):
+            raise ValueError(f"site {msg['name']!r}: its distribution has size {have} on batch "
+                             f"axis {self.dim}, but plate {self.name!r} has size {n}")
+        batch = batch[:-k] + (n,) + batch[len(batch) - k + 1:]
+        msg["fn"] = fn.expand(batch)
+        msg["scale"] *= self.scale
+
+    def __repr__(self):
+        sub = f", subsample_size={self.subsample_size}" if self.subsample_size else ""
+        return f"plate({self.name!r}, {self.size}, dim={getattr(self, 'dim', self._dim)}{sub})"
+
+
+def _obs_shape_error(name, obs, fn):
+    return ValueError(f"site {name!r}: observed data of shape {np.shape(_raw(obs))} do not "
+                      f"broadcast with the distribution's shape {fn.shape()} "
+                      f"(batch {fn.batch_shape} + event {fn.event_shape})")
