@@ -21,7 +21,7 @@ from autodiff.tensor import Tensor, _raw
 from .. import constraints
 
 __all__ = ["Distribution", "ExpandedDistribution", "Independent", "enable_validation",
-           "validation_enabled", "is_validation_enabled", "as_param"]
+           "validation_enabled", "is_validation_enabled", "as_param", "broadcast_shape"]
 
 _VALIDATE = [True]
 
@@ -49,8 +49,24 @@ def validation_enabled(flag=True):
         _VALIDATE[0] = old
 
 
+def broadcast_shape(*params):
+    """The broadcast shape of the parameters' values (np.broadcast_shapes, with a fast path
+    for the common case of equal shapes: distributions are built on every model run)."""
+    shapes = [np.shape(_raw(p)) for p in params]
+    first = shapes[0]
+    for s in shapes[1:]:
+        if s != first:
+            return np.broadcast_shapes(*shapes)
+    return first
+
+
 def as_param(x, name):
     """A parameter as a float numpy array, or the Tensor itself (kept, so gradients flow)."""
+    t = type(x)
+    if t is Tensor or t is float:  # the common cases first: one model run builds many
+        return x if t is Tensor else np.asarray(x)
+    if t is np.ndarray and x.dtype.kind == "f":
+        return x
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (bool, np.bool_)):
@@ -148,7 +164,7 @@ class Distribution:
             if v is None:
                 continue
             ok = c.check(v)
-            if not np.all(ok):
+            if not ok.all():
                 raise ValueError(f"{type(self).__name__}: parameter {name!r} must satisfy "
                                  f"{c!r}, got {_describe(v)}")
 
@@ -165,7 +181,7 @@ class Distribution:
         """
         v = np.asarray(_raw(value))
         ok = self._check_value(v)
-        if np.all(ok):
+        if ok.all():
             return log_prob_fn(value)
         safe = np.where(_event_broadcast(ok, self.event_dim), v, self._support_point(v))
         value = ad.where(_event_broadcast(ok, self.event_dim), value, safe) \
@@ -202,7 +218,7 @@ class ExpandedDistribution(Distribution):
 
     def __init__(self, base, batch_shape):
         try:
-            full = np.broadcast_shapes(base.batch_shape, batch_shape)
+            full = broadcast_shape(np.empty(base.batch_shape, bool), np.empty(batch_shape, bool))
         except ValueError:
             full = None
         if full != tuple(batch_shape):
@@ -226,8 +242,11 @@ class ExpandedDistribution(Distribution):
 
     def log_prob(self, value):
         lp = self.base.log_prob(value)
-        shape = np.broadcast_shapes(np.shape(_raw(lp)), self._batch_shape)
-        return lp if shape == np.shape(_raw(lp)) else ad.broadcast_to(lp, shape)
+        have = np.shape(_raw(lp))
+        if have == self._batch_shape or have[len(have) - len(self._batch_shape):] \
+                == self._batch_shape:
+            return lp
+        return ad.broadcast_to(lp, np.broadcast_shapes(have, self._batch_shape))
 
     @property
     def mean(self):
