@@ -46,3 +46,43 @@ def assert_log_prob_grads(make, params, value, order=1):
 
     ad.check_grads(f, (np.asarray(value, float), *[np.asarray(p, float) for p in params.values()]),
                    order=order)
+
+
+def assert_log_prob_param_grads(make, params, value, order=1):
+    """Gradients of sum(log_prob(value)) in the parameters only, the value held fixed (discrete
+    values, or values on a manifold such as the simplex, which a finite difference would
+    leave), against finite differences via autodiff.check_grads."""
+    names = list(params)
+
+    def f(*ps):
+        return ad.sum(make(**dict(zip(names, ps))).log_prob(value))
+
+    ad.check_grads(f, tuple(np.asarray(p, float) for p in params.values()), order=order)
+
+
+def assert_minus_inf_outside(make, params, inside, outside):
+    """log_prob is finite at `inside` and -inf at `outside` (both of shape (m,) + the value's),
+    with no numpy warning and no exception; the gradient in every parameter is finite, and
+    exactly 0 when every value is outside."""
+    import warnings
+
+    names = list(params)
+    arrays = [np.asarray(p, float) for p in params.values()]
+
+    def f(x):
+        return lambda *ps: ad.sum(make(**dict(zip(names, ps))).log_prob(x))
+
+    argnums = tuple(range(len(arrays)))
+    x = np.concatenate([inside, outside])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lp = np.asarray(make(**params).log_prob(x))
+        grads = ad.grad(f(x), argnums=argnums)(*arrays) if arrays else ()
+        zero = ad.grad(f(outside), argnums=argnums)(*arrays) if arrays else ()
+    m = len(inside)
+    assert np.all(np.isfinite(lp[:m])), lp[:m]
+    assert np.all(lp[m:] == -np.inf), lp[m:]
+    for g in grads:
+        assert np.all(np.isfinite(g)), g
+    for g in zero:
+        assert np.all(g == 0.0), g
