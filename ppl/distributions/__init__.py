@@ -5,3 +5,4 @@ The shape contract is stated once, in `base.Distribution`.
 from .base import (Distribution, ExpandedDistribution, Independent, enable_validation,
                    is_validation_enabled, validation_enabled)
 from .continuous import *
+from .positive import *

@@ -1,0 +1,399 @@
+"""Continuous univariate families on the positive half-line: HalfNormal, HalfCauchy, HalfStudentT,
+LogNormal, Exponential, Gamma, InverseGamma, Weibull, ChiSquared; and Beta on the unit interval.
+
+As in `continuous.py`: few engine ops per log_prob, Python float constants (float32 stays
+float32), values outside the support give -inf through `Distribution._mask`.
+"""
+import math
+
+import numpy as np
+from scipy import special as sp
+
+import autodiff as ad
+from autodiff.tensor import _raw
+
+from .. import constraints
+from .base import Distribution, as_param, broadcast_shape
+from .continuous import _HALF_LOG_2PI, _LOG_2, _dtype, _full, _student_t_log_prob
+
+__all__ = ["HalfNormal", "HalfCauchy", "HalfStudentT", "LogNormal", "Exponential", "Gamma",
+           "InverseGamma", "Beta", "Weibull", "ChiSquared"]
+
+_HALF_LOG_2_OVER_PI = 0.5 * math.log(2.0 / math.pi)
+_LOG_2_OVER_PI = math.log(2.0 / math.pi)
+
+
+def _broadcast_point(p, v, batch_shape):
+    """p broadcast against the value and the batch (an interior point for `_mask`)."""
+    return np.broadcast_to(np.asarray(p), np.broadcast_shapes(v.shape, batch_shape))
+
+
+class HalfNormal(Distribution):
+    """HalfNormal(scale): log p(x) = log(2/pi)/2 - log scale - (x/scale)^2 / 2, x > 0.
+
+    >>> round(float(HalfNormal(1.0).log_prob(1.0)), 6)
+    -0.725791
+    """
+    arg_constraints = {"scale": constraints.positive}
+    support = constraints.positive
+
+    def __init__(self, scale=1.0, *, validate_args=None):
+        self.scale = as_param(scale, "scale")
+        super().__init__(broadcast_shape(self.scale), validate_args=validate_args)
+
+    def sample(self, rng, sample_shape=()):
+        return _raw(self.scale) * np.abs(rng.standard_normal(self.shape(sample_shape)))
+
+    def log_prob(self, value):
+        def lp(x):
+            z = x / self.scale
+            return -0.5 * (z * z) - (ad.log(self.scale) - _HALF_LOG_2_OVER_PI)
+        return self._mask(value, lp)
+
+    @property
+    def mean(self):
+        return _full(_raw(self.scale) * math.sqrt(2.0 / math.pi), self.batch_shape)
+
+    @property
+    def variance(self):
+        return _full(_raw(self.scale) ** 2 * (1.0 - 2.0 / math.pi), self.batch_shape)
+
+
+class HalfCauchy(Distribution):
+    """HalfCauchy(scale): log p(x) = log(2/pi) - log scale - log(1 + (x/scale)^2), x > 0.
+
+    >>> round(float(HalfCauchy(1.0).log_prob(1.0)), 6)
+    -1.14473
+    """
+    arg_constraints = {"scale": constraints.positive}
+    support = constraints.positive
+
+    def __init__(self, scale=1.0, *, validate_args=None):
+        self.scale = as_param(scale, "scale")
+        super().__init__(broadcast_shape(self.scale), validate_args=validate_args)
+
+    def sample(self, rng, sample_shape=()):
+        return _raw(self.scale) * np.abs(rng.standard_cauchy(self.shape(sample_shape)))
+
+    def log_prob(self, value):
+        def lp(x):
+            z = x / self.scale
+            return -ad.log1p(z * z) - (ad.log(self.scale) - _LOG_2_OVER_PI)
+        return self._mask(value, lp)
+
+    @property
+    def mean(self):
+        return np.full(self.batch_shape, np.inf, _dtype(self.scale))
+
+    @property
+    def variance(self):
+        return np.full(self.batch_shape, np.inf, _dtype(self.scale))
+
+    def _support_point(self, v):
+        return _broadcast_point(_raw(self.scale), v, self.batch_shape)
+
+
+class HalfStudentT(Distribution):
+    """HalfStudentT(df, scale): |StudentT(df, 0, scale)|, log p(x) = log 2
+    + StudentT(df, 0, scale).log_prob(x), x > 0.
+
+    >>> round(float(HalfStudentT(3.0, 1.0).log_prob(1.0)), 6)
+    -0.883106
+    """
+    arg_constraints = {"df": constraints.positive, "scale": constraints.positive}
+    support = constraints.positive
+
+    def __init__(self, df, scale=1.0, *, validate_args=None):
+        self.df, self.scale = as_param(df, "df"), as_param(scale, "scale")
+        super().__init__(broadcast_shape(self.df, self.scale), validate_args=validate_args)
+
+    def sample(self, rng, sample_shape=()):
+        shape = self.shape(sample_shape)
+        return _raw(self.scale) * np.abs(rng.standard_t(np.broadcast_to(_raw(self.df), shape)))
+
+    def log_prob(self, value):
+        def lp(x):
+            return _student_t_log_prob(x / self.scale, self.df, self.scale) + _LOG_2
+        return self._mask(value, lp)
+
+    @property
+    def mean(self):  # 2 scale sqrt(df) / (B(df/2, 1/2) (df - 1)); inf for df <= 1
+        df, scale = _raw(self.df), _raw(self.scale)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m = 2.0 * scale * np.sqrt(df) * np.exp(-sp.betaln(0.5 * df, 0.5)) / (df - 1.0)
+        return _full(np.where(df > 1.0, m, np.inf).astype(_dtype(df, scale)), self.batch_shape)
+
+    @property
+    def variance(self):  # E x^2 = scale^2 df / (df - 2); inf for df <= 2
+        df, scale = _raw(self.df), _raw(self.scale)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = scale ** 2 * df / (df - 2.0) - self.mean ** 2
+        return _full(np.where(df > 2.0, v, np.inf), self.batch_shape)
+
+    def _support_point(self, v):
+        return _broadcast_point(_raw(self.scale), v, self.batch_shape)
+
+
+class LogNormal(Distribution):
+    """LogNormal(loc, scale): log p(x) = -((log x - loc)/scale)^2 / 2 - log x - log scale
+    - log(2 pi)/2, x > 0.
+
+    >>> round(float(LogNormal(0.0, 1.0).log_prob(1.0)), 6)
+    -0.918939
+    """
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.positive
+
+    def __init__(self, loc=0.0, scale=1.0, *, validate_args=None):
+        self.loc, self.scale = as_param(loc, "loc"), as_param(scale, "scale")
+        super().__init__(broadcast_shape(self.loc, self.scale), validate_args=validate_args)
+
+    def sample(self, rng, sample_shape=()):
+        eps = rng.standard_normal(self.shape(sample_shape))
+        return np.exp(_raw(self.loc) + _raw(self.scale) * eps)
+
+    def log_prob(self, value):
+        def lp(x):
+            log_x = ad.log(x)
+            z = (log_x - self.loc) / self.scale
+            return -0.5 * (z * z) - log_x - (ad.log(self.scale) + _HALF_LOG_2PI)
+        return self._mask(value, lp)
+
+    @property
+    def mean(self):
+        return _full(np.exp(_raw(self.loc) + 0.5 * _raw(self.scale) ** 2), self.batch_shape)
+
+    @property
+    def variance(self):
+        s2 = _raw(self.scale) ** 2
+        return _full(np.expm1(s2) * np.exp(2.0 * _raw(self.loc) + s2), self.batch_shape)
+
+    def _support_point(self, v):  # the median: the mean overflows for a large scale
+        return _broadcast_point(np.exp(_raw(self.loc)), v, self.batch_shape)
+
+
+class Exponential(Distribution):
+    """Exponential(rate): log p(x) = log rate - rate x, x > 0.
+
+    >>> round(float(Exponential(2.0).log_prob(1.0)), 6)
+    -1.306853
+    """
+    arg_constraints = {"rate": constraints.positive}
+    support = constraints.positive
+
+    def __init__(self, rate=1.0, *, validate_args=None):
+        self.rate = as_param(rate, "rate")
+        super().__init__(broadcast_shape(self.rate), validate_args=validate_args)
+
+    def sample(self, rng, sample_shape=()):
+        return rng.standard_exponential(self.shape(sample_shape)) / _raw(self.rate)
+
+    def log_prob(self, value):
+        return self._mask(value, lambda x: ad.log(self.rate) - self.rate * x)
+
+    @property
+    def mean(self):
+        return _full(1.0 / _raw(self.rate), self.batch_shape)
+
+    @property
+    def variance(self):
+        return _full(_raw(self.rate) ** -2.0, self.batch_shape)
+
+
+class Gamma(Distribution):
+    """Gamma(concentration, rate): log p(x) = a log b + (a-1) log x - b x - lgamma(a), x > 0.
+
+    >>> round(float(Gamma(2.0, 1.0).log_prob(1.0)), 6)
+    -1.0
+    """
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.positive
+
+    def __init__(self, concentration, rate=1.0, *, validate_args=None):
+        self.concentration = as_param(concentration, "concentration")
+        self.rate = as_param(rate, "rate")
+        super().__init__(broadcast_shape(self.concentration, self.rate),
+                         validate_args=validate_args)
+
+    def sample(self, rng, sample_shape=()):
+        shape = self.shape(sample_shape)
+        a = np.broadcast_to(_raw(self.concentration), shape)
+        return rng.standard_gamma(a, shape) / _raw(self.rate)
+
+    def log_prob(self, value):
+        a, b = self.concentration, self.rate
+
+        def lp(x):  # x > 0 here (_mask), so (a - 1) log x needs no xlogy
+            return (a - 1.0) * ad.log(x) - b * x + (a * ad.log(b) - ad.lgamma(a))
+        return self._mask(value, lp)
+
+    @property
+    def mean(self):
+        return _full(_raw(self.concentration) / _raw(self.rate), self.batch_shape)
+
+    @property
+    def variance(self):
+        return _full(_raw(self.concentration) / _raw(self.rate) ** 2, self.batch_shape)
+
+
+class InverseGamma(Distribution):
+    """InverseGamma(concentration, rate): 1/Gamma(concentration, rate),
+    log p(x) = a log b - lgamma(a) - (a+1) log x - b/x, x > 0.
+
+    >>> round(float(InverseGamma(2.0, 1.0).log_prob(1.0)), 6)
+    -1.0
+    """
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.positive
+
+    def __init__(self, concentration, rate=1.0, *, validate_args=None):
+        self.concentration = as_param(concentration, "concentration")
+        self.rate = as_param(rate, "rate")
+        super().__init__(broadcast_shape(self.concentration, self.rate),
+                         validate_args=validate_args)
+
+    def sample(self, rng, sample_shape=()):
+        shape = self.shape(sample_shape)
+        a = np.broadcast_to(_raw(self.concentration), shape)
+        return _raw(self.rate) / rng.standard_gamma(a, shape)
+
+    def log_prob(self, value):
+        a, b = self.concentration, self.rate
+
+        def lp(x):
+            return -(a + 1.0) * ad.log(x) - b / x + (a * ad.log(b) - ad.lgamma(a))
+        return self._mask(value, lp)
+
+    @property
+    def mean(self):  # inf for concentration <= 1, as NumPyro
+        a, b = _raw(self.concentration), _raw(self.rate)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _full(np.where(a > 1.0, b / (a - 1.0), np.inf), self.batch_shape)
+
+    @property
+    def variance(self):  # inf for concentration <= 2
+        a, b = _raw(self.concentration), _raw(self.rate)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = b ** 2 / ((a - 1.0) ** 2 * (a - 2.0))
+        return _full(np.where(a > 2.0, v, np.inf), self.batch_shape)
+
+    def _support_point(self, v):  # the mode: the mean is inf for concentration <= 1
+        return _broadcast_point(_raw(self.rate) / (_raw(self.concentration) + 1.0), v,
+                                self.batch_shape)
+
+
+class Beta(Distribution):
+    """Beta(concentration1, concentration0): log p(x) = (a-1) log x + (b-1) log(1-x) - log B(a, b),
+    0 <= x <= 1, with a = concentration1, b = concentration0.
+
+    >>> round(float(Beta(2.0, 2.0).log_prob(0.5)), 6)
+    0.405465
+    """
+    arg_constraints = {"concentration1": constraints.positive,
+                       "concentration0": constraints.positive}
+    support = constraints.unit_interval
+
+    def __init__(self, concentration1, concentration0, *, validate_args=None):
+        self.concentration1 = as_param(concentration1, "concentration1")
+        self.concentration0 = as_param(concentration0, "concentration0")
+        super().__init__(broadcast_shape(self.concentration1, self.concentration0),
+                         validate_args=validate_args)
+
+    def sample(self, rng, sample_shape=()):
+        return rng.beta(_raw(self.concentration1), _raw(self.concentration0),
+                        self.shape(sample_shape))
+
+    def log_prob(self, value):
+        a, b = self.concentration1, self.concentration0
+
+        def lp(x):  # xlogy: 0 log 0 = 0 at the closed ends when a or b is 1
+            return ad.xlogy(a - 1.0, x) + ad.xlog1py(b - 1.0, -x) - ad.betaln(a, b)
+        return self._mask(value, lp)
+
+    @property
+    def mean(self):
+        a, b = _raw(self.concentration1), _raw(self.concentration0)
+        return _full(a / (a + b), self.batch_shape)
+
+    @property
+    def variance(self):
+        a, b = _raw(self.concentration1), _raw(self.concentration0)
+        return _full(a * b / ((a + b) ** 2 * (a + b + 1.0)), self.batch_shape)
+
+
+class Weibull(Distribution):
+    """Weibull(scale, concentration): log p(x) = log(k/scale) + (k-1) log(x/scale) - (x/scale)^k,
+    x > 0, with k = concentration (NumPyro's argument order).
+
+    >>> round(float(Weibull(1.0, 2.0).log_prob(1.0)), 6)
+    -0.306853
+    """
+    arg_constraints = {"scale": constraints.positive, "concentration": constraints.positive}
+    support = constraints.positive
+
+    def __init__(self, scale, concentration, *, validate_args=None):
+        self.scale = as_param(scale, "scale")
+        self.concentration = as_param(concentration, "concentration")
+        super().__init__(broadcast_shape(self.scale, self.concentration),
+                         validate_args=validate_args)
+
+    def sample(self, rng, sample_shape=()):
+        shape = self.shape(sample_shape)
+        k = np.broadcast_to(_raw(self.concentration), shape)
+        return _raw(self.scale) * rng.weibull(k, shape)
+
+    def log_prob(self, value):
+        k = self.concentration
+
+        def lp(x):
+            log_z = ad.log(x / self.scale)
+            return (k - 1.0) * log_z - ad.exp(k * log_z) + ad.log(k / self.scale)
+        return self._mask(value, lp)
+
+    @property
+    def mean(self):
+        k = _raw(self.concentration)
+        return _full(_raw(self.scale) * np.exp(sp.gammaln(1.0 + 1.0 / k)), self.batch_shape)
+
+    @property
+    def variance(self):
+        k = _raw(self.concentration)
+        g1, g2 = np.exp(sp.gammaln(1.0 + 1.0 / k)), np.exp(sp.gammaln(1.0 + 2.0 / k))
+        return _full(_raw(self.scale) ** 2 * (g2 - g1 * g1), self.batch_shape)
+
+    def _support_point(self, v):  # the mean overflows for a small concentration
+        return _broadcast_point(_raw(self.scale), v, self.batch_shape)
+
+
+class ChiSquared(Distribution):
+    """ChiSquared(df) = Gamma(df/2, 1/2): log p(x) = (df/2 - 1) log x - x/2 - (df/2) log 2
+    - lgamma(df/2), x > 0.
+
+    >>> round(float(ChiSquared(2.0).log_prob(1.0)), 6)
+    -1.193147
+    """
+    arg_constraints = {"df": constraints.positive}
+    support = constraints.positive
+
+    def __init__(self, df, *, validate_args=None):
+        self.df = as_param(df, "df")
+        super().__init__(broadcast_shape(self.df), validate_args=validate_args)
+
+    def sample(self, rng, sample_shape=()):
+        shape = self.shape(sample_shape)
+        return 2.0 * rng.standard_gamma(np.broadcast_to(0.5 * _raw(self.df), shape), shape)
+
+    def log_prob(self, value):
+        h = 0.5 * self.df
+
+        def lp(x):
+            return (h - 1.0) * ad.log(x) - 0.5 * x - (h * _LOG_2 + ad.lgamma(h))
+        return self._mask(value, lp)
+
+    @property
+    def mean(self):
+        return _full(self.df, self.batch_shape)
+
+    @property
+    def variance(self):
+        return _full(2.0 * _raw(self.df), self.batch_shape)
