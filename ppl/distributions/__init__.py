@@ -6,3 +6,6 @@ from .base import (Distribution, ExpandedDistribution, Independent, enable_valid
                    is_validation_enabled, validation_enabled)
 from .continuous import *
 from .positive import *
+from .discrete import *
+from .multivariate import *
+from .improper import *
