@@ -61,9 +61,10 @@ def iv():
 def test_implied_vol_script_table_and_png(tmp_path):
     out = run([str(EXAMPLES / "implied_volatility.py"), "--quick"], tmp_path)
     price, vega = black_scholes(100.0, 100.0, 1.0, 0.05, 0.2)
-    tree = [r for r in rows(out, r"^\d+\s+\d+\.\d{8}\s") if len(r) == 9]
+    tree = [r for r in rows(out, r"^\d+\s+\d+\.\d{8}\s") if len(r) == 10]
     assert [int(r[0]) for r in tree] == [25, 100, 400]
-    for N, p, p_err, v, v_err, sig, s_err, its, _ in tree:
+    assert float(tree[-1][-1]) < 1e-6   # the smoothed, extrapolated tree at N = 400
+    for N, p, p_err, v, v_err, sig, s_err, its, _, _ in tree:
         N = int(N)
         assert abs(float(p) - price) == pytest.approx(float(p_err), rel=0.02)
         assert abs(float(v) - vega) == pytest.approx(float(v_err), rel=0.02)
@@ -108,6 +109,17 @@ def test_black_scholes_in_engine_ops_and_implied_vol_recovery(iv):
         assert p == pytest.approx(price, rel=1e-13) and v == pytest.approx(vega, rel=1e-12)
         res = iv.implied_vol(price, lambda s, K=K: iv.bs_price(100.0, K, 1.0, 0.05, s), K=K)
         assert res.converged and abs(res.x - sigma) < 1e-10
+
+
+def test_extrapolated_tree_recovers_sigma_of_black_scholes_prices_to_1e6(iv):
+    # the plain tree's 1/N error caps its implied vol at ~1e-5 for N in the thousands; smoothed
+    # and Richardson-extrapolated (BBSR), N = 400 reaches the 1e-6 at the money (away
+    # from it the strike's position between nodes leaves errors of a few 1e-6: not claimed)
+    for K, sigma in [(100.0, 0.2), (100.0, 0.3), (100.0, 0.5)]:
+        price, _ = black_scholes(100.0, K, 1.0, 0.05, sigma)
+        res = iv.implied_vol(price, lambda s, K=K: iv.bbsr_price(
+            100.0, K, 1.0, 0.05, s, 400), K=K)
+        assert res.converged and abs(res.x - sigma) < 1e-6, (K, sigma, res.x)
 
 
 def test_tree_rejects_a_probability_outside_zero_one(iv):
