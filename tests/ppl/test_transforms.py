@@ -213,15 +213,21 @@ def test_float32_stays_float32(case):
     np.testing.assert_allclose(t.inv(y), x, rtol=2e-3, atol=2e-3)
 
 
-@pytest.mark.parametrize("size", [50.0, 700.0])
-@pytest.mark.parametrize("case", IDS)
+def _extreme_cases():
+    """(case, size) pairs whose domain is the real line and whose forward map is finite at
+    |x| = size in float64 (each row states its limit)."""
+    out = []
+    for case in IDS:
+        t, _, _ = _make(case)
+        if isinstance(_base(t.domain), (type(C.real), type(C.real_vector))):
+            out += [(case, size) for size in (50.0, 700.0) if size <= CASES[case][3][0]]
+    return out
+
+
+@pytest.mark.parametrize("case, size", _extreme_cases())
 def test_extreme_inputs_stay_finite(case, size):
     t, event, _ = _make(case)
-    fwd_limit, inv_limit = CASES[case][3]
-    if not isinstance(_base(t.domain), (type(C.real), type(C.real_vector))):
-        pytest.skip("the domain is not the real line")
-    if fwd_limit < size:
-        pytest.skip(f"the value at |x| = {size:g} is beyond float64 for {case}")
+    inv_limit = CASES[case][3][1]
     pattern = np.array([1.0, -1.0, 1.0, 1.0, -1.0, -1.0])
     n = int(np.prod(event, dtype=int))
     for signs in (np.ones(n), -np.ones(n), np.resize(pattern, n)):
