@@ -16,6 +16,7 @@ from .functional import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, tree
                          tree_unflatten, value_and_grad, vjp)
 from .graph import draw_graph, to_dot, topological_order
 from .optimize import NewtonError, NewtonResult, minimize_newton, newton
+from . import nn, optim  # modules, not star exports: `from autodiff import nn, optim`
 
 __all__ = ["Tensor", "Node", "primitive", "no_grad", "enable_grad", "is_grad_enabled",
            "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobian", "hessian",
