@@ -19,3 +19,17 @@ def test_readme_tour_runs_and_gives_the_papers_numbers():
     A = env["A"]
     s = 1 / (1 + np.exp(-A @ np.zeros(100)))
     np.testing.assert_allclose(env["ad"].grad(env["f"])(np.zeros(100)), A.T @ s)
+
+
+def test_readme_model_block_matches_a_hand_written_density():
+    from scipy import stats
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    model_block = next(b for b in blocks if "@ppl.model" in b)
+    env = {}
+    exec(compile(model_block, "README.md", "exec"), env)  # noqa: S102
+    m, y, sigma = env["m"], env["y"], env["sigma"]
+    want = (stats.norm(0, 5).logpdf(4.0) + stats.halfcauchy(scale=5).logpdf(3.0)
+            + stats.norm.logpdf(np.zeros(8)).sum() + stats.norm(4.0, sigma).logpdf(y).sum())
+    got = m.log_density({"mu": 4.0, "tau": 3.0, "theta_tilde": np.zeros(8)})
+    np.testing.assert_allclose(float(got), want, rtol=1e-12)
+    np.testing.assert_array_equal(m.constrain(np.zeros(10))["theta"], np.zeros(8))
