@@ -14,6 +14,9 @@ on the same minibatches, float32, one BLAS thread, torch.set_num_threads(1)):
                          Wengert: nn.MLP + nn.cross_entropy + optim.SGD. Hand: numpy forward,
                          backprop and in-place updates. PyTorch: nn.Sequential of nn.Linear,
                          F.cross_entropy, torch.optim.SGD (when torch is importable).
+  vae                    Kingma and Welling's VAE, 784-400-(20, 20), 20-400-784, Adam lr 1e-3,
+                         batch 128 (rows in bench/nn_vae.py; its own script compares the test
+                         ELBO of Wengert, hand numpy and PyTorch after the same epochs).
 
 Before timing, each library's loss and gradients at the shared initial weights on the first
 minibatch are checked against the hand-written ones, and then one epoch of each is run (the
@@ -199,6 +202,13 @@ WORKLOADS = {
     "mlp-relu": Workload("MLP 784-128-10 relu, SGD, batch 100, float32", mlp_trainers,
                          dict(MLP_SPEC, activation="relu"), 1.15),
 }
+
+# The VAE's rows are in bench/nn_vae.py (so that this file stays readable in one sitting).
+from nn_vae import VAE_SPEC, vae_rows  # noqa: E402
+
+WORKLOADS["vae"] = Workload("VAE 784-400-20 (Kingma and Welling), Adam, batch 128, float32",
+                            lambda data, spec: [Trainer(*row) for row in vae_rows(data, spec)],
+                            VAE_SPEC, 1.15)
 
 
 # =================================================================================================
