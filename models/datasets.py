@@ -305,7 +305,12 @@ def _main(argv=None):
     i.add_argument("--data", default=None, help="a folder of IDX files to inspect")
     args = p.parse_args(argv)
     if args.cmd == "download":
-        for path in download("mnist", data_dir=args.dir, base_url=args.base_url, progress=True):
+        try:
+            paths = download("mnist", data_dir=args.dir, base_url=args.base_url, progress=True)
+        except (OSError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        for path in paths:
             print(f"{path}  ok (SHA-256 verified)")
         return 0
     print(f"cache: {cache_dir() / 'mnist'}")

@@ -279,3 +279,15 @@ def test_download_interrupted_transfer(served, tmp_path):
 def test_download_unknown_name():
     with pytest.raises(ValueError, match="unknown download 'cifar'"):
         ds.download("cifar")
+
+
+def test_command_line(served, tmp_path, monkeypatch, capsys):
+    server, table, _ = served
+    monkeypatch.setattr(ds, "MNIST_FILES", {n: table[n] for n in table if n.endswith("ubyte.gz")})
+    assert ds._main(["download", "--dir", str(tmp_path / "d"), "--base-url", server.url]) == 0
+    assert capsys.readouterr().out.count("ok (SHA-256 verified)") == 4
+    assert ds._main(["info", "--data", str(tmp_path / "d")]) == 0
+    assert "MNIST 6 train / 3 test" in capsys.readouterr().out
+    monkeypatch.setitem(ds.MNIST_FILES, "t10k-labels-idx1-ubyte.gz", "0" * 64)
+    assert ds._main(["download", "--dir", str(tmp_path / "e"), "--base-url", server.url]) == 1
+    assert "checksum mismatch" in capsys.readouterr().err
