@@ -217,7 +217,7 @@ def main(argv=None):
           f"{test_elbo(vae, Xi, a.seed + 2):.2f}; {time.perf_counter() - t0:.1f} s)")
     paths = write_pictures(vae, X_test, y_test, out, np.random.default_rng(a.seed + 4))
     if paths:
-        print("wrote " + ", ".join(str(p) for p in paths))
+        print("wrote " + ", ".join(os.path.relpath(p) for p in paths))
     return 0
 
 
