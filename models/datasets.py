@@ -39,9 +39,10 @@ import numpy as np
 __all__ = ["MNIST_FILES", "DEFAULT_MNIST_URL", "DownloadError", "read_idx", "cache_dir",
            "download", "load_mnist", "default_data", "find_mnist_dir"]
 
-# SHA-256 of the four standard MNIST files (9,912,422 / 28,881 / 1,648,877 / 4,542 bytes), as
-# published with the mirrors' download tables (TensorFlow Datasets, torchvision's mirror list,
-# and others agree); the t10k files here were also checked by their decompressed MD5s.
+# SHA-256 of the four standard gzipped MNIST files (9,912,422 / 28,881 / 1,648,877 / 4,542
+# bytes), the same in the download tables of many public projects (e.g. for the ossci-datasets
+# and cvdf-datasets mirrors). torchvision itself lists MD5s. Not verified against a download here
+# (no network); the decompressed t10k files match LeCun's published MD5s.
 MNIST_FILES = {
     "train-images-idx3-ubyte.gz":
         "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
