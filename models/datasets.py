@@ -41,8 +41,8 @@ __all__ = ["MNIST_FILES", "DEFAULT_MNIST_URL", "DownloadError", "read_idx", "cac
 
 # SHA-256 of the four standard gzipped MNIST files (9,912,422 / 28,881 / 1,648,877 / 4,542
 # bytes), the same in the download tables of many public projects (e.g. for the ossci-datasets
-# and cvdf-datasets mirrors). torchvision itself lists MD5s. Not verified against a download here
-# (no network); the decompressed t10k files match LeCun's published MD5s.
+# and cvdf-datasets mirrors). torchvision itself lists MD5s. Not checked by downloading here;
+# the decompressed t10k files of ../shared match LeCun's published MD5s.
 MNIST_FILES = {
     "train-images-idx3-ubyte.gz":
         "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
