@@ -20,7 +20,12 @@ import os
 import sys
 import time
 
-import numpy as np
+# One BLAS thread unless the caller says otherwise, set before numpy loads BLAS: the matrices
+# are small, and on a busy 2-core machine OpenBLAS's default threads slow an epoch down severalfold.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 try:
     import autodiff  # noqa: F401
