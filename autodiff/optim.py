@@ -93,7 +93,8 @@ class Optimizer:
         out.update({k: getattr(self, k) for k in self.hyper})
         for i, st in enumerate(self.state):
             for k, v in st.items():
-                out[f"state.{i}.{k}"] = v.copy() if isinstance(v, np.ndarray) else v
+                if not k.startswith("_"):
+                    out[f"state.{i}.{k}"] = v.copy() if isinstance(v, np.ndarray) else v
         return out
 
     def load_state_dict(self, state):
@@ -207,13 +208,20 @@ class Adam(Optimizer):
             st["exp_avg"], st["exp_avg_sq"], st["step"] = np.zeros_like(v), np.zeros_like(v), 0
         m, s = st["exp_avg"], st["exp_avg_sq"]
         st["step"] = t = st["step"] + 1
+        # one scratch array per parameter (not state: never saved), so a step allocates nothing
+        buf = st.get("_scratch")
+        if buf is None or buf.shape != v.shape or buf.dtype != v.dtype:
+            buf = st["_scratch"] = np.empty_like(v)
+        np.multiply(g, 1.0 - b1, out=buf)
         m *= b1
-        m += (1.0 - b1) * g
+        m += buf
+        np.multiply(g, g, out=buf)
+        buf *= 1.0 - b2
         s *= b2
-        s += (1.0 - b2) * (g * g)
-        denom = np.sqrt(s)
-        denom /= math.sqrt(1.0 - b2 ** t)
-        denom += self.eps
-        step = m / denom
-        step *= self.lr / (1.0 - b1 ** t)
-        v -= step
+        s += buf
+        np.sqrt(s, out=buf)
+        buf *= 1.0 / math.sqrt(1.0 - b2 ** t)
+        buf += self.eps
+        np.divide(m, buf, out=buf)
+        buf *= self.lr / (1.0 - b1 ** t)
+        v -= buf
