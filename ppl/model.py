@@ -61,6 +61,26 @@ class ParamInfo:
     offset: int
 
 
+def _check_obs_support(name, obs, fn):
+    ok = np.asarray(fn.support.check(obs))
+    if not ok.all():
+        bad = np.asarray(obs)[np.broadcast_to(~ok, np.shape(obs))] if ok.shape == np.shape(obs) \
+            else None
+        what = f" (e.g. {bad.ravel()[0]!r})" if bad is not None and bad.size else ""
+        raise ValueError(f"site {name!r}: {int((~ok).sum())} observed value(s) outside the "
+                         f"support {fn.support!r} of {fn!r}{what}")
+
+
+def _total(x):
+    """sum(x), without a tape entry when x is already a scalar."""
+    return x if np.ndim(_raw(x)) == 0 else ad.sum(x)
+
+
+def _add(total, x):
+    """total + x, without a tape entry for the first term (total is the float 0.0)."""
+    return x if type(total) is float and total == 0.0 else total + x
+
+
 class _Unconstrained(handlers.Messenger):
     """Give each latent site the constrained image of its slice of z; record log|det J|."""
 
@@ -78,7 +98,7 @@ class _Unconstrained(handlers.Messenger):
         t = biject_to(msg["fn"].support)
         value = t(z)
         msg["value"] = value
-        self.log_det = self.log_det + ad.sum(t.log_abs_det_jacobian(z, value))
+        self.log_det = _add(self.log_det, _total(t.log_abs_det_jacobian(z, value)))
 
 
 class _Init(handlers.Messenger):
@@ -123,6 +143,7 @@ class Model:
                     np.broadcast_shapes(np.shape(msg["value"]), fn_.shape())
                 except ValueError:
                     raise _obs_shape_error(name, msg["value"], fn_) from None
+                _check_obs_support(name, msg["value"], fn_)
                 self.observed[name] = msg["value"]
                 continue
             if any(p.subsample_size is not None and p.subsample_size < p.size
@@ -165,12 +186,12 @@ class Model:
         for msg in sites.values():
             kind = msg["type"]
             if kind == "sample":
-                lp = ad.sum(msg["fn"].log_prob(msg["value"]))
+                lp = _total(msg["fn"].log_prob(msg["value"]))
             elif kind == "factor":
-                lp = ad.sum(msg["value"])
+                lp = _total(msg["value"])
             else:
                 continue
-            total = total + (lp if msg["scale"] == 1.0 else msg["scale"] * lp)
+            total = _add(total, lp if msg["scale"] == 1.0 else msg["scale"] * lp)
         return total
 
     # ---- log densities -------------------------------------------------------------------------
@@ -206,9 +227,15 @@ class Model:
                              f"{self.num_params}, got shape {np.shape(zr)}")
         out = {}
         for name, p in self.parameters.items():
+            shape = p.unconstrained_shape
+            if shape == ():  # one tape entry per site where one will do (ADVI's hot path)
+                out[name] = z[p.offset]
+                continue
             piece = z[p.offset:p.offset + p.size]
-            out[name] = piece.reshape(p.unconstrained_shape) if isinstance(piece, Tensor) \
-                else np.reshape(piece, p.unconstrained_shape)
+            if len(shape) > 1:
+                piece = piece.reshape(shape) if isinstance(piece, Tensor) \
+                    else np.reshape(piece, shape)
+            out[name] = piece
         return out
 
     def flatten(self, unconstrained):

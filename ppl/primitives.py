@@ -10,7 +10,7 @@ import numpy as np
 from autodiff.tensor import Tensor, _raw
 
 from . import handlers
-from .distributions.base import Distribution
+from .distributions.base import Distribution, is_validation_enabled
 
 __all__ = ["sample", "plate", "deterministic", "factor"]
 
@@ -23,6 +23,8 @@ def _message(kind, name, fn, value, is_observed):
 
 
 def _as_obs(name, obs):
+    if type(obs) is np.ndarray and obs.dtype.kind == "f" and not is_validation_enabled():
+        return obs  # checked when the Model was bound to its data
     if isinstance(obs, Tensor):
         obs = obs.value
     try:

@@ -27,7 +27,14 @@ _VALIDATE = [True]
 
 
 def enable_validation(flag=True):
-    """Turn parameter validation on construction on (the default) or off, globally."""
+    """Turn validation on (the default) or off, globally.
+
+    On: parameters are checked on construction (ValueError naming them), log_prob gives -inf
+    outside the support, observed data are checked for NaN. Off (NumPyro's
+    validate_args=False): none of that, for speed where the model has been checked once
+    already (ADVI's steps); a value outside the support then gets whatever the density's
+    formula gives there, possibly NaN.
+    """
     _VALIDATE[0] = bool(flag)
 
 
@@ -38,9 +45,9 @@ def is_validation_enabled():
 
 @contextlib.contextmanager
 def validation_enabled(flag=True):
-    """Context manager: parameter validation on or off inside the block (ADVI turns it off
-    while it explores, where an invalid parameter should give a non-finite density, not stop
-    the fit)."""
+    """Context manager: validation (see `enable_validation`) on or off inside the block.
+    ADVI turns it off for its steps, after checking the model at the initial point: an
+    invalid parameter there should give a non-finite density to retry, not stop the fit."""
     old = _VALIDATE[0]
     _VALIDATE[0] = bool(flag)
     try:
@@ -175,10 +182,13 @@ class Distribution:
     def _mask(self, value, log_prob_fn):
         """log_prob_fn(value) where value is in the support, -inf elsewhere.
 
-        The common case (all in the support) costs one check. Otherwise the density is
+        With validation off, log_prob_fn(value) as it is. The common case (all in the
+        support) costs one check. Otherwise the density is
         evaluated at a point inside the support (so no NaN and no warning from numpy) and the
         outside entries are replaced by -inf, with zero gradient.
         """
+        if not _VALIDATE[0]:
+            return log_prob_fn(value)
         v = np.asarray(_raw(value))
         ok = self._check_value(v)
         if ok.all():

@@ -287,3 +287,28 @@ def test_latent_inside_subsampled_plate_is_refused():
             ppl.sample("z", dist.Normal(0.0, 1.0))
     with pytest.raises(ValueError, match="subsampled plate"):
         local(10)
+
+
+def test_observed_values_outside_the_support():
+    @ppl.model
+    def coin(flips):
+        p = ppl.sample("p", dist.Beta(1.0, 1.0))
+        with ppl.plate("flips", len(flips)):
+            ppl.sample("y", dist.Bernoulli(probs=p), obs=flips)
+    with pytest.raises(ValueError, match=r"site 'y': 1 observed value\(s\) outside the support"):
+        coin(np.array([1.0, 0.0, 2.0]))
+
+
+def test_validation_off_gives_the_same_density_without_the_checks(m8):
+    z = np.random.default_rng(9).normal(size=10)
+    with dist.validation_enabled(False):
+        assert not dist.is_validation_enabled()
+        fast = ad.value_and_grad(m8.unconstrained_log_density)(z)
+        # no support check: a Normal scale of 0 is not refused, and log_prob is not masked
+        with np.errstate(divide="ignore", invalid="ignore"):
+            assert not np.isfinite(float(dist.Normal(0.0, 0.0).log_prob(1.0)))
+        assert np.isfinite(float(dist.HalfNormal(1.0).log_prob(-1.0)))
+    slow = ad.value_and_grad(m8.unconstrained_log_density)(z)
+    np.testing.assert_allclose(fast[0], slow[0], rtol=1e-14)
+    np.testing.assert_allclose(fast[1], slow[1], rtol=1e-14)
+    assert dist.HalfNormal(1.0).log_prob(-1.0) == -np.inf
