@@ -73,7 +73,8 @@ def _check_obs_support(name, obs, fn):
 
 def _total(x):
     """sum(x), without a tape entry when x is already a scalar."""
-    return x if np.ndim(_raw(x)) == 0 else ad.sum(x)
+    nd = x.ndim if isinstance(x, (Tensor, np.ndarray)) else np.ndim(x)
+    return x if nd == 0 else ad.sum(x)
 
 
 def _add(total, x):

@@ -59,7 +59,10 @@ def validation_enabled(flag=True):
 def broadcast_shape(*params):
     """The broadcast shape of the parameters' values (np.broadcast_shapes, with a fast path
     for the common case of equal shapes: distributions are built on every model run)."""
-    shapes = [np.shape(_raw(p)) for p in params]
+    try:
+        shapes = [p.shape for p in params]  # arrays and Tensors alike
+    except AttributeError:
+        shapes = [np.shape(_raw(p)) for p in params]
     first = shapes[0]
     for s in shapes[1:]:
         if s != first:
@@ -219,6 +222,13 @@ def _short(v):
     return f"{a.item():g}" if a.size == 1 else f"<array {a.shape}>"
 
 
+def _broadcasts_to(shape, target):
+    """Whether `shape` broadcasts to exactly `target` (numpy's rules, right-aligned)."""
+    if len(shape) > len(target):
+        return False
+    return all(a == 1 or a == b for a, b in zip(shape, target[len(target) - len(shape):]))
+
+
 def _event_broadcast(ok, event_dim):
     return ok.reshape(ok.shape + (1,) * event_dim) if event_dim else ok
 
@@ -227,11 +237,7 @@ class ExpandedDistribution(Distribution):
     """`base` broadcast to `batch_shape`; independent draws along every expanded axis."""
 
     def __init__(self, base, batch_shape):
-        try:
-            full = broadcast_shape(np.empty(base.batch_shape, bool), np.empty(batch_shape, bool))
-        except ValueError:
-            full = None
-        if full != tuple(batch_shape):
+        if not _broadcasts_to(base.batch_shape, tuple(batch_shape)):
             raise ValueError(f"expand: batch_shape {tuple(batch_shape)} is not a broadcast of "
                              f"the distribution's batch_shape {base.batch_shape}")
         self.base = base

@@ -15,6 +15,7 @@ from autodiff.tensor import _raw
 
 from .. import constraints
 from .base import Distribution, as_param, broadcast_shape
+from .kernels import normal_log_prob
 
 __all__ = ["Normal", "Cauchy", "StudentT", "Laplace", "Logistic", "Uniform", "TruncatedNormal"]
 
@@ -60,10 +61,7 @@ class Normal(Distribution):
         return _raw(self.loc) + _raw(self.scale) * eps
 
     def log_prob(self, value):
-        def lp(x):
-            z = (x - self.loc) / self.scale
-            return -0.5 * (z * z) - ad.log(self.scale) - _HALF_LOG_2PI
-        return self._mask(value, lp)
+        return self._mask(value, lambda x: normal_log_prob(x, self.loc, self.scale))
 
     @property
     def mean(self):
