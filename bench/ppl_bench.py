@@ -6,8 +6,9 @@ with engine ops and by hand in numpy.
     python bench/ppl_bench.py --quick
 
 Rows per model: `Model.unconstrained_log_density` through `ad.value_and_grad` (sample / plate /
-transforms / distributions), the same function written with engine ops on a flat vector, and
-hand-written numpy value + gradient. Results are checked to agree before timing. Also printed:
+transforms / distributions), the same with validation off (no parameter, support or data
+checks: how ADVI's steps run it), the same function written with engine ops on a flat vector,
+and hand-written numpy value + gradient. Results are checked to agree before timing. Also printed:
 the number of tape entries one evaluation records.
 """
 import os
@@ -70,7 +71,7 @@ def es_hand(z):
     return lp, g
 
 
-# ---- logistic regression, N = 10,000, D = 50 -------------------------------------------------------
+# ---- logistic regression, N = 10,000, D = 50 ---------------------------------------------------
 _rng = np.random.default_rng(0)
 XL = _rng.normal(size=(10_000, 50))
 YL = (_rng.random(10_000) < 1 / (1 + np.exp(-XL @ _rng.normal(size=50) * 0.3))).astype(float)
@@ -121,6 +122,34 @@ def tape_length(f, z):
     return n[0]
 
 
+def bench_model(name, model, engine_fn, hand_fn, d, timer):
+    """Check the four rows agree, time them side by side, print them."""
+    z = np.random.default_rng(1).normal(size=d) * 0.3
+    via_model = ad.value_and_grad(model.unconstrained_log_density)
+    via_engine = ad.value_and_grad(engine_fn)
+
+    def unchecked():
+        with dist.validation_enabled(False):
+            return via_model(z)
+    (v1, g1), (v2, g2), (v3, g3), (v4, g4) = via_model(z), via_engine(z), hand_fn(z), \
+        unchecked()
+    ok = np.allclose([v1, v2, v4], v3, rtol=1e-10) and all(
+        np.allclose(g, g3, rtol=1e-8) for g in (g1, g2, g4))
+    rows = timer([lambda: via_model(z), unchecked, lambda: via_engine(z),
+                  lambda: hand_fn(z)])
+    hand = rows[-1][0]
+    print(f"\n{name}: value_and_grad of the log density, {d} parameters"
+          f"{'' if ok else '   WARNING: results disagree'}")
+    n_model = tape_length(model.unconstrained_log_density, z)
+    for label, (med, p25, p75), n in zip(
+            ("ppl Model.unconstrained_log_density", "  the same, validation off (ADVI)",
+             "same density in engine ops", "hand-written numpy"), rows,
+            (n_model, n_model, tape_length(engine_fn, z), 0)):
+        print(f"  {label:38s} {timing.fmt_time(med):>10s}  [{timing.fmt_time(p25)}, "
+              f"{timing.fmt_time(p75)}]  {med / hand:6.2f}x hand"
+              + (f"  {n} tape entries" if n else ""))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
@@ -129,23 +158,7 @@ def main(argv=None):
     timer = timing.Timer(budget, rounds)
     t0, load0 = time.perf_counter(), timing.print_load_start()
     for name, (model, engine_fn, hand_fn, d) in MODELS.items():
-        z = np.random.default_rng(1).normal(size=d) * 0.3
-        via_model = ad.value_and_grad(model.unconstrained_log_density)
-        via_engine = ad.value_and_grad(engine_fn)
-        (v1, g1), (v2, g2), (v3, g3) = via_model(z), via_engine(z), hand_fn(z)
-        ok = np.allclose([v1, v2], v3, rtol=1e-10) and np.allclose(g1, g3, rtol=1e-8) \
-            and np.allclose(g2, g3, rtol=1e-8)
-        rows = timer([lambda: via_model(z), lambda: via_engine(z), lambda: hand_fn(z)])
-        hand = rows[2][0]
-        print(f"\n{name}: value_and_grad of the log density, {d} parameters"
-              f"{'' if ok else '   WARNING: results disagree'}")
-        for label, (med, p25, p75), n in zip(
-                ("ppl Model.unconstrained_log_density", "same density in engine ops",
-                 "hand-written numpy"), rows,
-                (tape_length(model.unconstrained_log_density, z), tape_length(engine_fn, z), 0)):
-            print(f"  {label:38s} {timing.fmt_time(med):>10s}  [{timing.fmt_time(p25)}, "
-                  f"{timing.fmt_time(p75)}]  {med / hand:6.2f}x hand"
-                  + (f"  {n} tape entries" if n else ""))
+        bench_model(name, model, engine_fn, hand_fn, d, timer)
     timing.print_load_end(t0, load0)
 
 
