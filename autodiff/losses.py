@@ -1,5 +1,6 @@
 """Losses for `autodiff.nn`: functions of Tensors that return scalar Tensors (means over the
-batch, unless `reduction` says otherwise). Re-exported as `autodiff.nn.mse`, ....
+batch, unless `reduction` says otherwise; a mean over an empty batch is a ValueError, not nan).
+Re-exported as `autodiff.nn.mse`, ....
 
 >>> import numpy as np
 >>> float(mse(np.array([1.0, 3.0]), np.array([0.0, 1.0])))
@@ -32,11 +33,19 @@ def _check_same_shape(pred, target, a, b):
                          f"{np.shape(_raw(pred))}; they must match (no broadcasting in a loss)")
 
 
+def _nonempty(x, what):
+    """A mean over no elements is 0/0: say so instead of returning nan (and failing later)."""
+    if np.size(_raw(x)) == 0:
+        raise ValueError(f"{what} is empty (shape {np.shape(_raw(x))}): the mean loss of an "
+                         f"empty batch is undefined")
+
+
 def _classes(x, labels, what):
     """x of shape (..., C) as (n, C) and integer `labels` of shape (...) as (n,), checked."""
     shape = np.shape(_raw(x))
     if len(shape) < 1:
         raise ValueError(f"{what} must have a class axis (shape (..., C)), got a scalar")
+    _nonempty(x, what)
     labels = np.asarray(_raw(labels))
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be integers (class indices), got dtype {labels.dtype}")
@@ -52,6 +61,7 @@ def _classes(x, labels, what):
 def mse(pred, target):
     """Mean squared error: mean((pred - target)^2); shapes must match."""
     _check_same_shape(pred, target, "pred", "target")
+    _nonempty(pred, "pred")
     d = pred - _as_data(target, pred, "target")
     return mean(d * d)
 
@@ -127,6 +137,8 @@ def binary_cross_entropy_with_logits(logits, targets, reduction="mean"):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     _check_same_shape(logits, targets, "logits", "targets")
+    if reduction == "mean":
+        _nonempty(logits, "logits")
     out = softplus(logits) - _as_data(targets, logits, "targets") * logits
     if reduction == "mean":
         return mean(out)

@@ -45,6 +45,9 @@ ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softplus": softp
 def _activation(activation, what="activation"):
     """(name, function) for an activation given by name or as a callable."""
     if callable(activation):
+        for name, fn in ACTIVATIONS.items():  # nn.relu, ad.sigmoid (a Primitive: no __name__)
+            if activation is fn:
+                return name, fn
         return getattr(activation, "__name__", type(activation).__name__), activation
     if activation not in ACTIVATIONS:
         raise ValueError(f"{what} must be one of {sorted(ACTIVATIONS)} or a callable, "
@@ -147,7 +150,7 @@ class Module:
         """Set every parameter from {name: array}; names and shapes must match exactly.
 
         Values are copied and converted to the parameter's dtype; the parameter Tensors stay the
-        same objects (an optimizer holding them keeps working).
+        same objects (an optimizer holding them keeps working). A failed load changes nothing.
         """
         params = dict(self.named_parameters())
         missing = [n for n in params if n not in state]
@@ -155,12 +158,18 @@ class Module:
         if missing or unexpected:
             raise ValueError(f"load_state_dict: missing parameters {missing}, unexpected "
                              f"{unexpected} (module {type(self).__name__})")
+        new = {}  # every value checked before any is set: a failed load changes nothing
         for name, p in params.items():
             value = np.asarray(_raw(state[name]))
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"load_state_dict: parameter {name!r}: the state gives dtype "
+                                f"{value.dtype}, not a real number array")
             if value.shape != p.shape:
                 raise ValueError(f"load_state_dict: parameter {name!r} has shape {p.shape}, "
                                  f"the state gives {value.shape}")
-            p._v = value.astype(p.dtype, copy=True)
+            new[name] = value.astype(p.dtype, copy=True)
+        for name, p in params.items():
+            p._v = new[name]
 
     def train(self, mode=True):
         """Set `.training` on this module and every submodule; returns self."""
@@ -285,11 +294,11 @@ class MLP(Sequential):
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output size, got {sizes}")
-        _activation(activation)
+        act_name, _ = _activation(activation)
         if output_activation is not None:
             _activation(output_activation, "output_activation")
         rng = np.random.default_rng() if rng is None else rng
-        init = "he" if activation == "relu" else "glorot"
+        init = "he" if act_name == "relu" else "glorot"
         layers = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(Linear(n_in, n_out, rng=rng, init=init, dtype=dtype))
