@@ -97,7 +97,7 @@ def test_neuron_and_layer_agree_with_numpy_on_one_vector_and_a_batch():
         special.expit(X[0] @ w + c), rel=1e-15)
 
 
-# ---- float32 --------------------------------------------------------------------------------------
+# ---- float32 -------------------------------------------------------------------------------------
 def test_float32_every_loss_and_its_gradient():
     z = ad.Tensor(rng(4).normal(size=(3, 4)).astype(np.float32), requires_grad=True)
     y = np.array([0, 3, 1])
@@ -109,7 +109,7 @@ def test_float32_every_loss_and_its_gradient():
         assert loss.dtype == np.float32 and z.grad.dtype == np.float32
 
 
-# ---- losses on edge inputs -------------------------------------------------------------------------
+# ---- losses on edge inputs -----------------------------------------------------------------------
 @pytest.mark.parametrize("call", [
     lambda z: nn.cross_entropy(z, np.zeros(0, np.int64)),
     lambda z: nn.nll(z, np.zeros(0, np.int64)),
@@ -137,7 +137,7 @@ def test_huge_logits_float32_cross_entropy_and_gradient():
     np.testing.assert_allclose(g, [[0.5, 0, -0.5], [1 / 6, -1 / 3, 1 / 6]], rtol=1e-6)
 
 
-# ---- second order -----------------------------------------------------------------------------------
+# ---- second order --------------------------------------------------------------------------------
 def test_hessian_of_an_mlp_loss_matches_finite_differences_of_its_gradient():
     net = nn.MLP([3, 4, 2], "tanh", rng=rng(5))
     X, y = rng(6).normal(size=(6, 3)), np.array([0, 1, 1, 0, 1, 0])
