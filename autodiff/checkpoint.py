@@ -9,6 +9,8 @@ a numeric or string array, and files are read with `allow_pickle=False`. Exporte
 import contextlib
 import os
 import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -61,13 +63,39 @@ def save(path, module, optimizer=None, **extra):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if os.name == "posix":  # make the rename itself durable (a crash could otherwise undo it)
+        with contextlib.suppress(OSError):
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+# what a truncated, corrupted or foreign file raises inside np.load (a missing file stays an
+# OSError of its own kind)
+_UNREADABLE = (ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError)
+
+
+def _read(path):
+    """{key: array} of an .npz file; ValueError naming the file when it cannot be read."""
+    try:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with z:
+            return {k: z[k] for k in z.files}
+    except _UNREADABLE as e:
+        raise ValueError(f"load: {path} is corrupt or not a checkpoint written by save() "
+                         f"({type(e).__name__}: {e})") from e
 
 
 def load(path, module, optimizer=None):
     """Restore `module` (and `optimizer`, when given) from a file written by `save`; return
-    the extra values as a dict (0-d arrays as Python scalars). Names and shapes must match."""
-    with np.load(os.fspath(path), allow_pickle=False) as z:
-        data = {k: z[k] for k in z.files}
+    the extra values as a dict (0-d arrays as Python scalars). Names and shapes must match;
+    a failed load (a mismatch, a corrupted file) leaves module and optimizer unchanged."""
+    path = os.fspath(path)
+    data = _read(path)
     parts = {"model": {}, "optim": {}, "extra": {}}
     for key, value in data.items():
         head, _, name = key.partition("/")
@@ -77,7 +105,12 @@ def load(path, module, optimizer=None):
         parts[head][name] = value
     if optimizer is not None and not parts["optim"]:
         raise ValueError(f"load: {path} holds no optimizer state (saved without optimizer=)")
-    module.load_state_dict(parts["model"])
+    backup = module.state_dict()
+    module.load_state_dict(parts["model"])  # all or nothing, as is the optimizer's
     if optimizer is not None:
-        optimizer.load_state_dict(parts["optim"])
+        try:
+            optimizer.load_state_dict(parts["optim"])
+        except BaseException:
+            module.load_state_dict(backup)
+            raise
     return {k: v.item() if v.ndim == 0 else v for k, v in parts["extra"].items()}

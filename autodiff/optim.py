@@ -46,7 +46,8 @@ class Optimizer:
     (a dict of numpy arrays each), hyperparameters as attributes named in `hyper`."""
 
     hyper = ()
-    slots = ()  # names of the per-parameter state arrays
+    slots = ()  # names of the per-parameter state arrays (shaped like the parameter)
+    counters = ()  # names of the per-parameter state integers
 
     def __init__(self, params):
         if isinstance(params, Tensor):
@@ -99,7 +100,8 @@ class Optimizer:
 
     def load_state_dict(self, state):
         """Restore what `state_dict` gave (hyperparameters included); the kind, the number of
-        parameters and every state array's shape must match."""
+        parameters, the state's keys and every state array's shape must match. A failed load
+        changes nothing."""
         kind = str(np.asarray(state.get("kind", "")))
         if kind != type(self).__name__:
             raise ValueError(f"load_state_dict: the state is for {kind or 'an unknown kind'}, "
@@ -108,24 +110,34 @@ class Optimizer:
         if n != len(self.params):
             raise ValueError(f"load_state_dict: the state has {n} parameters, this optimizer "
                              f"has {len(self.params)}")
+        known = self.slots + self.counters
         new = [{} for _ in self.params]
         for key, value in state.items():
             if not key.startswith("state."):
                 continue
-            _, i, slot = key.split(".", 2)
-            p = self.params[int(i)]
-            value = np.asarray(value)
+            _, i, slot = (key.split(".", 2) + ["", ""])[:3]
+            if not (i.isdigit() and int(i) < n and slot in known):
+                raise ValueError(f"load_state_dict: unexpected key {key!r}: expected "
+                                 f"state.<i>.<name>, i < {n}, name in {known}")
+            p, value = self.params[int(i)], np.asarray(value)
             if slot in self.slots:
                 if value.shape != p.shape:
                     raise ValueError(f"load_state_dict: {key} has shape {value.shape}, "
                                      f"parameter {i} has shape {p.shape}")
                 value = value.astype(p.dtype, copy=True)
             else:
+                if value.size != 1:
+                    raise ValueError(f"load_state_dict: {key} must be a number, got shape "
+                                     f"{value.shape}")
                 value = value.item()
             new[int(i)][slot] = value
-        for k in self.hyper:
-            if k in state:
-                setattr(self, k, _hyper_value(state[k]))
+        for i, st in enumerate(new):  # a parameter's state is all there or absent
+            missing = [f"state.{i}.{k}" for k in known if k not in st]
+            if st and missing:
+                raise ValueError(f"load_state_dict: {', '.join(missing)} missing")
+        hyper = {k: _hyper_value(state[k]) for k in self.hyper if k in state}
+        for k, v in hyper.items():  # set only once everything has been checked
+            setattr(self, k, v)
         self.state = new
 
     def __repr__(self):
@@ -189,6 +201,7 @@ class Adam(Optimizer):
 
     hyper = ("lr", "betas", "eps", "weight_decay")
     slots = ("exp_avg", "exp_avg_sq")
+    counters = ("step",)
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params)
