@@ -60,14 +60,14 @@ def _fmt(v):
     return np.array2string(np.asarray(v), precision=10) if np.ndim(v) else repr(float(v))
 
 
-def _start(x0, tol, maxiter, fname):
-    try:
-        x = np.array(_raw(x0), dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{fname}: x0 must be a float or a 1-d array of floats, got "
-                        f"{type(x0).__name__}") from None
-    if np.iscomplexobj(_raw(x0)):
+def _start(x0, tol, maxiter, fname, tol_name="tol"):
+    kind = np.asarray(_raw(x0)).dtype.kind if not isinstance(x0, str) else "U"
+    if kind == "c":
         raise TypeError(f"{fname}: x0 is complex; only real problems are solved")
+    if kind not in "biuf":  # None, strings, objects (np.array(None, float) would be nan)
+        raise TypeError(f"{fname}: x0 must be a float or a 1-d array of floats, got "
+                        f"{x0!r:.60}")
+    x = np.array(_raw(x0), dtype=np.float64)
     if x.ndim > 1:
         raise ValueError(f"{fname}: x0 must be a scalar or 1-d, got shape {x.shape}")
     if x.ndim == 1 and x.size == 0:
@@ -75,7 +75,8 @@ def _start(x0, tol, maxiter, fname):
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{fname}: x0 is not finite: {x}")
     if not (isinstance(tol, (int, float, np.floating)) and np.isfinite(tol) and tol > 0):
-        raise ValueError(f"{fname}: the tolerance must be a positive finite number, got {tol!r}")
+        raise ValueError(f"{fname}: {tol_name} (the tolerance) must be a positive finite "
+                         f"number, got {tol!r}")
     if not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool) or maxiter < 1:
         raise ValueError(f"{fname}: maxiter must be an integer >= 1, got {maxiter!r}")
     return x
@@ -181,7 +182,7 @@ def newton(f, x0, tol=1e-12, maxiter=50, raise_on_failure=False):
             xt = x + t * dx
             with np.errstate(all="ignore"):  # a trial outside f's domain is simply rejected
                 Ft = _call(f, xt, x.shape, "newton")
-            phit = 0.5 * float(np.sum(Ft * Ft))
+                phit = 0.5 * float(np.sum(Ft * Ft))  # inf when |f|^2 overflows: rejected too
             if np.isfinite(phit) and phit <= (1.0 - 2.0 * _ARMIJO_C * t) * phi0:
                 break
             t *= 0.5
@@ -243,7 +244,7 @@ def minimize_newton(f, x0, gtol=1e-8, maxiter=100, raise_on_failure=False):
     >>> r.x, r.converged
     (array([1., 1.]), True)
     """
-    x = _start(x0, gtol, maxiter, "minimize_newton")
+    x = _start(x0, gtol, maxiter, "minimize_newton", "gtol")
     scalar = x.ndim == 0
     g_fn = value_and_grad((lambda v: f(v[0])) if scalar else f)
     h_fn = hessian((lambda v: f(v[0])) if scalar else f)
@@ -274,7 +275,12 @@ def minimize_newton(f, x0, gtol=1e-8, maxiter=100, raise_on_failure=False):
                               f"x = {_fmt(x)}", out(x), r, it)
         p, shifted = _descent_direction(H, g)
         n_mod += shifted
-        slope = float(g @ p)  # < 0 for both directions
+        with np.errstate(all="ignore"):
+            slope = float(g @ p)  # < 0 for both directions
+        if not np.isfinite(slope):
+            raise NewtonError(f"minimize_newton: f appears unbounded below: the step overflows "
+                              f"at iteration {it}, x = {_fmt(x)}, f(x) = {val:.6g}",
+                              out(x), r, it)
         t = 1.0
         for _ in range(_MAX_HALVINGS + 1):
             xt = x + t * p
