@@ -83,14 +83,24 @@ class VAE(nn.Module):
         `eps` is given.
         """
         x = np.asarray(x, dtype=self.dtype)
-        if eps is None:
-            eps = rng.standard_normal((len(x), self.z_dim), dtype=self.dtype)
+        eps = self._eps(eps, rng, (len(x), self.z_dim))
         mu, logvar = self.encode(x)
         std = ad.exp(0.5 * logvar)
         z = mu + std * eps
         log_lik = bernoulli_log_lik(x, self.decode(z))
         neg_kl = 0.5 * ad.sum(1.0 + logvar - mu * mu - std * std, axis=-1)
         return ad.mean(log_lik + neg_kl)
+
+    def _eps(self, eps, rng, shape):
+        """The given eps, checked to have `shape`, or standard normal draws from rng."""
+        if eps is None:
+            if not isinstance(rng, np.random.Generator):
+                raise TypeError(f"give rng (a numpy.random.Generator) or eps; got rng={rng!r}")
+            return rng.standard_normal(shape, dtype=self.dtype)
+        eps = np.asarray(eps, dtype=self.dtype)
+        if eps.shape != shape:
+            raise ValueError(f"eps has shape {eps.shape}, expected {shape}")
+        return eps
 
     def sample(self, n, rng):
         """n images from the prior: Bernoulli means sigmoid(l(z)), z ~ N(0, I); numpy (n, x_dim)."""
@@ -113,8 +123,10 @@ class VAE(nn.Module):
         """
         x = np.asarray(x, dtype=self.dtype)
         n = len(x)
-        if eps is None:
-            eps = rng.standard_normal((n, k, self.z_dim), dtype=self.dtype)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"iwae_log_px: k (the number of samples) must be an integer >= 1, "
+                             f"got {k!r}")
+        eps = self._eps(eps, rng, (n, k, self.z_dim))
         out = np.empty(n)
         with ad.no_grad():
             for i in range(0, n, batch):
