@@ -14,12 +14,17 @@ Black-Scholes formula and its AD vega, recovers the input sigma.
 import argparse
 import math
 import pathlib
+import sys
 import time
 
 import numpy as np
 from scipy.stats import norm
 
-import autodiff as ad
+try:
+    import autodiff as ad
+except ImportError:  # run from a checkout that is not installed: the repository root
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    import autodiff as ad
 
 S0, STRIKE, T, RATE, SIGMA = 100.0, 100.0, 1.0, 0.05, 0.2
 

@@ -76,7 +76,10 @@ def main(argv=None):
     a = p.parse_args(argv)
     epochs = min(a.epochs, 3) if a.quick else a.epochs
 
-    data = default_data(data_dir=a.data)
+    try:
+        data = default_data(data_dir=a.data)
+    except (OSError, ValueError) as e:  # no MNIST files in --data, a truncated or foreign file
+        sys.exit(f"mlp_mnist: cannot read the data: {e}")
     (X, y), (X_test, y_test) = data["train"], data["test"]
     rng = np.random.default_rng(a.seed)
     net = nn.MLP([X.shape[1], a.hidden, 10], a.activation, rng=rng, dtype=np.float32)

@@ -15,7 +15,8 @@ network) and writes a checkpoint; at the end the importance-weighted estimate of
 Without --data it uses `models.datasets.default_data()` (the full MNIST once downloaded with
 `python -m models.datasets download`, else the 10,000 MNIST test digits of a development machine
 split 8,000 / 2,000). Ctrl-C saves a checkpoint mid-epoch; --resume continues exactly where it
-stopped (parameters, Adam state, the shuffle and the random-number generator).
+stopped (parameters, Adam state, the shuffle, the random-number generator and the epoch's running
+ELBO), given the same data and --batch.
 """
 import argparse
 import json
@@ -125,7 +126,10 @@ def main(argv=None):
     a = p.parse_args(argv)
     from tqdm.auto import tqdm
 
-    data = default_data(seed=a.seed, data_dir=a.data)
+    try:
+        data = default_data(seed=a.seed, data_dir=a.data)
+    except (OSError, ValueError) as e:  # no MNIST files in --data, a truncated or foreign file
+        sys.exit(f"vae_mnist: cannot read the data: {e}")
     (X, _), (X_test, y_test) = data["train"], data["test"]
     epochs = a.epochs if a.epochs is not None else 2 if a.quick else 10
     iwae_n = min(a.iwae_n, 100) if a.quick else a.iwae_n
@@ -139,6 +143,7 @@ def main(argv=None):
     opt = optim.Adam(vae.parameters(), lr=a.lr)
     rng = np.random.default_rng(a.seed + 1)          # shuffles and eps of training
     epoch, start, perm, history = 0, 0, None, []
+    partial = (0.0, 0, 0.0)  # a resumed epoch's (sum of ELBO x images, images, seconds) so far
     if a.resume and ckpt.exists():
         try:
             extra = optim.load(ckpt, vae, opt)
@@ -147,17 +152,26 @@ def main(argv=None):
                      f"--resume")
         epoch, start = extra["epoch"], extra["batch"]
         perm = extra["perm"] if start else None
+        if start and (len(perm) != len(X) or extra.get("batch_size", a.batch) != a.batch):
+            sys.exit(f"{ckpt} stopped mid-epoch with {len(perm):,} training images in batches "
+                     f"of {extra.get('batch_size', '?')}; resume with the same data, --quick "
+                     f"and --batch (here {len(X):,} and {a.batch})")
+        if start:
+            partial = (extra.get("epoch_sum", 0.0), extra.get("epoch_seen", 0),
+                       extra.get("epoch_seconds", 0.0))
         rng.bit_generator.state = json.loads(extra["rng_state"])
         history = [tuple(r) for r in np.reshape(extra["history"], (-1, 3))]
         print(f"resumed from {ckpt}: epoch {epoch}" + (f", batch {start}" if start else ""))
     elif a.resume:
         print(f"no checkpoint at {ckpt}: starting afresh")
 
-    def save(batch_index=0):
+    def save(batch_index=0, part=(0.0, 0, 0.0)):
         optim.save(ckpt, vae, opt, epoch=epoch, batch=batch_index,
                    perm=perm if perm is not None else np.zeros(0, np.int64),
                    rng_state=json.dumps(rng.bit_generator.state), latent=a.latent,
-                   history=np.array(history, dtype=np.float64).reshape(-1, 3))
+                   history=np.array(history, dtype=np.float64).reshape(-1, 3),
+                   batch_size=a.batch, epoch_sum=part[0], epoch_seen=part[1],
+                   epoch_seconds=part[2])
 
     print(f"VAE 784-400-({a.latent} mu, {a.latent} log sigma^2), decoder {a.latent}-400-784 "
           f"Bernoulli logits; Adam lr {a.lr:g}, batch {a.batch}, float32")
@@ -174,7 +188,8 @@ def main(argv=None):
         while epoch < epochs:
             if start == 0:
                 perm = rng.permutation(len(X))
-            t0, total, seen = time.perf_counter(), 0.0, 0
+            (total, seen, before), partial = partial, (0.0, 0, 0.0)
+            t0 = time.perf_counter()
             bar = tqdm(range(start, n_batches), desc=f"epoch {epoch + 1}", leave=False,
                        disable=True if a.no_progress else None, file=sys.stdout)
             for b in bar:
@@ -189,12 +204,12 @@ def main(argv=None):
                     bar.set_postfix(elbo=f"{total / seen:.1f}")
                 if stop and b + 1 < n_batches:
                     bar.close()
-                    save(b + 1)
+                    save(b + 1, (total, seen, before + time.perf_counter() - t0))
                     print(f"\ninterrupted: saved {ckpt} at epoch {epoch + 1}, batch {b + 1} "
                           f"of {n_batches}; continue with --resume", flush=True)
                     return 130
             bar.close()
-            secs = time.perf_counter() - t0
+            secs = before + time.perf_counter() - t0
             epoch, start = epoch + 1, 0
             history.append((total / max(seen, 1), test_elbo(vae, X_test, a.seed + 2), secs))
             save()

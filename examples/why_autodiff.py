@@ -22,11 +22,16 @@ import argparse
 import math
 import pathlib
 import statistics
+import sys
 import time
 
 import numpy as np
 
-import autodiff as ad
+try:
+    import autodiff as ad
+except ImportError:  # run from a checkout that is not installed: the repository root
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    import autodiff as ad
 
 try:
     import sympy as sp
