@@ -112,13 +112,20 @@ class Module:
             elif isinstance(value, (Module, Tensor)):
                 yield name, value
 
-    def named_modules(self, prefix=""):
-        """[(dotted name, module)] of this module ("" first) and every submodule, in order."""
-        out = [(prefix, self)]
-        for name, value in self._children():
-            if isinstance(value, Module):
-                out += value.named_modules(f"{prefix}{name}.")
-        return [(n.rstrip("."), m) for n, m in out]
+    def named_modules(self):
+        """[(dotted name, module)] of this module ("" first) and every submodule, in order; a
+        module reached by two paths is listed once, under its first name."""
+        out, seen = [], set()
+        stack = [("", self)]  # depth first, in attribute order
+        while stack:
+            prefix, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            out.append((prefix[:-1], m))
+            stack.extend(reversed([(prefix + n + ".", v) for n, v in m._children()
+                                   if isinstance(v, Module)]))
+        return out
 
     def named_parameters(self):
         """[(dotted name, Tensor)] of every parameter, submodules' included, in order."""

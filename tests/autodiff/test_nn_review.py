@@ -35,6 +35,7 @@ def test_shared_submodule_parameters_once_and_order_stable():
     assert names == ["a.weight", "a.bias", "b.weight", "b.bias"]
     assert names == [n for n, _ in m.named_parameters()]          # the same on every call
     assert [n for n, _ in Shared().named_parameters()] == names    # and for every instance
+    assert [n for n, _ in m.named_modules()] == ["", "a", "b"]     # "again" is "a"
     m.load_state_dict(m.state_dict())
     assert m.eval() is m and not m.again.training and not m.b.training
 
