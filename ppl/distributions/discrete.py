@@ -16,6 +16,11 @@ from .base import Distribution, as_param
 
 __all__ = ["Bernoulli", "Binomial", "Poisson", "NegativeBinomial", "Categorical", "Geometric"]
 
+# above this total_count (Binomial) or concentration (NegativeBinomial), log C(n, k) and
+# log Gamma(k + phi) - log Gamma(phi) - log k! lose more than ~1e-9 to cancellation between
+# lgammas of size n log n; one betaln (scipy's asymptotic form, ~4x the cost) stays accurate
+_BIG = 1e6
+
 
 def _shape(x):
     return np.shape(_raw(x))
@@ -138,7 +143,10 @@ class Binomial(_ProbsLogits):
         n = self.total_count
 
         def lp(k):
-            log_choose = ad.lgamma(n + 1.0) - ad.lgamma(k + 1.0) - ad.lgamma(n - k + 1.0)
+            if np.any(np.asarray(_raw(n)) > _BIG):  # the lgammas cancel: one betaln instead
+                log_choose = -ad.log1p(n) - ad.betaln(k + 1.0, n - k + 1.0)
+            else:
+                log_choose = ad.lgamma(n + 1.0) - ad.lgamma(k + 1.0) - ad.lgamma(n - k + 1.0)
             if self._given == "logits":
                 return log_choose + k * self._logits - n * ad.softplus(self._logits)
             return log_choose + ad.xlogy(k, self._probs) + ad.xlog1py(n - k, -self._probs)
@@ -242,9 +250,13 @@ class NegativeBinomial(Distribution):
         mu, phi = self._mean, self.concentration
 
         def lp(k):
-            log_mu_phi = ad.log(mu + phi)
-            return (ad.lgamma(k + phi) - ad.lgamma(phi) - ad.lgamma(k + 1.0)
-                    + phi * (ad.log(phi) - log_mu_phi) + k * (ad.log(mu) - log_mu_phi))
+            if np.any(np.asarray(_raw(phi)) > _BIG):  # near the Poisson limit the lgammas cancel
+                log_choose = -ad.betaln(k + 1.0, phi) - ad.log(k + phi)
+            else:
+                log_choose = ad.lgamma(k + phi) - ad.lgamma(phi) - ad.lgamma(k + 1.0)
+            # phi log(phi/(mu + phi)) = -phi log1p(mu/phi): no cancellation for phi >> mu
+            return (log_choose - phi * ad.log1p(mu / phi)
+                    + k * (ad.log(mu) - ad.log(mu + phi)))
         return self._mask(_data(value, mu, phi), lp)
 
     def _support_point(self, v):
@@ -283,13 +295,6 @@ class Categorical(_ProbsLogits):
         self.support = constraints.integer_interval(0, shape[-1] - 1)
         super().__init__(shape[:-1], validate_args=validate_args)
 
-    def _log_p(self):
-        """log probs over the last axis: log_softmax of the logits, or log of the probs given."""
-        if self._given == "logits":
-            return ad.log_softmax(self._logits)
-        with np.errstate(divide="ignore"):
-            return ad.log(self._probs)
-
     def sample(self, rng, sample_shape=()):
         p = np.asarray(_raw(self.probs))
         cum = np.cumsum(p, axis=-1)
@@ -300,12 +305,18 @@ class Categorical(_ProbsLogits):
     def log_prob(self, value):
         def lp(k):
             k = np.asarray(_raw(k)).astype(np.intp)
-            logp = self._log_p()
+            # with probs, pick then take the log: log of every probability would put 0 * inf
+            # = nan into the gradient of a category of probability 0 that no value takes
+            p = ad.log_softmax(self._logits) if self._given == "logits" else self._probs
             shape = np.broadcast_shapes(k.shape, self.batch_shape)
-            if _shape(logp)[:-1] != shape:
-                logp = ad.broadcast_to(logp, shape + (self.num_categories,))
+            if _shape(p)[:-1] != shape:
+                p = ad.broadcast_to(p, shape + (self.num_categories,))
             idx = np.broadcast_to(k, shape)[..., None]
-            return ad.reshape(ad.take_along_axis(logp, idx, axis=-1), shape)
+            picked = ad.reshape(ad.take_along_axis(p, idx, axis=-1), shape)
+            if self._given == "logits":
+                return picked
+            with np.errstate(divide="ignore"):
+                return ad.log(picked)
         return self._mask(value, lp)
 
     @property
