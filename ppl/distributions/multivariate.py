@@ -88,6 +88,28 @@ def _loc_and_matrix(cls, loc, given):
     return loc, name, m, k, batch
 
 
+def _cholesky(to_cov, m):
+    """The Cholesky factor of to_cov(m). A batch member for which it fails (not positive
+    definite, as with validation off while ADVI explores) gets a factor of NaNs, hence a NaN
+    density, instead of a LinAlgError that would stop the fit."""
+    try:
+        return ad.cholesky(to_cov(m))
+    except np.linalg.LinAlgError:
+        pass
+    v = np.asarray(_raw(m))
+    flat = v.reshape((-1,) + v.shape[-2:])
+    bad = np.zeros(len(flat), bool)
+    for i, a in enumerate(flat):
+        try:
+            np.linalg.cholesky(np.linalg.inv(a) if to_cov is ad.inv else a)
+        except np.linalg.LinAlgError:
+            bad[i] = True
+    bad = bad.reshape(v.shape[:-2] + (1, 1))
+    eye = np.eye(v.shape[-1], dtype=v.dtype)
+    L = ad.cholesky(to_cov(ad.where(bad, eye, m)))
+    return ad.where(bad, np.nan, L)
+
+
 _MATRIX_CONSTRAINT = {"covariance_matrix": constraints.positive_definite,
                       "precision_matrix": constraints.positive_definite,
                       "scale_tril": constraints.lower_cholesky}
@@ -106,9 +128,9 @@ class _Gaussian(Distribution):
     def scale_tril(self):
         if self._scale_tril is None:
             if self._covariance_matrix is not None:
-                self._scale_tril = ad.cholesky(self._covariance_matrix)
+                self._scale_tril = _cholesky(lambda m: m, self._covariance_matrix)
             else:
-                self._scale_tril = ad.cholesky(ad.inv(self._precision_matrix))
+                self._scale_tril = _cholesky(ad.inv, self._precision_matrix)
         return self._scale_tril
 
     @property
