@@ -2,7 +2,10 @@
 LogNormal, Exponential, Gamma, InverseGamma, Weibull, ChiSquared; and Beta on the unit interval.
 
 As in `continuous.py`: few engine ops per log_prob, Python float constants (float32 stays
-float32), values outside the support give -inf through `Distribution._mask`.
+float32), values outside the support give -inf through `Distribution._mask`. Where the density
+has a limit at 0 (as scipy.stats, PyMC and PyTorch) the support is `nonnegative` and log_prob(0)
+is that limit (finite, or +inf/-inf for a shape parameter below/above 1); LogNormal and
+InverseGamma, whose density vanishes at 0, keep `positive`.
 """
 import math
 
@@ -23,19 +26,27 @@ _HALF_LOG_2_OVER_PI = 0.5 * math.log(2.0 / math.pi)
 _LOG_2_OVER_PI = math.log(2.0 / math.pi)
 
 
+def _c_log(c, x):
+    """c log x, with c log 0 = 0 where c == 0 (Gamma(1, b), ChiSquared(2), Weibull(., 1) at the
+    closed end x = 0). xlogy only when a zero is present: it costs several times a log."""
+    if (np.asarray(_raw(x)) == 0).any():
+        return ad.xlogy(c, x)
+    return c * ad.log(x)
+
+
 def _broadcast_point(p, v, batch_shape):
     """p broadcast against the value and the batch (an interior point for `_mask`)."""
     return np.broadcast_to(np.asarray(p), np.broadcast_shapes(v.shape, batch_shape))
 
 
 class HalfNormal(Distribution):
-    """HalfNormal(scale): log p(x) = log(2/pi)/2 - log scale - (x/scale)^2 / 2, x > 0.
+    """HalfNormal(scale): log p(x) = log(2/pi)/2 - log scale - (x/scale)^2 / 2, x >= 0.
 
     >>> round(float(HalfNormal(1.0).log_prob(1.0)), 6)
     -0.725791
     """
     arg_constraints = {"scale": constraints.positive}
-    support = constraints.positive
+    support = constraints.nonnegative
 
     def __init__(self, scale=1.0, *, validate_args=None):
         self.scale = as_param(scale, "scale")
@@ -60,13 +71,13 @@ class HalfNormal(Distribution):
 
 
 class HalfCauchy(Distribution):
-    """HalfCauchy(scale): log p(x) = log(2/pi) - log scale - log(1 + (x/scale)^2), x > 0.
+    """HalfCauchy(scale): log p(x) = log(2/pi) - log scale - log(1 + (x/scale)^2), x >= 0.
 
     >>> round(float(HalfCauchy(1.0).log_prob(1.0)), 6)
     -1.14473
     """
     arg_constraints = {"scale": constraints.positive}
-    support = constraints.positive
+    support = constraints.nonnegative
 
     def __init__(self, scale=1.0, *, validate_args=None):
         self.scale = as_param(scale, "scale")
@@ -95,13 +106,13 @@ class HalfCauchy(Distribution):
 
 class HalfStudentT(Distribution):
     """HalfStudentT(df, scale): |StudentT(df, 0, scale)|, log p(x) = log 2
-    + StudentT(df, 0, scale).log_prob(x), x > 0.
+    + StudentT(df, 0, scale).log_prob(x), x >= 0.
 
     >>> round(float(HalfStudentT(3.0, 1.0).log_prob(1.0)), 6)
     -0.883106
     """
     arg_constraints = {"df": constraints.positive, "scale": constraints.positive}
-    support = constraints.positive
+    support = constraints.nonnegative
 
     def __init__(self, df, scale=1.0, *, validate_args=None):
         self.df, self.scale = as_param(df, "df"), as_param(scale, "scale")
@@ -173,13 +184,13 @@ class LogNormal(Distribution):
 
 
 class Exponential(Distribution):
-    """Exponential(rate): log p(x) = log rate - rate x, x > 0.
+    """Exponential(rate): log p(x) = log rate - rate x, x >= 0.
 
     >>> round(float(Exponential(2.0).log_prob(1.0)), 6)
     -1.306853
     """
     arg_constraints = {"rate": constraints.positive}
-    support = constraints.positive
+    support = constraints.nonnegative
 
     def __init__(self, rate=1.0, *, validate_args=None):
         self.rate = as_param(rate, "rate")
@@ -201,13 +212,13 @@ class Exponential(Distribution):
 
 
 class Gamma(Distribution):
-    """Gamma(concentration, rate): log p(x) = a log b + (a-1) log x - b x - lgamma(a), x > 0.
+    """Gamma(concentration, rate): log p(x) = a log b + (a-1) log x - b x - lgamma(a), x >= 0.
 
     >>> round(float(Gamma(2.0, 1.0).log_prob(1.0)), 6)
     -1.0
     """
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
-    support = constraints.positive
+    support = constraints.nonnegative
 
     def __init__(self, concentration, rate=1.0, *, validate_args=None):
         self.concentration = as_param(concentration, "concentration")
@@ -223,8 +234,8 @@ class Gamma(Distribution):
     def log_prob(self, value):
         a, b = self.concentration, self.rate
 
-        def lp(x):  # x > 0 here (_mask), so (a - 1) log x needs no xlogy
-            return (a - 1.0) * ad.log(x) - b * x + (a * ad.log(b) - ad.lgamma(a))
+        def lp(x):
+            return _c_log(a - 1.0, x) - b * x + (a * ad.log(b) - ad.lgamma(a))
         return self._mask(value, lp)
 
     @property
@@ -323,13 +334,13 @@ class Beta(Distribution):
 
 class Weibull(Distribution):
     """Weibull(scale, concentration): log p(x) = log(k/scale) + (k-1) log(x/scale) - (x/scale)^k,
-    x > 0, with k = concentration (NumPyro's argument order).
+    x >= 0, with k = concentration (NumPyro's argument order).
 
     >>> round(float(Weibull(1.0, 2.0).log_prob(1.0)), 6)
     -0.306853
     """
     arg_constraints = {"scale": constraints.positive, "concentration": constraints.positive}
-    support = constraints.positive
+    support = constraints.nonnegative
 
     def __init__(self, scale, concentration, *, validate_args=None):
         self.scale = as_param(scale, "scale")
@@ -346,7 +357,12 @@ class Weibull(Distribution):
         k = self.concentration
 
         def lp(x):
-            log_z = ad.log(x / self.scale)
+            z = x / self.scale
+            zero = np.asarray(_raw(x)) == 0
+            if zero.any():  # z^k = 0 at z = 0 (exp(k log z) would give 0 * inf in d/dk)
+                zk = ad.where(zero, 0.0, ad.exp(k * ad.log(ad.where(zero, 1.0, z))))
+                return ad.xlogy(k - 1.0, z) - zk + ad.log(k / self.scale)
+            log_z = ad.log(z)
             return (k - 1.0) * log_z - ad.exp(k * log_z) + ad.log(k / self.scale)
         return self._mask(value, lp)
 
@@ -367,13 +383,13 @@ class Weibull(Distribution):
 
 class ChiSquared(Distribution):
     """ChiSquared(df) = Gamma(df/2, 1/2): log p(x) = (df/2 - 1) log x - x/2 - (df/2) log 2
-    - lgamma(df/2), x > 0.
+    - lgamma(df/2), x >= 0.
 
     >>> round(float(ChiSquared(2.0).log_prob(1.0)), 6)
     -1.193147
     """
     arg_constraints = {"df": constraints.positive}
-    support = constraints.positive
+    support = constraints.nonnegative
 
     def __init__(self, df, *, validate_args=None):
         self.df = as_param(df, "df")
@@ -387,7 +403,7 @@ class ChiSquared(Distribution):
         h = 0.5 * self.df
 
         def lp(x):
-            return (h - 1.0) * ad.log(x) - 0.5 * x - (h * _LOG_2 + ad.lgamma(h))
+            return _c_log(h - 1.0, x) - 0.5 * x - (h * _LOG_2 + ad.lgamma(h))
         return self._mask(value, lp)
 
     @property

@@ -32,6 +32,10 @@ def positive(p):
     return 0.05, 6.0, [-1.0, 0.0, -np.inf, np.inf, np.nan]
 
 
+def nonnegative(p):  # 0 is in the support (its value there: test_dist_review.py)
+    return 0.05, 6.0, [-1.0, -1e-300, -np.inf, np.inf, np.nan]
+
+
 def unit(p):
     return 0.02, 0.98, [-0.5, 1.5, np.nan]
 
@@ -119,20 +123,20 @@ ROWS = [
     row(C.TruncatedNormal, dict(loc=0.0, scale=1.0, low=[0.0, 4.0, -9.0], high=[0.1, 7.0, -8.0]),
         _truncnorm, truncated, tag="-tails"),
     row(C.TruncatedNormal, dict(loc=0.5, scale=2.0), _truncnorm, truncated, tag="-unbounded"),
-    row(P.HalfNormal, dict(scale=R3), lambda p: stats.halfnorm(scale=p["scale"]), positive),
-    row(P.HalfCauchy, dict(scale=C21), lambda p: stats.halfcauchy(scale=p["scale"]), positive,
+    row(P.HalfNormal, dict(scale=R3), lambda p: stats.halfnorm(scale=p["scale"]), nonnegative),
+    row(P.HalfCauchy, dict(scale=C21), lambda p: stats.halfcauchy(scale=p["scale"]), nonnegative,
         moments=None),
     row(P.HalfStudentT, dict(df=[1.5, 3.0, 7.0], scale=C21), lambda p: HalfT(p["df"], p["scale"]),
-        positive, moments=dict(df=[6.0, 9.0, 30.0], scale=C21)),
+        nonnegative, moments=dict(df=[6.0, 9.0, 30.0], scale=C21)),
     row(P.LogNormal, dict(loc=[-0.5, 0.0, 1.0], scale=[[0.3], [1.2]]),
         lambda p: stats.lognorm(p["scale"], scale=np.exp(p["loc"])), positive,
         moments=dict(loc=[-0.5, 0.0, 1.0], scale=[[0.2], [0.4]])),
     row(P.Exponential, dict(rate=[0.5, 1.0, 4.0]), lambda p: stats.expon(scale=1 / np.asarray(
-        p["rate"])), positive),
+        p["rate"])), nonnegative),
     row(P.Gamma, dict(concentration=[0.5, 2.0, 7.0], rate=1.3),
-        lambda p: stats.gamma(p["concentration"], scale=1 / np.asarray(p["rate"])), positive),
+        lambda p: stats.gamma(p["concentration"], scale=1 / np.asarray(p["rate"])), nonnegative),
     row(P.Gamma, dict(concentration=[0.5, 2.0, 7.0], rate=[[0.5], [3.0]]),
-        lambda p: stats.gamma(p["concentration"], scale=1 / np.asarray(p["rate"])), positive,
+        lambda p: stats.gamma(p["concentration"], scale=1 / np.asarray(p["rate"])), nonnegative,
         tag="-broadcast"),
     row(P.InverseGamma, dict(concentration=[0.5, 2.5, 6.0], rate=[[0.5], [2.0]]),
         lambda p: stats.invgamma(p["concentration"], scale=p["rate"]), positive,
@@ -140,8 +144,8 @@ ROWS = [
     row(P.Beta, dict(concentration1=[0.5, 1.0, 4.0], concentration0=[[0.7], [3.0]]),
         lambda p: stats.beta(p["concentration1"], p["concentration0"]), unit),
     row(P.Weibull, dict(scale=[0.5, 1.0, 2.0], concentration=[[0.8], [3.0]]),
-        lambda p: stats.weibull_min(p["concentration"], scale=p["scale"]), positive),
-    row(P.ChiSquared, dict(df=[0.5, 3.0, 10.0]), lambda p: stats.chi2(p["df"]), positive),
+        lambda p: stats.weibull_min(p["concentration"], scale=p["scale"]), nonnegative),
+    row(P.ChiSquared, dict(df=[0.5, 3.0, 10.0]), lambda p: stats.chi2(p["df"]), nonnegative),
 ]
 
 ORDER_2 = {C.Normal, P.Gamma, P.Beta, C.StudentT}  # second derivatives as a spot check
