@@ -37,7 +37,7 @@ def m8():
 def test_eight_schools_parameters(m8):
     assert list(m8.parameters) == ["mu", "tau", "theta_tilde"]
     assert m8.parameters["theta_tilde"].shape == (8,)
-    assert m8.parameters["tau"].constraint is ppl.constraints.positive
+    assert m8.parameters["tau"].constraint is ppl.constraints.nonnegative
     assert [p.offset for p in m8.parameters.values()] == [0, 1, 2]
     assert m8.num_params == 10
     assert list(m8.observed) == ["y"]
