@@ -6,6 +6,7 @@ from .base import (Distribution, ExpandedDistribution, Independent, enable_valid
                    is_validation_enabled, validation_enabled)
 from .continuous import *
 from .positive import *
+from .bounded import *
 from .discrete import *
 from .multivariate import *
 from .improper import *

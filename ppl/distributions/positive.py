@@ -18,7 +18,7 @@ from .base import Distribution, as_param, broadcast_shape
 from .continuous import _HALF_LOG_2PI, _LOG_2, _dtype, _full, _student_t_log_prob
 
 __all__ = ["HalfNormal", "HalfCauchy", "HalfStudentT", "LogNormal", "Exponential", "Gamma",
-           "InverseGamma", "Beta", "Weibull", "ChiSquared"]
+           "InverseGamma", "Weibull", "ChiSquared"]
 
 _HALF_LOG_2_OVER_PI = 0.5 * math.log(2.0 / math.pi)
 _LOG_2_OVER_PI = math.log(2.0 / math.pi)
@@ -288,45 +288,6 @@ class InverseGamma(Distribution):
     def _support_point(self, v):  # the mode: the mean is inf for concentration <= 1
         return _broadcast_point(_raw(self.rate) / (_raw(self.concentration) + 1.0), v,
                                 self.batch_shape)
-
-
-class Beta(Distribution):
-    """Beta(concentration1, concentration0): log p(x) = (a-1) log x + (b-1) log(1-x) - log B(a, b),
-    0 <= x <= 1, with a = concentration1, b = concentration0.
-
-    >>> round(float(Beta(2.0, 2.0).log_prob(0.5)), 6)
-    0.405465
-    """
-    arg_constraints = {"concentration1": constraints.positive,
-                       "concentration0": constraints.positive}
-    support = constraints.unit_interval
-
-    def __init__(self, concentration1, concentration0, *, validate_args=None):
-        self.concentration1 = as_param(concentration1, "concentration1")
-        self.concentration0 = as_param(concentration0, "concentration0")
-        super().__init__(broadcast_shape(self.concentration1, self.concentration0),
-                         validate_args=validate_args)
-
-    def sample(self, rng, sample_shape=()):
-        return rng.beta(_raw(self.concentration1), _raw(self.concentration0),
-                        self.shape(sample_shape))
-
-    def log_prob(self, value):
-        a, b = self.concentration1, self.concentration0
-
-        def lp(x):  # xlogy: 0 log 0 = 0 at the closed ends when a or b is 1
-            return ad.xlogy(a - 1.0, x) + ad.xlog1py(b - 1.0, -x) - ad.betaln(a, b)
-        return self._mask(value, lp)
-
-    @property
-    def mean(self):
-        a, b = _raw(self.concentration1), _raw(self.concentration0)
-        return _full(a / (a + b), self.batch_shape)
-
-    @property
-    def variance(self):
-        a, b = _raw(self.concentration1), _raw(self.concentration0)
-        return _full(a * b / ((a + b) ** 2 * (a + b + 1.0)), self.batch_shape)
 
 
 class Weibull(Distribution):

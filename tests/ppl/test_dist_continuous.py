@@ -14,6 +14,7 @@ import pytest
 from scipy import integrate, stats
 
 import autodiff as ad
+from ppl.distributions import bounded as B
 from ppl.distributions import continuous as C
 from ppl.distributions import positive as P
 
@@ -110,19 +111,19 @@ ROWS = [
         lambda p: stats.laplace(p["loc"], p["scale"]), real),
     row(C.Logistic, dict(loc=[[-1.0], [0.5]], scale=R3),
         lambda p: stats.logistic(p["loc"], p["scale"]), real),
-    row(C.Uniform, dict(low=[-1.0, 0.0, 2.0], high=[[3.0], [5.5]]),
+    row(B.Uniform, dict(low=[-1.0, 0.0, 2.0], high=[[3.0], [5.5]]),
         lambda p: stats.uniform(p["low"], np.subtract(p["high"], p["low"])), between),
     # both bounds; a + b > 0 in some members only, so both sides of the reflection are used
-    row(C.TruncatedNormal, dict(loc=[0.0, 1.0, -2.0], scale=[1.0, 0.5, 2.0], low=-1.0, high=2.0),
+    row(B.TruncatedNormal, dict(loc=[0.0, 1.0, -2.0], scale=[1.0, 0.5, 2.0], low=-1.0, high=2.0),
         _truncnorm, truncated, tag="-interval"),
-    row(C.TruncatedNormal, dict(loc=[[0.3], [-0.5]], scale=[0.8, 1.0, 1.5], low=[-1.0, 0.0, 0.5]),
+    row(B.TruncatedNormal, dict(loc=[[0.3], [-0.5]], scale=[0.8, 1.0, 1.5], low=[-1.0, 0.0, 0.5]),
         _truncnorm, truncated, tag="-low"),
-    row(C.TruncatedNormal, dict(loc=[0.3, -0.5, 1.0], scale=1.0, high=[[0.0], [2.0]]),
+    row(B.TruncatedNormal, dict(loc=[0.3, -0.5, 1.0], scale=1.0, high=[[0.0], [2.0]]),
         _truncnorm, truncated, tag="-high"),
     # narrow (log1mexp near 0) and far tails on both sides (Phi(b) - Phi(a) ~ 1e-5 .. 1e-16)
-    row(C.TruncatedNormal, dict(loc=0.0, scale=1.0, low=[0.0, 4.0, -9.0], high=[0.1, 7.0, -8.0]),
+    row(B.TruncatedNormal, dict(loc=0.0, scale=1.0, low=[0.0, 4.0, -9.0], high=[0.1, 7.0, -8.0]),
         _truncnorm, truncated, tag="-tails"),
-    row(C.TruncatedNormal, dict(loc=0.5, scale=2.0), _truncnorm, truncated, tag="-unbounded"),
+    row(B.TruncatedNormal, dict(loc=0.5, scale=2.0), _truncnorm, truncated, tag="-unbounded"),
     row(P.HalfNormal, dict(scale=R3), lambda p: stats.halfnorm(scale=p["scale"]), nonnegative),
     row(P.HalfCauchy, dict(scale=C21), lambda p: stats.halfcauchy(scale=p["scale"]), nonnegative,
         moments=None),
@@ -141,14 +142,14 @@ ROWS = [
     row(P.InverseGamma, dict(concentration=[0.5, 2.5, 6.0], rate=[[0.5], [2.0]]),
         lambda p: stats.invgamma(p["concentration"], scale=p["rate"]), positive,
         moments=dict(concentration=[9.0, 12.0, 20.0], rate=[[0.5], [2.0]])),
-    row(P.Beta, dict(concentration1=[0.5, 1.0, 4.0], concentration0=[[0.7], [3.0]]),
+    row(B.Beta, dict(concentration1=[0.5, 1.0, 4.0], concentration0=[[0.7], [3.0]]),
         lambda p: stats.beta(p["concentration1"], p["concentration0"]), unit),
     row(P.Weibull, dict(scale=[0.5, 1.0, 2.0], concentration=[[0.8], [3.0]]),
         lambda p: stats.weibull_min(p["concentration"], scale=p["scale"]), nonnegative),
     row(P.ChiSquared, dict(df=[0.5, 3.0, 10.0]), lambda p: stats.chi2(p["df"]), nonnegative),
 ]
 
-ORDER_2 = {C.Normal, P.Gamma, P.Beta, C.StudentT}  # second derivatives as a spot check
+ORDER_2 = {C.Normal, P.Gamma, B.Beta, C.StudentT}  # second derivatives as a spot check
 
 
 def _points(d, p, domain, rng, k=4):
@@ -237,7 +238,7 @@ def test_cauchy_and_half_cauchy_moments_as_numpyro():
 
 
 def test_truncated_normal_far_tail_is_finite_and_samples_stay_inside():
-    d = C.TruncatedNormal(0.0, 1.0, low=[30.0, -40.0], high=[31.0, -39.0])
+    d = B.TruncatedNormal(0.0, 1.0, low=[30.0, -40.0], high=[31.0, -39.0])
     x = d.sample(np.random.default_rng(4), (1000,))
     assert np.all(d.support.check(x)) and np.all(np.isfinite(d.log_prob(x)))
     # the density's mass sits within ~1/|a| of the near bound

@@ -7,6 +7,7 @@ import pytest
 
 import autodiff as ad
 from ppl import constraints
+from ppl.distributions import bounded as B
 from ppl.distributions import continuous as C
 from ppl.distributions import positive as P
 from ppl.distributions import validation_enabled
@@ -21,7 +22,7 @@ def _first_row(cls):
 
 
 def test_every_exported_family_has_a_row():
-    exported = {getattr(m, n) for m in (C, P) for n in m.__all__}
+    exported = {getattr(m, n) for m in (C, P, B) for n in m.__all__}
     missing = sorted(c.__name__ for c in exported - set(FAMILIES))
     assert not missing, f"no row in test_dist_continuous.ROWS for {missing}"
 
@@ -47,10 +48,10 @@ def test_invalid_parameter_is_a_value_error_naming_it(cls, name):
 
 @pytest.mark.parametrize("cls, params, name", [
     (C.Normal, dict(loc=np.nan, scale=1.0), "loc"),
-    (C.Uniform, dict(low=2.0, high=1.0), "high"),
-    (C.Uniform, dict(low=[0.0, 1.0], high=1.0), "high"),  # high == low is invalid too
-    (C.TruncatedNormal, dict(loc=0.0, scale=1.0, low=1.0, high=-1.0), "high"),
-    (C.TruncatedNormal, dict(loc=0.0, scale=1.0, low=np.inf), "low"),
+    (B.Uniform, dict(low=2.0, high=1.0), "high"),
+    (B.Uniform, dict(low=[0.0, 1.0], high=1.0), "high"),  # high == low is invalid too
+    (B.TruncatedNormal, dict(loc=0.0, scale=1.0, low=1.0, high=-1.0), "high"),
+    (B.TruncatedNormal, dict(loc=0.0, scale=1.0, low=np.inf), "low"),
 ])
 def test_invalid_bounds(cls, params, name):
     with pytest.raises(ValueError, match=f"parameter '{name}'"):
@@ -68,25 +69,25 @@ def test_bad_parameter_type_is_a_type_error(cls, bad):
 
 def test_defaults_are_numpyro_s():
     for d in (P.HalfNormal(), C.Cauchy(), P.HalfCauchy(), C.Laplace(), C.Logistic(), P.LogNormal(),
-              P.Exponential(), C.Uniform(), C.TruncatedNormal()):
+              P.Exponential(), B.Uniform(), B.TruncatedNormal()):
         assert d.batch_shape == ()
     assert float(P.Gamma(2.0).rate) == float(P.InverseGamma(2.0).rate) == 1.0
     t, h = C.StudentT(3.0), P.HalfStudentT(3.0)
     assert (float(t.loc), float(t.scale), float(h.scale)) == (0.0, 1.0, 1.0)
-    assert (float(C.Uniform().low), float(C.Uniform().high)) == (0.0, 1.0)
+    assert (float(B.Uniform().low), float(B.Uniform().high)) == (0.0, 1.0)
     w = P.Weibull(2.0, 0.5)  # NumPyro's order: scale, then concentration
     assert (float(w.scale), float(w.concentration)) == (2.0, 0.5)
-    b = P.Beta(2.0, 5.0)
+    b = B.Beta(2.0, 5.0)
     assert float(b.mean) == pytest.approx(2.0 / 7.0)
 
 
 def test_support_per_instance():
-    u = C.Uniform(ad.Tensor([0.0, 1.0]), 3.0)  # Tensor bounds are read by the check
+    u = B.Uniform(ad.Tensor([0.0, 1.0]), 3.0)  # Tensor bounds are read by the check
     np.testing.assert_array_equal(u.support.check(np.array([0.5, 0.5])), [True, False])
-    assert repr(C.TruncatedNormal(low=0.0).support) == "greater_than(lower_bound=0.0)"
-    assert repr(C.TruncatedNormal(high=0.0).support) == "less_than(upper_bound=0.0)"
-    assert C.TruncatedNormal().support is constraints.real
-    assert repr(C.TruncatedNormal(0.0, 1.0, low=-1.0, high=1.0)) == \
+    assert repr(B.TruncatedNormal(low=0.0).support) == "greater_than(lower_bound=0.0)"
+    assert repr(B.TruncatedNormal(high=0.0).support) == "less_than(upper_bound=0.0)"
+    assert B.TruncatedNormal().support is constraints.real
+    assert repr(B.TruncatedNormal(0.0, 1.0, low=-1.0, high=1.0)) == \
         "TruncatedNormal(loc=0, scale=1, low=-1, high=1)"
 
 
@@ -125,8 +126,8 @@ def test_log_prob_of_tensor_parameters_is_a_tensor_and_plain_numpy_stays_numpy(c
 
 # ---- expand and to_event -----------------------------------------------------------------------
 @pytest.mark.parametrize("d", [P.Gamma([0.5, 2.0, 7.0], 1.3), C.Normal([0.0, 1.0, 2.0], 1.0),
-                               C.TruncatedNormal(0.0, 1.0, low=[-1.0, 0.0, 1.0]),
-                               P.Beta(2.0, [1.0, 2.0, 3.0])], ids=repr)
+                               B.TruncatedNormal(0.0, 1.0, low=[-1.0, 0.0, 1.0]),
+                               B.Beta(2.0, [1.0, 2.0, 3.0])], ids=repr)
 def test_expand_and_to_event(d):
     rng = np.random.default_rng(5)
     e = d.expand((4, 3))
