@@ -1,17 +1,17 @@
 """Review of the examples: they start from a checkout that is not installed, a bad --data is a
 one-line error (no traceback), and a VAE run stopped mid-epoch by Ctrl-C and resumed prints and
 saves exactly what the uninterrupted run does (train ELBO of the interrupted epoch included)."""
-import gzip
 import importlib.util
 import os
 import signal
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from .idx_files import write_bar_idx
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -42,20 +42,7 @@ def test_each_example_starts_from_a_checkout_that_is_not_installed(name, tmp_pat
     assert r.returncode == 0 and "usage:" in r.stdout, r.stderr
 
 
-def write_idx(folder, n_train=1000, n_test=200):
-    """Small MNIST-format files: bright bars at random places (learnable structure)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        X = np.zeros((n, 28, 28), np.uint8)
-        rows, cols = rng.integers(4, 20, n), rng.integers(4, 20, n)
-        for i in range(n):
-            X[i, rows[i]:rows[i] + 6, cols[i]:cols[i] + 3] = 255
-        y = (rows // 2).astype(np.uint8) % 10
-        for kind, a in (("images-idx3", X), ("labels-idx1", y)):
-            head = bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
-            (folder / f"{prefix}-{kind}-ubyte.gz").write_bytes(gzip.compress(head + a.tobytes()))
-    return folder
+write_idx = write_bar_idx
 
 
 @pytest.mark.parametrize("name", ["mlp_mnist", "vae_mnist"])

@@ -1,9 +1,7 @@
 """examples/vae_mnist.py --quick in a subprocess: it learns, writes pictures, resumes exactly."""
-import gzip
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -11,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from .idx_files import write_bar_idx
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "vae_mnist.py"
@@ -31,19 +31,7 @@ def data_args(workdir):
     """The offline default on machines that have it; else small generated IDX files."""
     if SHARED.is_dir():
         return []
-    folder = workdir / "idx"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 4000), ("t10k", 1000)):
-        # blurry bright bars: structure a VAE can learn
-        X = np.zeros((n, 28, 28), np.uint8)
-        rows, cols = rng.integers(4, 20, n), rng.integers(4, 20, n)
-        for i in range(n):
-            X[i, rows[i]:rows[i] + 6, cols[i]:cols[i] + 3] = 255
-        y = (rows // 2).astype(np.uint8) % 10
-        for kind, a in (("images-idx3", X), ("labels-idx1", y)):
-            head = bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
-            (folder / f"{prefix}-{kind}-ubyte.gz").write_bytes(gzip.compress(head + a.tobytes()))
+    folder = write_bar_idx(workdir / "idx", 4000, 1000)
     return ["--data", str(folder)]
 
 
