@@ -65,7 +65,7 @@ def _check_obs_support(name, obs, fn):
     ok = np.asarray(fn.support.check(obs))
     if not ok.all():
         bad = np.asarray(obs)[~ok] if ok.shape == np.shape(obs) else np.empty(0)
-        what = f" (e.g. {bad.ravel()[0]!r})" if bad.size else ""
+        what = f" (e.g. {bad.ravel()[0].item()!r})" if bad.size else ""
         raise ValueError(f"site {name!r}: {int((~ok).sum())} observed value(s) outside the "
                          f"support {fn.support!r} of {fn!r}{what}")
 
