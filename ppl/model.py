@@ -209,14 +209,16 @@ class Model:
         self._check_sites(sites)
         return self._log_joint(sites)
 
-    def unconstrained_log_density(self, z, rng=None):
+    def unconstrained_log_density(self, z, rng=None, jacobian=True):
         """log p(x, T(z)) + log|det J_T(z)| for the flat unconstrained vector z (numpy or
-        Tensor of shape (num_params,)); differentiable by the engine in z."""
+        Tensor of shape (num_params,)); differentiable by the engine in z. With
+        `jacobian=False`, log p(x, T(z)) alone (its maximiser is the constrained MAP)."""
         h = _Unconstrained(self.unflatten(z))
         hs = [h] if rng is None else [handlers.subsample(rng), h]
         sites = self._run(*hs)
         self._check_sites(sites)
-        return self._log_joint(sites) + h.log_det
+        lp = self._log_joint(sites)
+        return lp + h.log_det if jacobian else lp
 
     # ---- flat vector <-> named values ----------------------------------------------------------
     def unflatten(self, z):
