@@ -1,0 +1,359 @@
+"""ADVI: automatic differentiation variational inference (Kucukelbir et al., JMLR 2017), as
+Stan implements it, plus iterate averaging.
+
+A Gaussian q(zeta) = N(mu, L L^T) lives in the model's unconstrained space; `meanfield` has
+L = diag(exp(omega)), `fullrank` a lower-triangular L whose diagonal is exp(omega). With
+zeta = mu + L eps, eps ~ N(0, I) (the reparameterisation),
+
+    ELBO(mu, L) = E_eps[log p(x, T^-1(zeta)) + log|det J_T^-1(zeta)|] + H[q],
+    H[q] = D/2 (1 + log 2 pi) + sum(omega),
+
+and, with g = grad_zeta log p(zeta) from the engine at each draw,
+grad_mu = E[g], grad_L = E[tril(g eps^T)] + diag(1 / L_dd), so
+grad_omega = E[g eps] exp(omega) + 1.
+
+Stan's steps: rho_k = eta k^(-1/2 + 1e-16) / (tau + sqrt(s_k)), s_k = alpha g_k^2 + (1 - alpha)
+s_(k-1), alpha = 0.1, tau = 1; eta from an adaptation phase (100, 10, 1, 0.1, 0.01 for
+`adapt_iter` steps each, best ELBO). Every `eval_elbo` steps the ELBO is estimated with
+`elbo_samples` draws (no tape is recorded); the relative change |(ELBO_k - ELBO_(k-1)) / ELBO_k|
+enters a circular buffer, and Stan stops when its mean or median is under `tol_rel_obj`.
+
+Beyond Stan: that rule stops while the iterates still jitter at the step size's scale. After it
+fires, the fit goes on for an averaging window as long as the run so far (at least
+`5 * eval_elbo` steps, within `steps`) and returns the average of the iterates over the window
+(Polyak-Ruppert; Dhaka et al., NeurIPS 2020). A split R-hat of the window's batch means tells
+whether the iterates were stationary there (`fit.rhat`; above 1.1 they still drifted).
+"""
+import math
+import sys
+import time
+
+import numpy as np
+
+import autodiff as ad
+
+from . import handlers
+from .distributions.base import validation_enabled
+from . import advi_steps
+from .advi_steps import Adam, StanStep, Window
+from .families import Fullrank, Meanfield
+from .results import VIResult
+
+__all__ = ["advi"]
+
+ETA_SEQUENCE = (100.0, 10.0, 1.0, 0.1, 0.01)
+_WIN = [2.0, 10]
+_RETRIES = 10        # fresh draws tried for a non-finite gradient before the step is skipped
+
+
+def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, adapt_iter=50,
+         tol_rel_obj=0.01, eval_elbo=100, grad_samples=1, elbo_samples=100, lr=None,
+         seed=None, init=None, progress=None, average=True, precondition="laplace"):
+    """Fit q(zeta) = N(mu, L L^T) to the posterior of a bound `Model` by maximising
+    ELBO = E_q[log p(x, T^-1(zeta)) + log|det J|] + H[q] (see the module docstring).
+
+    family: "meanfield" or "fullrank". optimizer: "stan" (adaptive step-size sequence, `eta`
+    adapted unless given) or "adam" (`lr`, default 0.01). `average=False` returns Stan's last
+    iterate instead of the window average. Ctrl-C returns the fit so far (not converged).
+    precondition="laplace" (default) runs the algorithm in coordinates whitened at the mode
+    (see `ppl.advi_steps.precondition`); None runs Stan's algorithm as is, from the initial point.
+    Returns a `VIResult`.
+    """
+    cfg = _check_args(model, family, steps, optimizer, eta, adapt_iter, tol_rel_obj, eval_elbo,
+                      grad_samples, elbo_samples, lr)
+    ss = np.random.SeedSequence(seed)
+    seed_used = ss.entropy if seed is None else seed
+    init_ss, grad_ss, elbo_ss, sub_ss = ss.spawn(4)
+    q = (Meanfield if family == "meanfield" else Fullrank)(model.num_params)
+    if init is None:
+        init = model.initial_point(int(init_ss.generate_state(1)[0]))
+    z0 = model.unconstrain(init)
+    _check_initial_point(model, z0)
+    sub_rng = np.random.default_rng(sub_ss) if _has_subsample(model, init) else None
+    run = _Run(model, q, sub_rng, np.random.default_rng(grad_ss), np.random.default_rng(elbo_ss),
+               grad_samples, elbo_samples, z0)
+    lam0 = q.init(np.zeros(model.num_params))
+    bar = _progress_bar(progress, steps, model)
+    t0 = time.perf_counter()
+    out = dict(lam=lam0, converged=False, reason="", history=([], []), eta=eta, steps=0,
+               rhat=math.nan, info={"adaptation": {}, "preconditioned": "no: not asked"})
+    try:
+        with validation_enabled(False):
+            if precondition == "laplace":
+                out["info"]["preconditioned"] = advi_steps.precondition(run, family)
+            if optimizer == "stan" and eta is None:
+                out["eta"] = _adapt_eta(run, lam0, cfg, out["info"], bar)
+            _optimise(run, lam0, cfg, out, bar, optimizer, out["eta"], lr, average)
+    except KeyboardInterrupt:
+        out["converged"] = False
+        out["reason"] = "interrupted (Ctrl-C) after %d steps; the result so far" % out["steps"]
+    finally:
+        if bar is not None:
+            bar.close()
+    out["info"].update(seconds=time.perf_counter() - t0, dropped_elbo_draws=run.dropped,
+                       gradient_evaluations=run.n_grad)
+    mu, omega, L = run.to_zeta(out["lam"])
+    return VIResult(model, family, mu, omega, L, method="advi",
+                    elbo_history=tuple(np.asarray(h) for h in out["history"]),
+                    converged=out["converged"], stop_reason=out["reason"], eta=out["eta"],
+                    optimizer=optimizer, steps=out["steps"], skipped=run.skipped,
+                    rhat=out["rhat"], seed=seed_used, info=out["info"])
+
+
+class _Run:
+    """The model's log density and the draws: ELBO gradient and ELBO estimates."""
+
+    def __init__(self, model, q, sub_rng, grad_rng, elbo_rng, grad_samples, elbo_samples,
+                 centre):
+        self.model, self.q, self.sub_rng = model, q, sub_rng
+        # zeta = centre + C u: the algorithm runs in u (C = I, or a whitening at the mode)
+        self.centre, self.C, self.log_det_C = centre, None, 0.0
+        self.grad_rng, self.elbo_rng = grad_rng, elbo_rng
+        self.grad_samples, self.elbo_samples = grad_samples, elbo_samples
+        self.value_and_grad = ad.value_and_grad(self.log_p)
+        self.skipped = self.dropped = self.n_grad = 0
+
+    def log_p(self, z):
+        return self.model.unconstrained_log_density(z, self.sub_rng)
+
+    def elbo_grad(self, lam):
+        """Monte Carlo gradient of the ELBO in lam, or None when no finite draw was found."""
+        q, total = self.q, None
+        for _ in range(self.grad_samples):
+            for _ in range(_RETRIES):
+                eps = self.grad_rng.standard_normal(q.dim)
+                zeta = self.zeta(q.transform(lam, eps))
+                self.n_grad += 1
+                with np.errstate(all="ignore"):
+                    lp, g = self.value_and_grad(zeta)
+                    g = self.pullback(g)
+                if np.isfinite(lp) and np.all(np.isfinite(g)):
+                    break
+            else:
+                self.skipped += 1
+                return None
+            gl = q.grad_log_p(lam, eps, g)
+            total = gl if total is None else total + gl
+        if self.grad_samples > 1:
+            total /= self.grad_samples
+        return total + q.grad_entropy(lam)
+
+    def elbo(self, lam, se=False):
+        """ELBO estimate with `elbo_samples` draws, evaluated without a tape. Non-finite draws
+        are dropped (and counted); -inf when none is finite. With `se`, also its Monte Carlo
+        standard error sd(log p) / sqrt(draws)."""
+        q = self.q
+        eps = self.elbo_rng.standard_normal((self.elbo_samples, q.dim))
+        zetas = self.zeta(q.transform(lam, eps))
+        vals = np.empty(self.elbo_samples)
+        with ad.no_grad(), np.errstate(all="ignore"):
+            for i in range(self.elbo_samples):
+                vals[i] = float(self.log_p(zetas[i]))
+        ok = np.isfinite(vals)
+        self.dropped += int((~ok).sum())
+        if not ok.any():
+            return (-math.inf, math.inf) if se else -math.inf
+        value = float(vals[ok].mean()) + q.entropy(lam) + self.log_det_C
+        if not se:
+            return value
+        return value, float(vals[ok].std(ddof=1) / math.sqrt(ok.sum())) if ok.sum() > 1 else 0.0
+
+    def zeta(self, u):
+        """zeta = centre + C u (u of shape (D,) or (S, D))."""
+        if self.C is None:
+            return self.centre + u
+        return self.centre + (u * self.C if self.C.ndim == 1 else u @ self.C.T)
+
+    def pullback(self, g):
+        """grad_u = C^T grad_zeta."""
+        if self.C is None:
+            return g
+        return g * self.C if self.C.ndim == 1 else self.C.T @ g
+
+    def to_zeta(self, lam):
+        """(mu, omega, L) of q in the model's unconstrained space: N(centre + C m, C S C^T)."""
+        m, omega, L = self.q.unpack(lam)
+        if self.C is None:
+            return self.centre + m, omega, L
+        if self.C.ndim == 1:
+            return self.zeta(m), omega + np.log(self.C), None if L is None else self.C[:, None] * L
+        L = self.C @ L
+        return self.zeta(m), np.log(np.diag(L)), L
+
+
+def _adapt_eta(run, lam0, cfg, info, bar):
+    """Stan's adaptation: each eta in turn runs `adapt_iter` steps from the start; keep the
+    best ELBO; stop early once an eta does worse than the best (after some improvement).
+    Beyond Stan: the largest eta whose ELBO is within 2 sqrt(2) Monte Carlo standard errors
+    of the best is kept (equal within noise, it moves further in the same number of steps;
+    from a near-optimal start the smallest eta would otherwise win by standing still)."""
+    elbo_init = run.elbo(lam0)
+    best, eta_best = -math.inf, None
+    tried, errors = info["adaptation"], {}
+    for eta in ETA_SEQUENCE:
+        lam, opt = lam0.copy(), StanStep(eta)
+        with np.errstate(all="ignore"):
+            for _ in range(cfg["adapt_iter"]):
+                g = run.elbo_grad(lam)
+                if g is not None:
+                    run.q.step(lam, opt, g)
+                if not np.all(np.isfinite(lam)):
+                    break
+            elbo, errors[eta] = run.elbo(lam, se=True) if np.all(np.isfinite(lam)) \
+                else (-math.inf, math.inf)
+        tried[eta] = elbo
+        if bar is not None:
+            bar.set_postfix_str(f"adapting eta={eta:g} ELBO={elbo:.4g}", refresh=True)
+        if not math.isfinite(elbo):
+            continue                      # NaN or diverged: move on to a smaller eta
+        if elbo < best and best > elbo_init:
+            break                         # worse than the best after an improvement: stop
+        if elbo > best:
+            best, eta_best = elbo, eta
+    if eta_best is None:
+        raise RuntimeError(
+            f"ADVI: every step size failed (ELBO after {cfg['adapt_iter']} steps for eta = "
+            f"{', '.join(f'{e:g}: {v:.4g}' for e, v in tried.items())}; initial ELBO "
+            f"{elbo_init:.4g}). The model may be ill-conditioned or misspecified; try "
+            "init=..., eta=..., or optimizer='adam'")
+    info["elbo_init"] = elbo_init
+    for eta, elbo in tried.items():                # in decreasing eta
+        if elbo >= best - 2.0 * math.sqrt(2.0) * errors[eta_best]:
+            return eta
+    return eta_best
+
+
+def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
+    """The main loop: steps, Stan's convergence rule, then the averaging window."""
+    steps, every, tol = cfg["steps"], cfg["eval_elbo"], cfg["tol_rel_obj"]
+    opt = StanStep(eta) if optimizer == "stan" else Adam(0.01 if lr is None else lr)
+    lam = lam0.copy()
+    out["lam"] = lam
+    cb = []
+    cb_size = max(int(0.1 * steps / every), 2)
+    iters, elbos = out["history"]
+    elbo_prev, window = None, None
+    rel = math.nan
+    k = 0
+    while k < steps:
+        k += 1
+        g = run.elbo_grad(lam)
+        if g is not None:
+            run.q.step(lam, opt, g)
+        out["steps"] = k
+        if window is not None:
+            window.add(lam)
+            if window.full:
+                break
+        if k % every:
+            continue
+        if bar is not None:
+            bar.update(every)
+        elbo = run.elbo(lam)
+        iters.append(k)
+        elbos.append(elbo)
+        if not np.all(np.isfinite(lam)):
+            raise FloatingPointError(
+                f"ADVI diverged at step {k}: the variational parameters are not finite "
+                f"(eta={eta}); try a smaller eta or lr")
+        if window is None:
+            if elbo_prev is not None:
+                rel = abs((elbo - elbo_prev) / elbo) if elbo != 0 else math.inf
+                cb.append(rel)
+                del cb[:-cb_size]
+            elbo_prev = elbo
+            if bar is not None:
+                bar.set_postfix_str(f"ELBO={elbo:.5g} rel={rel:.3g} eta={eta}", refresh=False)
+            if cb:
+                mean_cb, med_cb = float(np.mean(cb)), float(np.median(cb))
+                rule = ("mean" if mean_cb < tol else "median" if med_cb < tol else None)
+                if rule is not None:
+                    out["converged"] = True
+                    out["reason"] = (f"the {rule} relative ELBO change "
+                                     f"{min(mean_cb, med_cb):.3g} < tol_rel_obj={tol:g} at "
+                                     f"step {k}")
+                    out["info"]["stan_converged_at"] = k
+                    if not average:
+                        return
+                    size = min(max(int(_WIN[0] * k), _WIN[1] * every), steps - k)
+                    if size < 8:
+                        return
+                    window = Window(lam, size)
+    if window is None:
+        out["reason"] = f"reached steps={steps} before the relative ELBO change fell under " \
+                        f"tol_rel_obj={tol:g} (last {rel:.3g})"
+        return
+    out["lam"], out["rhat"] = window.mean(), window.rhat()
+    out["info"]["window"] = window.n
+    out["reason"] += f"; averaged the iterates of the following {window.n} steps"
+
+
+# ---- checks -------------------------------------------------------------------------------------
+def _check_args(model, family, steps, optimizer, eta, adapt_iter, tol_rel_obj, eval_elbo,
+                grad_samples, elbo_samples, lr):
+    from .model import Model
+    if not isinstance(model, Model):
+        raise TypeError(f"advi: model must be a bound ppl.Model (call the @ppl.model factory "
+                        f"with its data), got {type(model).__name__}")
+    if model.num_params == 0:
+        raise ValueError(f"advi: model {model.name!r} has no latent parameters to fit")
+    if family not in ("meanfield", "fullrank"):
+        raise ValueError(f"advi: family must be 'meanfield' or 'fullrank', got {family!r}")
+    if optimizer not in ("stan", "adam"):
+        raise ValueError(f"advi: optimizer must be 'stan' or 'adam', got {optimizer!r}")
+    cfg = {}
+    for name, v in (("steps", steps), ("adapt_iter", adapt_iter), ("eval_elbo", eval_elbo),
+                    ("grad_samples", grad_samples), ("elbo_samples", elbo_samples)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"advi: {name} must be a positive integer, got {v!r}")
+        cfg[name] = int(v)
+    for name, v in (("tol_rel_obj", tol_rel_obj), ("eta", eta), ("lr", lr)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                              or not v > 0 or not math.isfinite(v)):
+            raise ValueError(f"advi: {name} must be a positive number, got {v!r}")
+    if tol_rel_obj is None:
+        raise ValueError("advi: tol_rel_obj must be a positive number, got None")
+    if optimizer == "stan" and lr is not None:
+        raise ValueError("advi: lr is Adam's step size; with optimizer='stan' give eta=...")
+    if optimizer == "adam" and eta is not None:
+        raise ValueError("advi: eta is the Stan optimizer's step-size scale; with "
+                         "optimizer='adam' give lr=...")
+    cfg["tol_rel_obj"] = float(tol_rel_obj)
+    return cfg
+
+
+def _check_initial_point(model, z0):
+    """A clear error naming the site whose log density is not finite at the start."""
+    with np.errstate(all="ignore"):
+        lp, g = ad.value_and_grad(model.unconstrained_log_density)(z0)
+    if np.isfinite(lp) and np.all(np.isfinite(g)):
+        return
+    params = model.constrain(z0, deterministic=False)
+    bad = []
+    with np.errstate(all="ignore"):
+        for name, site in model.trace(params).items():
+            if site.log_prob is not None and not np.all(np.isfinite(ad.tensor._raw(
+                    site.log_prob))):
+                bad.append(f"{name!r} ({site.fn!r})" if site.fn is not None else repr(name))
+    where = ("the log density of site(s) " + ", ".join(bad) + " is not finite there") if bad \
+        else "every site's log density is finite there, so a transform's log-Jacobian or " \
+             "the gradient is not"
+    what = "log density" if not np.isfinite(lp) else "gradient"
+    raise ValueError(f"advi: the {what} of model {model.name!r} is not finite at the initial "
+                     f"point {params}: {where}. Give init=... with values inside the support")
+
+
+def _has_subsample(model, init):
+    with ad.no_grad(), handlers.trace() as tr, handlers.substitute(init):
+        model.fn(*model.args, **model.kwargs)
+    return any(p.subsample_size is not None and p.subsample_size < p.size
+               for m in tr.sites.values() for p in m.get("plates", ()))
+
+
+def _progress_bar(progress, steps, model):
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=steps, desc=f"ADVI {model.name}", unit="step", leave=False)
