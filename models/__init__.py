@@ -1,0 +1,54 @@
+"""The model zoo: classic models with their data, each runnable as `wengert fit NAME`.
+
+A zoo entry is a module (or an `Entry` inside one) with `model`, an `@ppl.model` factory;
+`data()`, the shipped data as a dict of keyword arguments for it; and a docstring with the
+math and where the data come from. The registry below names each entry's module and a one-line
+description, so listing the zoo imports nothing heavy; `load_model` imports one entry.
+
+    >>> [name for name, _ in list_models()][:2]
+    ['eight_schools', 'eight_schools_centered']
+    >>> zoo = load_model("eight_schools")
+    >>> m = zoo.model(**zoo.data())      # a bound ppl.Model
+    >>> m.num_params
+    10
+
+Other modules here (`datasets`, `synthetic_digits`, `vae`) hold the examples' data and
+networks; they are not zoo entries.
+"""
+import importlib
+
+__all__ = ["list_models", "load_model", "Entry", "ZOO"]
+
+# name -> ("module" or "module:attribute", one-line description = the docstring's first line)
+ZOO = {
+    "eight_schools": (
+        "models.eight_schools",
+        "Eight schools, non-centred hierarchical normal (Rubin 1981; posteriordb)"),
+    "eight_schools_centered": (
+        "models.eight_schools:centered",
+        "Eight schools, centred: theta ~ N(mu, tau), the funnel"),
+}
+
+
+class Entry:
+    """A zoo entry that shares its module with another: `model`, `data()` and a docstring."""
+
+    def __init__(self, model, data, doc):
+        self.model, self.data, self.__doc__ = model, data, doc
+
+    def __repr__(self):
+        return f"Entry({getattr(self.model, '__name__', self.model)!r})"
+
+
+def list_models():
+    """The zoo as [(name, one-line description)], sorted by name; imports no model."""
+    return sorted((name, desc) for name, (_, desc) in ZOO.items())
+
+
+def load_model(name):
+    """Import the zoo entry `name`: an object with `model`, `data()` and a docstring."""
+    if name not in ZOO:
+        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(sorted(ZOO))}")
+    path, _, attr = ZOO[name][0].partition(":")
+    module = importlib.import_module(path)
+    return getattr(module, attr) if attr else module

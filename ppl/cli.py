@@ -1,0 +1,319 @@
+"""`wengert`: fit a model of the zoo, or one in a file of yours, with ADVI from the shell.
+
+    wengert fit eight_schools                       # the zoo's shipped data, meanfield ADVI
+    wengert fit eight_schools --family fullrank --seed 1 --out fit.nc --plot figs
+    wengert fit my_model.py:coin --data coin.json   # a model function in a file, its data
+    wengert models                                  # the zoo
+
+MODEL is a zoo name or `path/to/file.py:function`, the function an `@ppl.model` factory or a
+plain model function. --data is a JSON object of the function's keyword arguments (lists become
+numpy arrays, other values pass as they are); a zoo model without --data uses its shipped data,
+a file model is called with no arguments. The fit prints the bound model, a summary of the
+posterior draws, the convergence line and the PSIS k-hat of q (Yao et al., "Yes, but did it
+work?", 2018: k < 0.5 good, 0.5-0.7 ok, > 0.7 unreliable).
+
+Exit codes: 0 fitted (converged or not: read the convergence line); 1 the fit itself failed
+(e.g. the log density is not finite at the initial point); 2 a bad command, model name, file or
+data (one line on stderr, nothing fitted); 130 Ctrl-C: the fit so far is printed first, marked
+interrupted, then the exit code says the run was cut short (the shell's 128 + SIGINT, so scripts
+that chain `wengert fit ... && next` stop).
+
+Only what the fit needs is imported: ArviZ and matplotlib load only for --out and --plot.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+__all__ = ["main"]
+
+_KHAT = ((0.5, "good"), (0.7, "ok: usable, but expect error in the tails"),
+         (float("inf"), "unreliable: q is far from the posterior"))
+
+
+class CliError(Exception):
+    """A user error: printed as one line `wengert: error: ...`, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage + message
+        raise CliError(f"{message} (see `{self.prog} --help`)")
+
+
+class _Version(argparse.Action):
+    """--version, reading the installed version only when asked (importlib.metadata is slow)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib import metadata
+        try:
+            version = metadata.version("wengert")
+        except metadata.PackageNotFoundError:
+            version = "unknown (not installed)"
+        print(f"wengert {version}")
+        parser.exit(0)
+
+
+def _int_at_least(low, what):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
+
+
+def _parser():
+    p = _Parser(prog="wengert", description="Fit probabilistic models with ADVI "
+                "(Kucukelbir et al., 2017) on Wengert's autodiff engine.")
+    p.add_argument("--version", action=_Version)
+    sub = p.add_subparsers(dest="command", metavar="{fit,models}")
+    f = sub.add_parser("fit", help="fit a model with ADVI and print its posterior summary",
+                       description="Fit MODEL (a zoo name or path/to/file.py:function) with "
+                       "ADVI and print the summary, the convergence line and k-hat.")
+    f.add_argument("model", metavar="MODEL", help="zoo name (see `wengert models`) or "
+                   "path/to/file.py:function")
+    f.add_argument("--data", metavar="FILE.json", help="JSON object of the model function's "
+                   "keyword arguments (default: a zoo model's shipped data)")
+    f.add_argument("--family", choices=("meanfield", "fullrank"), default="meanfield",
+                   help="Gaussian family of q (default: meanfield)")
+    f.add_argument("--steps", type=_int_at_least(1, "a positive integer"), default=10_000,
+                   help="maximum number of ADVI steps (default: 10000)")
+    f.add_argument("--seed", type=_int_at_least(0, "a non-negative integer"), default=None,
+                   help="random seed (default: a fresh one, printed so the run can be repeated)")
+    f.add_argument("--draws", type=_int_at_least(21, "an integer >= 21"), default=1000,
+                   help="draws from q for the summary, k-hat and --out (default: 1000)")
+    f.add_argument("--out", metavar="FIT.nc", help="write the fit as ArviZ data to netCDF")
+    f.add_argument("--plot", metavar="DIR", help="write elbo.png and posterior.png to DIR")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("models", help="list the model zoo", description="List the model zoo.")
+    return p
+
+
+# ---- the model and its data ----------------------------------------------------------------------
+def _resolve(spec):
+    """MODEL -> (factory or bound Model, label, shipped data or None)."""
+    from models import ZOO, load_model
+    if spec in ZOO:
+        entry = load_model(spec)
+        return entry.model, spec, entry.data()
+    path, sep, name = spec.rpartition(":")
+    if not sep:
+        if spec.endswith(".py"):
+            raise CliError(f"name the model function in {spec!r}: FILE.py:FUNCTION")
+        raise CliError(f"unknown model {spec!r}: give a zoo name ({', '.join(sorted(ZOO))}) "
+                       "or path/to/file.py:function")
+    if not path or not name.isidentifier():
+        raise CliError(f"bad model {spec!r}: expected path/to/file.py:function")
+    return _from_file(path, name), name, None
+
+
+def _from_file(path, name):
+    import importlib.util
+
+    import ppl
+    file = Path(path)
+    if not file.is_file():
+        raise CliError(f"model file {path!r} not found")
+    mod_name = f"_wengert_model_{abs(hash(str(file.resolve())))}"
+    spec = importlib.util.spec_from_file_location(mod_name, file)
+    if spec is None:
+        raise CliError(f"cannot load {path!r} as a Python module (a .py file is expected)")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    sys.path.insert(0, str(file.resolve().parent))  # as `python file.py` would: siblings import
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        raise CliError(f"cannot load {path!r}: SyntaxError: {e.msg} (line {e.lineno})") from None
+    except Exception as e:
+        raise CliError(f"cannot load {path!r}: {type(e).__name__}: {e}") from None
+    if not hasattr(module, name):
+        raise CliError(f"{path!r} has no function {name!r}")
+    obj = getattr(module, name)
+    if isinstance(obj, ppl.Model) or callable(getattr(obj, "model_fn", None)):
+        return obj
+    import inspect
+    if inspect.isfunction(obj):
+        return ppl.model(obj)
+    raise CliError(f"{path}:{name} is not a model function (got {type(obj).__name__}); "
+                   "expected a function that calls ppl.sample, or an @ppl.model factory")
+
+
+def _read_data(path):
+    """FILE.json -> dict of keyword arguments (lists as numpy arrays)."""
+    import numpy as np
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise CliError(f"data file {path!r} not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CliError(f"cannot read data file {path!r}: {getattr(e, 'strerror', None) or e}") \
+            from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CliError(f"data file {path!r} is not valid JSON: {e.msg} at line {e.lineno} "
+                       f"column {e.colno}") from None
+    if not isinstance(obj, dict):
+        raise CliError(f"data file {path!r} must hold a JSON object {{\"name\": value, ...}} of "
+                       f"the model's keyword arguments, got a JSON {type(obj).__name__}")
+    data = {}
+    for key, value in obj.items():
+        if isinstance(value, list):
+            try:
+                value = np.asarray(value)
+            except ValueError:
+                value = None
+            if value is None or value.dtype.kind not in "biuf":
+                raise CliError(f"data file {path!r}: {key!r} must be a number or a rectangular "
+                               "(nested) list of numbers")
+        data[key] = value
+    return data
+
+
+def _check_keys(factory, data, label):
+    """Compare the data's keys with the model function's signature before calling it."""
+    import inspect
+    fn = getattr(factory, "model_fn", factory)
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return
+    kinds = inspect.Parameter
+    named = [p.name for p in params if p.kind in (kinds.POSITIONAL_OR_KEYWORD, kinds.KEYWORD_ONLY)]
+    takes = f"it takes ({', '.join(named)})" if named else "it takes no data"
+    if not any(p.kind is kinds.VAR_KEYWORD for p in params):
+        unknown = [k for k in data if k not in named]
+        if unknown:
+            raise CliError(f"model {label!r}: unknown data key(s) {', '.join(unknown)}; {takes}")
+    missing = [p.name for p in params if p.default is p.empty and p.name not in data
+               and p.kind is not kinds.VAR_KEYWORD and p.kind is not kinds.VAR_POSITIONAL]
+    if missing:
+        raise CliError(f"model {label!r}: missing data key(s) {', '.join(missing)} "
+                       f"(give them in --data FILE.json); {takes}")
+
+
+def _bind(args):
+    import ppl
+    factory, label, shipped = _resolve(args.model)
+    if isinstance(factory, ppl.Model):
+        if args.data is not None:
+            raise CliError(f"{args.model} is a Model already bound to its data; name its "
+                           "factory to use --data")
+        model = factory
+    else:
+        data = _read_data(args.data) if args.data is not None else (shipped or {})
+        _check_keys(factory, data, label)
+        try:
+            model = factory(**data)
+        except (ValueError, TypeError) as e:
+            raise CliError(f"model {label!r} rejects the data: {e}") from None
+    if model.num_params == 0:
+        raise CliError(f"model {label!r} has no latent variables to fit (no ppl.sample site "
+                       "without obs=): is it a model function?")
+    return model
+
+
+# ---- the fit -------------------------------------------------------------------------------------
+def _khat_line(k, family):
+    """k-hat in words (Yao et al. 2018): k < 0.5 good, 0.5 <= k <= 0.7 ok, k > 0.7 unreliable."""
+    if not k == k:  # nan
+        return "k-hat: not computed"
+    words = next(w for bound, w in _KHAT if k <= bound)
+    if k > _KHAT[1][0]:
+        words += "; try " + ("--family fullrank or " if family == "meanfield" else "") + \
+            "a reparameterisation"
+    return f"k-hat {k:.2f}: {words} (PSIS; < 0.5 good, 0.5-0.7 ok, > 0.7 unreliable)"
+
+
+def _convergence_line(fit):
+    state = "converged" if fit.converged else "NOT converged"
+    eta = "none" if fit.eta is None else f"{fit.eta:g}"
+    return (f"{state}: {fit.stop_reason} (steps {fit.steps}, eta {eta}, "
+            f"R-hat {fit.rhat:.3f}, skipped steps {fit.skipped})")
+
+
+def _fit(args, t_start):
+    model = _bind(args)
+    if args.out is not None and not Path(args.out).resolve().parent.is_dir():
+        raise CliError(f"--out {args.out!r}: the folder it goes in does not exist")
+    if args.plot is not None:
+        try:
+            Path(args.plot).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CliError(f"--plot {args.plot!r}: cannot create the folder ({e.strerror})") \
+                from None
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
+    import ppl
+    print(model)
+    print(f"ADVI {args.family}, seed {seed}, at most {args.steps} steps", flush=True)
+    t_fit = time.perf_counter()
+    try:
+        fit = ppl.advi(model, family=args.family, steps=args.steps, seed=seed,
+                       progress=False if args.quiet else None)
+    except (ValueError, FloatingPointError) as e:
+        print(f"wengert: error: the fit failed: {e}", file=sys.stderr)
+        return 1
+    t_fit = time.perf_counter() - t_fit
+    print(fit.summary_text(draws=args.draws))
+    print(_convergence_line(fit))
+    with warnings.catch_warnings():  # the k-hat line below says it in words
+        warnings.simplefilter("ignore", UserWarning)
+        khat = float(fit.psis_khat(draws=args.draws))
+    print(_khat_line(khat, args.family))
+    if args.out is not None:
+        from ppl import _arviz
+        _arviz.to_netcdf(fit.to_arviz(draws=args.draws), args.out)
+        print(f"wrote {args.out}")
+    if args.plot is not None:
+        for name, plot in (("elbo.png", fit.plot_elbo), ("posterior.png", fit.plot_posterior)):
+            plot(str(Path(args.plot) / name))
+        print(f"wrote {Path(args.plot) / 'elbo.png'} and {Path(args.plot) / 'posterior.png'}")
+    print(f"seconds: fit {t_fit:.2f}, total {time.perf_counter() - t_start:.2f}")
+    return 130 if fit.stop_reason.startswith("interrupted") else 0
+
+
+def _models():
+    from models import list_models
+    rows = list_models()
+    width = max(len(name) for name, _ in rows)
+    for name, desc in rows:
+        print(f"{name:<{width}}  {desc}")
+    return 0
+
+
+def main(argv=None):
+    """Run `wengert` with `argv` (default sys.argv[1:]); returns the exit code.
+
+    >>> main(["fit", "no_such_model"])
+    2
+    """
+    t_start = time.perf_counter()
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "fit":
+            return _fit(args, t_start)
+        if args.command == "models":
+            return _models()
+        raise CliError("a command is required: fit or models (see `wengert --help`)")
+    except CliError as e:
+        print(f"wengert: error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help and --version
+        return e.code if isinstance(e.code, int) else 0
+    except KeyboardInterrupt:
+        print("wengert: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""`wengert`: argument parsing, the error paths (exit 2, one line on stderr), fits of zoo and
+file models end to end, --out and --plot, Ctrl-C, and the installed console script."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import ppl
+from ppl import cli
+
+MODELS_PY = textwrap.dedent("""
+    import numpy as np
+    import ppl
+    from ppl import dist
+
+    CONST = 3
+
+    def coin(flips):
+        p = ppl.sample("p", dist.Beta(1.0, 1.0))
+        with ppl.plate("flips", len(flips)):
+            ppl.sample("y", dist.Bernoulli(probs=p), obs=flips)
+
+    @ppl.model
+    def normal_mean(y, scale=1.0):
+        mu = ppl.sample("mu", dist.Normal(0.0, 10.0))
+        with ppl.plate("n", len(y)):
+            ppl.sample("y", dist.Normal(mu, scale), obs=y)
+
+    def no_data():
+        ppl.sample("x", dist.Normal(1.0, 2.0))
+
+    bound = normal_mean(np.array([1.0, 2.0, 3.0]))
+
+    def helper():
+        return 2
+
+    def nowhere():
+        ppl.sample("x", dist.Normal(0.0, 1.0))
+        ppl.factor("impossible", float("-inf"))
+
+    CALLS = [0]
+
+    def interrupted():
+        CALLS[0] += 1
+        if CALLS[0] == 300:
+            raise KeyboardInterrupt
+        ppl.sample("x", dist.Normal(1.0, 2.0))
+""")
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "m.py").write_text(MODELS_PY)
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    (tmp_path / "raises.py").write_text("raise RuntimeError('boom')\n")
+    for name, obj in {"coin.json": {"flips": [1, 0, 1, 1, 1, 0, 1]},
+                      "list.json": [1, 2], "extra.json": {"flips": [1, 0], "n": 2},
+                      "ragged.json": {"flips": [[1, 0], [1]]}, "words.json": {"flips": ["a"]},
+                      "empty.json": {}, "es_bad.json": {"J": 8, "y": [1.0, 2.0],
+                                                        "sigma": [1.0, 2.0, 3.0]}}.items():
+        (tmp_path / name).write_text(json.dumps(obj))
+    (tmp_path / "bad.json").write_text('{"flips": [1, 0,}')
+    (tmp_path / "latin1.json").write_bytes(b'{"flips": "\xe9"}')
+    return tmp_path
+
+
+def run_main(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+ERRORS = [
+    (["fit", "no_such"], "unknown model 'no_such'.*eight_schools"),
+    (["fit", "{d}/m.py"], "name the model function"),
+    (["fit", "{d}/missing.py:f"], "not found"),
+    (["fit", "{d}/m.py:"], "expected path/to/file.py:function"),
+    (["fit", "{d}/m.py:absent"], "has no function 'absent'"),
+    (["fit", "{d}/m.py:CONST"], "not a model function \\(got int\\)"),
+    (["fit", "{d}/m.py:helper"], "no latent variables"),
+    (["fit", "{d}/broken.py:f"], "SyntaxError"),
+    (["fit", "{d}/raises.py:f"], "RuntimeError: boom"),
+    (["fit", "{d}/m.py:coin"], "missing data key\\(s\\) flips.*it takes \\(flips\\)"),
+    (["fit", "{d}/m.py:coin", "--data", "{d}/nofile.json"], "data file .* not found"),
+    (["fit", "{d}/m.py:coin", "--data", "{d}"], "cannot read data file"),
+    (["fit", "{d}/m.py:coin", "--data", "{d}/latin1.json"], "cannot read data file"),
+    (["fit", "{d}/m.py:coin", "--data", "{d}/bad.json"], "not valid JSON.*line 1"),
+    (["fit", "{d}/m.py:coin", "--data", "{d}/list.json"], "must hold a JSON object.*got .*list"),
+    (["fit", "{d}/m.py:coin", "--data", "{d}/extra.json"], "unknown data key\\(s\\) n"),
+    (["fit", "{d}/m.py:coin", "--data", "{d}/empty.json"], "missing data key\\(s\\) flips"),
+    (["fit", "{d}/m.py:coin", "--data", "{d}/ragged.json"], "rectangular"),
+    (["fit", "{d}/m.py:coin", "--data", "{d}/words.json"], "list of numbers"),
+    (["fit", "{d}/m.py:bound", "--data", "{d}/coin.json"], "already bound"),
+    (["fit", "eight_schools", "--data", "{d}/es_bad.json"], "rejects the data"),
+    (["fit", "eight_schools", "--data", "{d}/coin.json"], "unknown data key\\(s\\) flips"),
+    (["fit", "eight_schools", "--steps", "0"], "--steps: expected a positive integer"),
+    (["fit", "eight_schools", "--steps", "1.5"], "--steps: expected a positive integer"),
+    (["fit", "eight_schools", "--draws", "20"], "--draws: expected an integer >= 21"),
+    (["fit", "eight_schools", "--seed", "-1"], "--seed: expected a non-negative integer"),
+    (["fit", "eight_schools", "--family", "diag"], "invalid choice: 'diag'"),
+    (["fit", "eight_schools", "--out", "{d}/no/dir/fit.nc"], "--out .*does not exist"),
+    (["fit", "eight_schools", "--plot", "{d}/m.py"], "--plot .*cannot create"),
+    (["fit", "eight_schools", "--bogus"], "unrecognized arguments: --bogus"),
+    (["fit"], "required: MODEL"),
+    ([], "a command is required"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+]
+
+
+@pytest.mark.parametrize("argv, message", ERRORS, ids=[" ".join(a) or "none" for a, _ in ERRORS])
+def test_errors_are_one_line_exit_2(files, capsys, argv, message):
+    code, out, err = run_main(capsys, *[a.format(d=files) for a in argv])
+    assert code == 2
+    assert out == ""  # nothing was fitted or printed
+    assert err.count("\n") == 1 and err.startswith("wengert: error: ")
+    assert re.search(message, err), err
+
+
+def test_fit_failure_exits_1_with_one_line(files, capsys):
+    code, out, err = run_main(capsys, "fit", f"{files}/m.py:nowhere", "--quiet")
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("wengert: error: the fit failed: ")
+    assert "'impossible'" in err and "Traceback" not in err
+
+
+def test_version_help_and_models(capsys):
+    code, out, _ = run_main(capsys, "--version")
+    assert code == 0 and out.startswith("wengert ")
+    code, out, _ = run_main(capsys, "fit", "--help")
+    assert code == 0 and "--family {meanfield,fullrank}" in out
+    code, out, _ = run_main(capsys, "models")
+    lines = out.splitlines()
+    assert code == 0 and [ln.split()[0] for ln in lines] == ["eight_schools",
+                                                              "eight_schools_centered"]
+    assert "posteriordb" in lines[0]
+
+
+def test_read_data_types(files):
+    (files / "types.json").write_text(json.dumps(
+        {"ints": [1, 2], "floats": [[1.5, 2], [3, 4]], "n": 3, "s": 0.5, "name": "x",
+         "flag": True, "none": None}))
+    d = cli._read_data(files / "types.json")
+    assert d["ints"].dtype.kind == "i" and d["floats"].shape == (2, 2)
+    assert d["floats"].dtype == np.float64
+    assert d["n"] == 3 and type(d["n"]) is int and d["s"] == 0.5 and d["name"] == "x"
+    assert d["flag"] is True and d["none"] is None
+
+
+@pytest.mark.parametrize("k, family, words", [
+    (0.2, "meanfield", "good"), (-np.inf, "meanfield", "good"), (0.5, "fullrank", "ok"),
+    (0.7, "meanfield", "ok"), (0.71, "meanfield", "unreliable.*--family fullrank"),
+    (np.inf, "fullrank", "unreliable: q is far from the posterior; try a reparam"),
+    (np.nan, "meanfield", "not computed")])
+def test_khat_words(k, family, words):
+    assert re.search(words, cli._khat_line(k, family))
+
+
+def _rows(out):
+    return {line.split()[0]: line for line in out.splitlines() if line.strip()}
+
+
+def test_fit_file_models(files, capsys):
+    # a plain function with data: Beta(1, 1) prior, 5 heads in 7 -> Beta(6, 3), mean 2/3
+    coin = ["fit", f"{files}/m.py:coin", "--data", f"{files}/coin.json", "--seed", "3",
+            "--quiet", "--draws", "400", "--steps", "400"]
+    code, out, err = run_main(capsys, *coin)
+    assert code == 0, err
+    # the same seed gives the same printout (timings aside)
+    code2, out2, _ = run_main(capsys, *coin)
+    strip = lambda s: [ln for ln in s.splitlines() if not ln.startswith("seconds")]
+    assert code2 == 0 and strip(out2) == strip(out)
+    assert out.startswith("Model(coin: 1 unconstrained parameters; p[])")
+    assert "ADVI meanfield, seed 3" in out and "k-hat" in out and "seconds: fit" in out
+    assert "p" in _rows(out)
+    # an @ppl.model factory with a default argument left out; a bound Model; no data
+    for spec in ("normal_mean", "bound"):
+        (files / "y.json").write_text(json.dumps({"y": [1.0, 2.0, 3.0]}))
+        extra = ["--data", f"{files}/y.json"] if spec == "normal_mean" else []
+        code, out, err = run_main(capsys, "fit", f"{files}/m.py:{spec}", *extra, "--seed", "1",
+                                  "--quiet", "--family", "fullrank", "--steps", "400")
+        assert code == 0, err
+        assert "ADVI fullrank" in out and "mu" in _rows(out)
+    code, out, err = run_main(capsys, "fit", f"{files}/m.py:no_data", "--quiet", "--seed", "2",
+                              "--steps", "400")
+    assert code == 0, err
+    assert "x" in _rows(out)
+
+
+def test_eight_schools_prints_rows_and_convergence(capsys):
+    code, out, err = run_main(capsys, "fit", "eight_schools", "--steps", "2000", "--seed", "1",
+                              "--quiet")
+    assert code == 0, err
+    rows = _rows(out)
+    assert "mu" in rows and "tau" in rows
+    conv = [ln for ln in out.splitlines() if "converged:" in ln]
+    assert len(conv) == 1 and "steps" in conv[0] and "eta" in conv[0] and "R-hat" in conv[0]
+    assert re.search(r"^k-hat \d\.\d\d: (good|ok|unreliable)", out, re.M)
+
+
+def test_out_and_plot(tmp_path, capsys):
+    xr = pytest.importorskip("xarray")
+    out_nc, figs = tmp_path / "fit.nc", tmp_path / "figs" / "deeper"
+    code, out, err = run_main(capsys, "fit", "eight_schools", "--seed", "4", "--quiet",
+                              "--draws", "200", "--steps", "400", "--out", out_nc, "--plot", figs)
+    assert code == 0, err
+    post = xr.open_dataset(out_nc, group="posterior")
+    assert post["theta"].dims == ("chain", "draw", "school")
+    assert post["theta"].shape == (1, 200, 8) and set(post.data_vars) >= {"mu", "tau"}
+    # the adapter reads it back, with the draws the summary table was computed from
+    from ppl import _arviz
+    back = _arviz.from_netcdf(out_nc)
+    assert {"posterior", "observed_data", "sample_stats"} <= set(_arviz.groups(back))
+    mu_row = _rows(out)["mu"].split()
+    assert float(mu_row[1]) == pytest.approx(float(post["mu"].mean()), abs=1e-3)
+    for name in ("elbo.png", "posterior.png"):
+        assert (figs / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ctrl_c_prints_the_partial_fit_then_exits_130(files, capsys):
+    code, out, err = run_main(capsys, "fit", f"{files}/m.py:interrupted", "--quiet",
+                              "--seed", "0")
+    assert code == 130
+    assert "NOT converged: interrupted" in out and "x" in _rows(out) and "k-hat" in out
+
+
+def test_ctrl_c_outside_the_fit(monkeypatch, capsys):
+    def advi(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ppl, "advi", advi)
+    code, out, err = run_main(capsys, "fit", "eight_schools", "--quiet")
+    assert code == 130 and err == "wengert: interrupted\n"
+
+
+def test_console_script_subprocess(tmp_path):
+    exe = shutil.which("wengert")
+    assert exe, "run `pip install -e .` so the console script exists"
+    bad = subprocess.run([exe, "fit", "eight_schools", "--data", str(tmp_path / "x.json")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.startswith("wengert: error: data file") and bad.stderr.count("\n") == 1
+    # the fit path must not pull in the heavy libraries (the < 1 s target)
+    probe = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import sys
+        from ppl import cli
+        cli.main(["fit", "eight_schools", "--steps", "300", "--seed", "1", "--quiet"])
+        heavy = [m for m in ("arviz", "matplotlib", "pandas", "scipy.stats", "xarray")
+                 if m in sys.modules]
+        print("HEAVY", heavy)
+    """)], capture_output=True, text=True)
+    assert "HEAVY []" in probe.stdout, probe.stdout + probe.stderr
