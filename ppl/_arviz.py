@@ -1,0 +1,107 @@
+"""The one adapter between ArviZ 0.23 and ArviZ 1.x; nothing else in ppl imports arviz.
+
+pip gives ArviZ 0.23 on Python 3.11 (`InferenceData`; `az.from_dict(posterior=...,
+observed_data=..., sample_stats=..., posterior_attrs=...)`) and ArviZ 1.x on Python >= 3.12
+(an xarray `DataTree`; `az.from_dict({"posterior": ..., ...}, attrs={"posterior": ...})`).
+Both keep custom groups and both save them to netCDF: the ELBO history goes in a group named
+`elbo_history` (variable `elbo` over the dimension `iteration`), added after `from_dict`
+(`InferenceData.add_groups` / `DataTree[...] = Dataset`) since neither `from_dict` would give
+it an `iteration` axis. arviz is imported inside the functions (`import arviz` takes ~1.7 s).
+
+Saving: InferenceData and DataTree write netCDF-4 (groups), which xarray does through
+h5netcdf (+ h5py) or netCDF4. ArviZ 0.23 depends on h5netcdf; ArviZ 1.x does not, and scipy's
+netCDF-3 writer cannot hold groups, so on ArviZ 1.x `to_netcdf` needs h5netcdf and h5py.
+"""
+import numpy as np
+
+__all__ = ["to_arviz", "summary", "groups", "to_netcdf", "from_netcdf", "ELBO_GROUP"]
+
+ELBO_GROUP = "elbo_history"
+
+
+def _az():
+    import arviz  # noqa: PLC0415 -- lazy: arviz is slow to import
+    return arviz
+
+
+def _is_v1(az):
+    return int(az.__version__.split(".")[0]) >= 1
+
+
+def _attr(v):
+    """A value netCDF can store as an attribute (bool -> int, numpy scalar -> Python)."""
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def to_arviz(posterior, observed_data=None, sample_stats=None, elbo=None, dims=None,
+             coords=None, attrs=None):
+    """An ArviZ object (InferenceData on 0.23, DataTree on 1.x) with the given groups.
+
+    posterior: name -> array (chain, draw, *shape); observed_data: name -> array (no sample
+    axes); sample_stats: name -> array (chain, draw); elbo: (iteration, elbo) arrays or None;
+    dims: name -> list of names of the axes after (chain, draw); coords: dim -> values;
+    attrs: posterior attributes (None values are dropped, bools stored as 0/1).
+    """
+    az = _az()
+    dims, coords = dict(dims or {}), dict(coords or {})
+    attrs = {k: _attr(v) for k, v in (attrs or {}).items() if v is not None}
+    data = {"posterior": posterior}
+    if observed_data:
+        data["observed_data"] = observed_data
+    if sample_stats:
+        data["sample_stats"] = sample_stats
+    if _is_v1(az):
+        obj = az.from_dict(data, dims=dims, coords=coords, attrs={"posterior": attrs})
+    else:
+        obj = az.from_dict(**data, dims=dims, coords=coords, posterior_attrs=attrs)
+    if elbo is not None:
+        import xarray as xr  # noqa: PLC0415 -- an arviz dependency, as lazy as arviz
+        iteration, values = (np.asarray(a) for a in elbo)
+        ds = xr.Dataset({"elbo": ("iteration", values.astype(float))},
+                        coords={"iteration": iteration.astype(np.int64)})
+        if _is_v1(az):
+            obj[ELBO_GROUP] = ds
+        else:
+            obj.add_groups({ELBO_GROUP: ds})
+    return obj
+
+
+def summary(obj, **kwargs):
+    """ArviZ's summary table (a pandas DataFrame) of the posterior group.
+
+    Defaults: kind="stats" (mean, sd and an interval: 0.23 gives hdi_3%/hdi_97%, 1.x
+    eti89_lb/eti89_ub) and round_to="none" (raw numbers); any keyword goes to az.summary
+    (e.g. kind="all" adds ESS and MCSE; r_hat is NaN for one set of independent draws).
+    """
+    kwargs = {"kind": "stats", "round_to": "none", **kwargs}
+    return _az().summary(obj, **kwargs)
+
+
+def groups(obj):
+    """The group names of an InferenceData or DataTree, e.g. ['posterior', ...]."""
+    if hasattr(obj, "children"):      # DataTree
+        return list(obj.children)
+    return list(obj.groups())
+
+
+def to_netcdf(obj, path):
+    """Write `obj` (all its groups) to the netCDF-4 file `path`; returns str(path)."""
+    path = str(path)
+    if hasattr(obj, "children"):      # DataTree
+        import importlib.util  # noqa: PLC0415
+        found = importlib.util.find_spec
+        if not (found("netCDF4") or (found("h5netcdf") and found("h5py"))):
+            raise ImportError("saving an ArviZ DataTree to netCDF needs h5netcdf and h5py (pip "
+                              "install h5netcdf h5py) or netCDF4; ArviZ 1.x does not install "
+                              "them and scipy's netCDF-3 writer cannot store groups")
+    obj.to_netcdf(path)
+    return path
+
+
+def from_netcdf(path):
+    """Read a file written by `to_netcdf` (InferenceData on 0.23, DataTree on 1.x)."""
+    return _az().from_netcdf(str(path))
