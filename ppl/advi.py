@@ -42,7 +42,7 @@ from .results import VIResult
 __all__ = ["advi"]
 
 ETA_SEQUENCE = (100.0, 10.0, 1.0, 0.1, 0.01)
-_WIN = [2.0, 10]
+_WIN = [1.0, 10]
 _RETRIES = 10        # fresh draws tried for a non-finite gradient before the step is skipped
 
 
@@ -116,11 +116,12 @@ class _Run:
     def log_p(self, z):
         return self.model.unconstrained_log_density(z, self.sub_rng)
 
-    def elbo_grad(self, lam):
-        """Monte Carlo gradient of the ELBO in lam, or None when no finite draw was found."""
+    def elbo_grad(self, lam, retries=_RETRIES):
+        """Monte Carlo gradient of the ELBO in lam, or None when no finite draw was found in
+        `retries` tries (counted in `skipped`, except during the adaptation's single tries)."""
         q, total = self.q, None
         for _ in range(self.grad_samples):
-            for _ in range(_RETRIES):
+            for _ in range(retries):
                 eps = self.grad_rng.standard_normal(q.dim)
                 zeta = self.zeta(q.transform(lam, eps))
                 self.n_grad += 1
@@ -130,7 +131,7 @@ class _Run:
                 if np.isfinite(lp) and np.all(np.isfinite(g)):
                     break
             else:
-                self.skipped += 1
+                self.skipped += retries > 1
                 return None
             gl = q.grad_log_p(lam, eps, g)
             total = gl if total is None else total + gl
@@ -193,14 +194,15 @@ def _adapt_eta(run, lam0, cfg, info, bar):
     for eta in ETA_SEQUENCE:
         lam, opt = lam0.copy(), StanStep(eta)
         with np.errstate(all="ignore"):
+            diverged = False
             for _ in range(cfg["adapt_iter"]):
-                g = run.elbo_grad(lam)
-                if g is not None:
-                    run.q.step(lam, opt, g)
-                if not np.all(np.isfinite(lam)):
+                g = run.elbo_grad(lam, retries=1)
+                if g is None or not np.all(np.isfinite(lam)):
+                    diverged = True       # no finite draw here: this eta has left the posterior
                     break
-            elbo, errors[eta] = run.elbo(lam, se=True) if np.all(np.isfinite(lam)) \
-                else (-math.inf, math.inf)
+                run.q.step(lam, opt, g)
+            elbo, errors[eta] = (-math.inf, math.inf) if diverged or not np.all(
+                np.isfinite(lam)) else run.elbo(lam, se=True)
         tried[eta] = elbo
         if bar is not None:
             bar.set_postfix_str(f"adapting eta={eta:g} ELBO={elbo:.4g}", refresh=True)
@@ -232,7 +234,7 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
     cb = []
     cb_size = max(int(0.1 * steps / every), 2)
     iters, elbos = out["history"]
-    elbo_prev, window = None, None
+    elbo_prev, window, first = None, None, 0
     rel = math.nan
     k = 0
     while k < steps:
@@ -244,7 +246,10 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
         if window is not None:
             window.add(lam)
             if window.full:
-                break
+                if not (_trending(elbos[first:]) and steps - k >= window.size):
+                    break
+                window, first = Window(lam, window.size), len(elbos)   # still climbing
+                out["info"]["windows"] += 1
         if k % every:
             continue
         if bar is not None:
@@ -278,14 +283,27 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
                     size = min(max(int(_WIN[0] * k), _WIN[1] * every), steps - k)
                     if size < 8:
                         return
-                    window = Window(lam, size)
+                    window, first = Window(lam, size), len(elbos)
+                    out["info"]["windows"] = 1
     if window is None:
         out["reason"] = f"reached steps={steps} before the relative ELBO change fell under " \
                         f"tol_rel_obj={tol:g} (last {rel:.3g})"
         return
     out["lam"], out["rhat"] = window.mean(), window.rhat()
     out["info"]["window"] = window.n
-    out["reason"] += f"; averaged the iterates of the following {window.n} steps"
+    more = out["info"]["windows"] - 1
+    out["reason"] += (f"; averaged the iterates of the last {window.n} steps" + (
+        f" (after {more} window(s) where the ELBO was still rising)" if more else ""))
+
+
+def _trending(elbos):
+    """Whether the ELBO estimates still rise: the mean of the second half exceeds the first's
+    by more than two standard errors (Welch)."""
+    n = len(elbos) // 2
+    if n < 2:
+        return False
+    a, b = np.asarray(elbos[:n]), np.asarray(elbos[-n:])
+    return b.mean() - a.mean() > 2.0 * math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / n)
 
 
 # ---- checks -------------------------------------------------------------------------------------
