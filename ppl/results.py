@@ -253,10 +253,12 @@ class VIResult:
         lw = self._log_p(zeta) - self.log_q(zeta)
         _, k = psis(np.where(np.isnan(lw), -np.inf, lw))
         if k > _KHAT_BAD:
-            warnings.warn(f"PSIS k-hat = {k:.2f} > {_KHAT_BAD}: the {self.family} approximation "
-                          "is unreliable (its draws miss much of the posterior); try "
-                          "family='fullrank' or more steps (a smaller tol_rel_obj)",
-                          UserWarning, stacklevel=2)
+            hint = ("the posterior is far from Gaussian at its mode; try ppl.advi" if
+                    self.method == "laplace" else "try family='fullrank' or more steps (a "
+                    "smaller tol_rel_obj)")
+            warnings.warn(f"PSIS k-hat = {k:.2f} > {_KHAT_BAD}: the {self.method} "
+                          f"{self.family} approximation is unreliable (its draws miss much of "
+                          f"the posterior); {hint}", UserWarning, stacklevel=2)
         return k
 
     # ---- ArviZ --------------------------------------------------------------------------------
@@ -360,5 +362,8 @@ class VIResult:
         last = ""
         if self.elbo_history is not None and len(self.elbo_history.elbo):
             last = f", ELBO {self.elbo_history.elbo[-1]:.4g}"
+        if self.method == "laplace":
+            return (f"VIResult(laplace, {self.model.name}: {self.mu.size} params, Gaussian at "
+                    f"the unconstrained mode)")
         return (f"VIResult({self.method} {self.family}, {self.model.name}: {self.mu.size} "
                 f"params, {state} after {self.steps} steps{last})")
