@@ -86,6 +86,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
             _optimise(run, lam0, cfg, out, bar, optimizer, out["eta"], lr, average)
     except KeyboardInterrupt:
         out["converged"] = False
+        out["info"]["interrupted"] = True
         out["reason"] = "interrupted (Ctrl-C) after %d steps; the result so far" % out["steps"]
     finally:
         if bar is not None:

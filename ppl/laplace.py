@@ -11,7 +11,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.optimize
 
 import autodiff as ad
 
@@ -143,6 +142,7 @@ def map_estimate(model, init=None, seed=None, jacobian=False, maxiter=1000, tol=
     # checked at z0 with validation on; off for the search (as ADVI), so that a parameter
     # made invalid by rounding (a scale exp(u) = 0) is a non-finite density, not an error
     with validation_enabled(False):
+        import scipy.optimize   # here, not at import: `wengert fit` must start fast
         res = scipy.optimize.minimize(objective, z0, jac=True, method="L-BFGS-B", options={
             "maxiter": int(maxiter), "gtol": tol, "ftol": _FTOL})
         z = np.asarray(res.x, dtype=float)
