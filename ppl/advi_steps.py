@@ -94,7 +94,7 @@ def precondition(run, family):
     try:
         with np.errstate(all="ignore"):
             found = ad.minimize_newton(lambda z: -model.unconstrained_log_density(z),
-                                       run.centre, gtol=1e-6, maxiter=100)
+                                       run.centre, gtol=1e-3, maxiter=100)  # rough is enough
             z_hat = np.asarray(found.x, dtype=float)
             H = np.asarray(ad.hessian(model.unconstrained_log_density)(z_hat)) * -1.0
         if not (found.converged and np.all(np.isfinite(H))):
