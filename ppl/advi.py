@@ -67,7 +67,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     q = (Meanfield if family == "meanfield" else Fullrank)(model.num_params)
     if init is None:
         init = model.initial_point(int(init_ss.generate_state(1)[0]))
-    z0 = model.unconstrain(init)
+    z0 = _unconstrain_init(model, init)
     _check_initial_point(model, z0)
     sub_rng = np.random.default_rng(sub_ss) if _has_subsample(model, init) else None
     run = _Run(model, q, sub_rng, np.random.default_rng(grad_ss), np.random.default_rng(elbo_ss),
@@ -117,12 +117,12 @@ class _Run:
     def log_p(self, z):
         return self.model.unconstrained_log_density(z, self.sub_rng)
 
-    def elbo_grad(self, lam, retries=_RETRIES):
+    def elbo_grad(self, lam, count=True):
         """Monte Carlo gradient of the ELBO in lam, or None when no finite draw was found in
-        `retries` tries (counted in `skipped`, except during the adaptation's single tries)."""
+        `_RETRIES` tries (counted in `skipped` when `count`; the adaptation does not count)."""
         q, total = self.q, None
         for _ in range(self.grad_samples):
-            for _ in range(retries):
+            for _ in range(_RETRIES):
                 eps = self.grad_rng.standard_normal(q.dim)
                 zeta = self.zeta(q.transform(lam, eps))
                 self.n_grad += 1
@@ -132,7 +132,7 @@ class _Run:
                 if np.isfinite(lp) and np.all(np.isfinite(g)):
                     break
             else:
-                self.skipped += retries > 1
+                self.skipped += count
                 return None
             gl = q.grad_log_p(lam, eps, g)
             total = gl if total is None else total + gl
@@ -197,7 +197,7 @@ def _adapt_eta(run, lam0, cfg, info, bar):
         with np.errstate(all="ignore"):
             diverged = False
             for _ in range(cfg["adapt_iter"]):
-                g = run.elbo_grad(lam, retries=1)
+                g = run.elbo_grad(lam, count=False)
                 if g is None or not np.all(np.isfinite(lam)):
                     diverged = True       # no finite draw here: this eta has left the posterior
                     break
@@ -339,6 +339,20 @@ def _check_args(model, family, steps, optimizer, eta, adapt_iter, tol_rel_obj, e
                          "optimizer='adam' give lr=...")
     cfg["tol_rel_obj"] = float(tol_rel_obj)
     return cfg
+
+
+def _unconstrain_init(model, init):
+    """init (dict of constrained values) -> flat z, naming the site whose value is outside
+    its support."""
+    if isinstance(init, dict):
+        for name, p in model.parameters.items():
+            if name in init and not np.all(p.constraint.check(np.asarray(init[name]))):
+                raise ValueError(f"advi: init[{name!r}] = {init[name]!r} is outside the support "
+                                 f"{p.constraint!r} of site {name!r}")
+    try:
+        return model.unconstrain(init)
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"advi: init {init!r} cannot be used: {e}") from None
 
 
 def _check_initial_point(model, z0):
