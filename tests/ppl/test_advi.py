@@ -157,8 +157,9 @@ def test_fullrank_recovers_a_correlated_normal(key):
 def test_meanfield_on_a_correlated_normal_finds_its_known_optimum():
     # KL(q || p) over diagonal Gaussians, p = N(m, Lambda^-1): q's means are m and its sds are
     # 1 / sqrt(Lambda_ii) (here 0.53, 0.53, 0.96 of the marginal sds, so a fit that returned the
-    # marginals would fail). Seeds 0..4: mean error <= 0.10 marginal sd (seed 0; 0.16 with
-    # precondition=None), sd error <= 8.1%. Tolerances 0.2 sd and 12%.
+    # marginals would fail). Seeds 0..4: mean error <= 0.10 marginal sd (seed 0; 0.17 with
+    # precondition=None), sd error <= 8.1% (14% with precondition=None). Tolerances 0.2 sd
+    # and 12%.
     fit = fit_of("mvn/meanfield")
     mean, S = mvn_posterior()
     optimum_sd = 1 / np.sqrt(np.diag(np.linalg.inv(S)))
@@ -170,7 +171,7 @@ def test_meanfield_on_a_correlated_normal_finds_its_known_optimum():
 
 def test_beta_bernoulli_through_the_unit_interval():
     # q is normal on logit(p); its mean and sd on p by quadrature, against scipy's Beta(16, 29).
-    # Seeds 0..4: |mean error| <= 1.0%; sd error +3.5, +3.3, -2.5, +1.6, +8.5% (Stan's step
+    # Seeds 0..4: |mean error| <= 0.8%; sd error +4.3, +3.3, -2.1, +2.2, +8.7% (Stan's step
     # bias, see the module docstring: the 5% on the sd holds for 4 of 5 seeds).
     # Tolerances: 5% on the mean, 12% on the sd.
     fit = ppl.advi(beta_bernoulli(Y_FLIPS), seed=0)
@@ -187,8 +188,8 @@ def test_beta_bernoulli_through_the_unit_interval():
 
 def test_gamma_poisson_through_the_positive_transform():
     # q is normal on log(lam): lam is log-normal, mean exp(mu + sd^2 / 2). Against scipy's
-    # Gamma(2 + 60, rate 0.5 + 20). Seeds 0..4: |mean error| <= 0.5%; sd error +5.0, +3.7,
-    # -2.0, +2.8, +9.9% (Stan's step bias again). Tolerances: 5% on the mean, 12% on the sd.
+    # Gamma(2 + 60, rate 0.5 + 20). Seeds 0..4: |mean error| <= 0.6%; sd error +4.9, +3.8,
+    # -1.9, +2.8, +9.8% (Stan's step bias again). Tolerances: 5% on the mean, 12% on the sd.
     fit = ppl.advi(gamma_poisson(Y_COUNTS), seed=0)
     ref = stats.gamma(2 + Y_COUNTS.sum(), scale=1 / (0.5 + len(Y_COUNTS)))
     sd_z = math.exp(fit.omega[0])
@@ -325,8 +326,16 @@ def test_nan_draws_are_retried_and_counted():
 
 
 def test_nan_draws_do_not_break_the_adaptation():
+    # With the defaults: the adaptation retries NaN draws too (one NaN draw does not fail an
+    # eta). Only the counters are checked: draws that are retried or dropped are the ones
+    # beyond the wall, so q drifts into it (mu 0.6..1.4, sd 1.4..2.0 over seeds 0..2, where the
+    # truncated N(0, 1) has mean -0.14 and sd 0.86), as Stan's dropping of such draws does too.
     fit = ppl.advi(walled(), steps=2000, seed=0)
-    assert np.all(np.isfinite(fit.mu)) and fit.info["adaptation"]
+    assert np.all(np.isfinite(fit.mu)) and np.all(np.isfinite(fit.omega))
+    assert fit.eta in fit.info["adaptation"]
+    assert math.isfinite(fit.info["adaptation"][fit.eta])
+    assert fit.info["dropped_elbo_draws"] > 0
+    assert 0 <= fit.skipped < 0.05 * fit.steps
 
 
 def test_steps_with_no_finite_draw_are_skipped_and_counted():
@@ -345,12 +354,7 @@ def test_non_finite_at_the_initial_point_names_the_site():
 
 
 def test_init_outside_the_support_names_the_site():
-    with pytest.raises(ValueError, match="lam"):
-        ppl.advi(gamma_poisson(Y_COUNTS), init={"lam": -1.0}, seed=0)
-
-
-def test_init_outside_the_support_is_a_value_error():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"init\['lam'\].*outside the support"):
         ppl.advi(gamma_poisson(Y_COUNTS), init={"lam": -1.0}, seed=0)
 
 
@@ -383,6 +387,7 @@ def test_ctrl_c_returns_the_fit_so_far(where):
     fit = ppl.advi(m, precondition=None, seed=0, init={"mu": 3.0}, **kwargs)
     assert isinstance(fit, VIResult)
     assert not fit.converged and "interrupted" in fit.stop_reason
+    assert fit.info["interrupted"] is True
     assert np.all(np.isfinite(fit.mu)) and np.all(np.isfinite(fit.omega))
     if where == "main loop":
         # 1 call checks the initial point, then one per step (and 100 per ELBO estimate)

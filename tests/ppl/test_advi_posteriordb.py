@@ -7,16 +7,17 @@ log-normal tau for eight schools is known to sit low (about -0.2 sd here).
 Means are those of `fit.mean` (1000 draws of q, Monte Carlo error about 0.03 reference sd).
 The references are NUTS means over 10 x 1000 draws (their own error is under 0.01 sd).
 
-Seed sweep, seeds 0..4 (error in reference sd, worst coefficient), advi.py as of d90a443:
-  eight schools mu, meanfield:  +0.07 -0.06 +0.07 +0.08 +0.05   (tau -0.25 -0.25 -0.19 -0.23 -0.22)
-  kidiq beta, meanfield:        0.03  0.03  0.02  0.69  0.09    <- seed 3 fails
-  kidiq beta, fullrank:         0.15  0.04  0.01  0.01  0.03
-  sblri beta, meanfield:        0.05  0.06  0.05  524   0.10    <- seed 3 fails
-  sblri beta, fullrank:         598   0.07  4.4   1.7   5.8     <- seeds 0, 2, 3, 4 fail
-The sblri failures were a bug (the whitening's Newton tolerance, fixed in 2953f78); after it
-and the adaptation's retries (next commit) every case here passes. The kidiq meanfield seed-3
-case (0.69 sd before those commits) is the ridge of a -0.99 correlation that meanfield crawls
-along; it passes now on a different random stream, and is kept as a test of that seed.
+Seed sweep, seeds 0..4 (error in reference sd; the worst coefficient), advi.py as of 2953f78:
+  eight schools mu, meanfield:  -0.06 -0.05 +0.07 -0.20 +0.03
+                tau:            -0.25 -0.26 -0.19 +1.04 -0.21   <- seed 3 (see below)
+  kidiq beta, meanfield:         0.03  0.03  0.02  0.11  0.03
+  kidiq beta, fullrank:          0.15  0.04  0.01  0.01  0.03
+  sblri beta, meanfield:         0.07  0.06  0.06  0.06  0.05
+  sblri beta, fullrank:          0.09  0.07  0.09  0.05  0.07
+Every required mean is within 0.25 sd for every seed, so seed 0 (the first, not the best) is
+used. Eight schools seed 3 (meanfield) stops by Stan's rule at step 1500 while the ELBO still
+climbs (-36.9 to -31.8 over the run, R-hat 3.8): tau's mean is 6.9 against 3.6 and mu is
+-0.20 sd off; the loose scale check would fail there.
 """
 import numpy as np
 import pytest
@@ -29,15 +30,6 @@ pytestmark = pytest.mark.skipif(not pdb.available(), reason=pdb.MISSING)
 
 TOL = 0.25          # the issue's bar, in reference sd
 LOOSE = 0.5         # scales: reported, loosely held
-
-BLR_NEWTON = ("advi.py: for sblri the whitening at the mode is skipped ('Newton's method found "
-              "no mode in 100 steps'): Newton reaches the mode but |grad| stalls at 1.6e-5 "
-              "(seed 0), above precondition()'s absolute gtol=1e-6, rounding error at a mode "
-              "whose Hessian is ~1e6; Stan's plain algorithm then runs to the 10,000-step cap "
-              "without converging (fullrank, and meanfield for seed 3)")
-KIDIQ_RIDGE = ("advi.py: kidiq meanfield, seed 3 (eta 1): beta[1], beta[2] off by -0.67, +0.69 "
-               "sd though converged=True (rhat 2.18); the posterior correlation is -0.989 and the "
-               "mean random-walks along the ridge during the 1000-step window")
 
 _FITS = {}
 
@@ -80,16 +72,6 @@ def test_sblri_coefficients(family):
     err = errors(fit_of(pdb.BLR, family), pdb.BLR)
     assert all(abs(err[f"beta[{d}]"]) < TOL for d in range(1, 6))
     assert abs(err["sigma"]) < LOOSE
-
-
-@pytest.mark.parametrize("name, reason", [
-    pytest.param(pdb.KIDIQ, KIDIQ_RIDGE, id="kidiq"),
-    pytest.param(pdb.BLR, BLR_NEWTON, id="sblri"),
-])
-def test_meanfield_coefficients_seed_3(name, reason):
-    # the seed sweep's meanfield failures (see the module docstring)
-    err = errors(fit_of(name, "meanfield", seed=3), name)
-    assert all(abs(e) < TOL for k, e in err.items() if k.startswith("beta"))
 
 
 def test_the_models_match_the_references_dimensions():
