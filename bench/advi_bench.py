@@ -55,9 +55,7 @@ from ppl.families import Fullrank, Meanfield  # noqa: E402
 
 _advi = importlib.import_module("ppl.advi")      # the module (ppl.advi is the function)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FAMILIES = ("meanfield", "fullrank")
-PEER_STEPS = 10_000
-SCAN = 100                # NumPyro steps per compiled loop when timing a step
+FAMILIES = advi_models.FAMILIES
 QUOTED = [  # issue 4, measured by its author, 1 thread: (model, library, us per step)
     ("eight_schools", "NumPyro (jit), quoted, not measured here", 14.0),
     ("eight_schools", "PyMC, quoted, not measured here", 30.0),
@@ -75,11 +73,18 @@ def row(name, family, library, **kw):
 
 
 def accuracy(mean, sd, ref):
-    """err, the site of the worst mean, and the sd ratio range against `ref` (or Nones)."""
-    if ref is None:
-        return dict(note="no reference")
-    err, worst, lo, hi = advi_models.score(mean, sd, ref)
-    return dict(err=err, worst=worst, sd_lo=lo, sd_hi=hi)
+    """err = max over the reference's scalars of |mean - ref mean| / ref sd, the scalar where
+    it is (worst), and the min and max of sd / ref sd."""
+    err, ratio, labels = [], [], []
+    for name, m in ref.mean.items():
+        s = np.asarray(ref.sd[name], dtype=float).ravel()
+        err.append(np.abs(np.asarray(mean[name], dtype=float).ravel() - np.ravel(m)) / s)
+        ratio.append(np.asarray(sd[name], dtype=float).ravel() / s)
+        labels += [name] if np.ndim(m) == 0 else [f"{name}[{i}]" for i in range(s.size)]
+    err, ratio = np.concatenate(err), np.concatenate(ratio)
+    i = int(np.argmax(err))
+    return dict(err=float(err[i]), worst=labels[i], sd_lo=float(ratio.min()),
+                sd_hi=float(ratio.max()))
 
 
 # ---- Wengert ------------------------------------------------------------------------------------
@@ -138,7 +143,7 @@ def instrumented():
 
 
 class WengertLib:
-    """Wengert's rows: `steps()` the functions to time, `rows()` the fits and their scores."""
+    """Wengert's rows: `steps()` the functions to time, `results()` the fits and moments."""
     label = "Wengert ppl.advi"
 
     def __init__(self, name, model, data):
@@ -154,8 +159,9 @@ class WengertLib:
                 print(f"  (no step timing for {self.name} {family}: {type(e).__name__}: {e})")
         return out
 
-    def rows(self, times, ref, repeats):
-        """One row per family; the time breakdown goes to `self.parts`."""
+    def results(self, times, sites, repeats):
+        """One dict per family (as advi_models.NumPyroLib.results, plus the step at which
+        Stan's rule fired and the ELBO / grad ratio); the time breakdown goes to `self.parts`."""
         rows = []
         for family in FAMILIES:
             step_s, elbo_s = times.get((family, "step")), times.get((family, "elbo"))
@@ -171,10 +177,10 @@ class WengertLib:
             grad_all = sum(v for (p, k), v in acc.items() if k == "grad")
             elbo_all = sum(v for (p, k), v in acc.items() if k == "elbo")
             main = acc["main", "elbo"] / acc["main", "grad"] if acc["main", "grad"] else None
-            rows.append(row(self.name, family, self.label, step_s=step_s, steps=fit.steps,
-                            stan_at=fit.info.get("stan_converged_at"),
-                            fit_s=statistics.median(fits), elbo_ratio=main,
-                            **accuracy(fit.mean, fit.sd, ref)))
+            rows.append(dict(family=family, library=self.label, step_s=step_s,
+                             steps=fit.steps, stan_at=fit.info.get("stan_converged_at"),
+                             fit_s=statistics.median(fits), elbo_ratio=main, mean=fit.mean,
+                             sd=fit.sd))
             n_grad = fit.info.get("gradient_evaluations")
             known = sum(acc[k] for k in (("setup", "total"), ("adapt", "total"),
                                          ("main", "grad"), ("main", "elbo")))
@@ -189,122 +195,6 @@ class WengertLib:
         return rows
 
 
-# ---- peers --------------------------------------------------------------------------------------
-class NumPyroLib:
-    """NumPyro SVI (AutoNormal, AutoMultivariateNormal, Adam(0.01), float64)."""
-
-    def __init__(self, name, model, data):
-        import jax
-        import numpyro
-        from numpyro.infer import SVI, Trace_ELBO
-        from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
-        numpyro.enable_x64()
-        self.name, self.jax = name, jax
-        self.fn = advi_models.numpyro_models()[name]
-        self.data = {k: jax.numpy.asarray(v) if isinstance(v, np.ndarray) else v
-                     for k, v in data.items()}
-        self.svi = {}
-        for family, guide in zip(FAMILIES, (AutoNormal, AutoMultivariateNormal)):
-            g = guide(self.fn)
-            self.svi[family] = (g, SVI(self.fn, g, numpyro.optim.Adam(0.01), Trace_ELBO()))
-
-    def steps(self):
-        """{(family, "py"): one jitted update from Python, (family, "scan"): SCAN updates in
-        one compiled loop}."""
-        jax, data, out = self.jax, self.data, {}
-        for family, (_, svi) in self.svi.items():
-            state = [svi.init(jax.random.PRNGKey(0), **data)]
-            update = jax.jit(lambda s, svi=svi: svi.update(s, **data))
-            scan = jax.jit(lambda s, svi=svi: jax.lax.scan(
-                lambda c, _: svi.update(c, **data), s, None, length=SCAN))
-
-            def step(update=update, state=state):
-                state[0], loss = update(state[0])
-                loss.block_until_ready()
-
-            def steps(scan=scan, state=state):
-                state[0], losses = scan(state[0])
-                losses.block_until_ready()
-            out[family, "py"], out[family, "scan"] = step, steps
-        return out
-
-    def rows(self, times, ref, repeats):
-        from numpyro.infer import Predictive
-        jax, rows = self.jax, []
-        for family, (guide, svi) in self.svi.items():
-            fits = []
-            for _ in range(repeats):
-                t = time.perf_counter()
-                res = svi.run(jax.random.PRNGKey(1), PEER_STEPS, progress_bar=False,
-                              **self.data)
-                jax.block_until_ready(res.params)
-                fits.append(time.perf_counter() - t)
-            sites = list(ref.mean) if ref is not None else []
-            draws = Predictive(self.fn, guide=guide, params=res.params, num_samples=1000,
-                               return_sites=sites)(jax.random.PRNGKey(2), **self.data)
-            draws = {k: np.asarray(v) for k, v in draws.items()}
-            py = times[family, "py"]
-            rows.append(row(self.name, family, f"NumPyro SVI {type(guide).__name__}",
-                            step_s=times[family, "scan"] / SCAN, steps=PEER_STEPS,
-                            fit_s=statistics.median(fits),
-                            note=f"jitted update called from Python: {py * 1e6:.0f} us/step",
-                            **_scores(draws, ref)))
-        return rows
-
-
-class PyMCLib:
-    """PyMC ADVI / FullRankADVI through pm.fit with its defaults."""
-
-    def __init__(self, name, model, data):
-        import pymc as pm
-        self.name, self.pm = name, pm
-        self.model = advi_models.pymc_models()[name](**data)
-        self.kinds = dict(zip(FAMILIES, ((pm.ADVI, "advi"), (pm.FullRankADVI,
-                                                              "fullrank_advi"))))
-
-    def steps(self):
-        """{(family, "step"): the compiled step function pm.fit calls (loss included)}."""
-        out = {}
-        for family, (cls, _) in self.kinds.items():
-            with self.model:
-                out[family, "step"] = cls(random_seed=0).objective.step_function(score=True)
-        return out
-
-    def rows(self, times, ref, repeats):
-        rows = []
-        for family, (cls, method) in self.kinds.items():
-            label, fits = f"PyMC {cls.__name__}", []
-            try:
-                for _ in range(repeats):
-                    t = time.perf_counter()
-                    with self.model:
-                        approx = self.pm.fit(n=PEER_STEPS, method=method, random_seed=1,
-                                             progressbar=False)
-                    fits.append(time.perf_counter() - t)
-            except FloatingPointError as e:             # pm.fit stops on a NaN parameter
-                rows.append(row(self.name, family, label, step_s=times[family, "step"],
-                                note=f"pm.fit failed: {str(e).splitlines()[0]}"))
-                continue
-            post = approx.sample(1000, random_seed=2).posterior
-            sites = list(ref.mean) if ref is not None else []
-            draws = {k: post[k].values.reshape((-1,) + post[k].shape[2:]) for k in sites}
-            rows.append(row(self.name, family, label, step_s=times[family, "step"],
-                            steps=PEER_STEPS, fit_s=statistics.median(fits),
-                            **_scores(draws, ref)))
-        return rows
-
-
-def _scores(draws, ref):
-    return accuracy({k: v.mean(0) for k, v in draws.items()},
-                    {k: v.std(0, ddof=1) for k, v in draws.items()}, ref)
-
-
-def peers():
-    """The peer classes whose library is importable."""
-    return [lib for mod, lib in (("numpyro", NumPyroLib), ("pymc", PyMCLib))
-            if importlib.util.find_spec(mod) is not None]
-
-
 def bench_model(name, model, data, ref, timer, repeats, libs):
     """Every library's step functions for `name` timed side by side, then each one's fits:
     (rows, Wengert's time breakdown)."""
@@ -315,10 +205,17 @@ def bench_model(name, model, data, ref, timer, repeats, libs):
     times = [{} for _ in built]
     for (i, key, _), (med, _, _) in zip(fns, meds):
         times[i][key] = med
-    rows = []
+    rows, sites = [], list(ref.mean) if ref is not None else []
     for b, t in zip(built, times):
         print(f"  {name}: {b.__class__.__name__[:-3]} fits ...", flush=True)
-        rows += b.rows(t, ref, repeats)
+        for r in b.results(t, sites, repeats):
+            mean, sd = r.pop("mean", None), r.pop("sd", None)
+            fam, lib = r.pop("family"), r.pop("library")
+            if ref is None:
+                r["note"] = "no reference " + r.get("note", "")
+            elif mean is not None:
+                r.update(accuracy(mean, sd, ref))
+            rows.append(row(name, fam, lib, **r))
     return rows, built[0].parts
 
 
@@ -466,7 +363,7 @@ def main(argv=None):
                 for m in ("numpyro", "jax", "pymc") if importlib.util.find_spec(m)}
     print(f"  python {sys.version.split()[0]}; peers: {versions or 'none importable'}")
     rows, parts, refs = [], [], {}
-    libs = [WengertLib] + peers()
+    libs = [WengertLib] + advi_models.peers()
     for name, (model, data, make_ref) in cases.items():
         if only and name not in only:
             continue

@@ -1,26 +1,28 @@
-"""The models of advi_bench.py: their data (typed in or simulated with fixed seeds), the Wengert
-models, the reference posteriors the fits are scored against, and the same models in NumPyro.
+"""What advi_bench.py runs: the data (typed in, or simulated with fixed seeds), the models in
+Wengert, NumPyro and PyMC (same priors), and the references the fits are scored against.
 
     eight_schools  non-centred; y, sigma typed in (Rubin 1981); reference: posteriordb's NUTS
                    summary (../shared/data/posteriordb/...), or none when that file is absent
     logistic       N = 10,000, D = 50, X ~ N(0, 1), beta_true = linspace(-0.5, 0.5, 50), seed 0;
                    beta ~ N(0, 1); reference: importance-reweighted Laplace (below)
     radon          J = 85 counties, N = 919 houses (every county has one, the rest spread with
-                   lognormal weights), floor x ~ Bernoulli(0.17), seed 1; a_j ~ N(mu_a, sigma_a),
-                   y ~ N(a_county + b x, sigma_y); reference: importance-reweighted Laplace
+                   lognormal weights), floor x ~ Bernoulli(0.17), seed 1; centred a_j ~ N(mu_a,
+                   sigma_a), y ~ N(a_county + b x, sigma_y); reference: a Gibbs sampler in numpy
 
-The importance-reweighted Laplace reference (`importance_reference`): ppl.laplace gives the mode
-z* and the covariance H^-1 in the unconstrained space; S draws from a multivariate t (10 degrees
-of freedom, heavier tails than the target) with that centre and scale are weighted by
-p(z) / q_t(z) (Pareto-smoothed), and the weighted means and sds of the constrained draws are the
-reference. It converges to the exact posterior as S grows whatever the Laplace error (the Laplace
-approximation alone is already close at N = 10,000: its mean error is O(1/sqrt(N)) sd); the
-Monte Carlo error of a mean is about sd / sqrt(ESS), and a PSIS k-hat under 0.7 says the
-proposal covers the posterior (both are printed). It is independent of ADVI's own steps.
+Importance-reweighted Laplace (`importance_reference`): ppl.laplace gives the mode z* and H^-1 in
+the unconstrained space; S draws of a multivariate t (10 degrees of freedom) with that centre
+and scale, weighted by p(z) / q_t(z) (Pareto-smoothed), give the reference means and sds of the
+constrained draws. It converges to the exact posterior whatever the Laplace error (already
+O(1/sqrt(N)) sd at N = 10,000); a mean's Monte Carlo error is about sd / sqrt(ESS), and k-hat
+under 0.7 says the proposal covers the posterior (both printed). The centred radon density has
+no mode (it grows without bound as sigma_a -> 0), hence the Gibbs sampler there.
 """
+import importlib.util
 import json
 import math
 import os
+import statistics
+import time
 
 import numpy as np
 
@@ -31,6 +33,9 @@ from ppl.distributions.base import validation_enabled
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POSTERIORDB = os.path.join(HERE, "..", "..", "shared", "data", "posteriordb")
+FAMILIES = ("meanfield", "fullrank")
+PEER_STEPS = 10_000      # the peers have no stopping rule: a fixed number of steps
+SCAN = 100               # NumPyro steps per compiled loop when timing a step
 ES_REFERENCE = os.path.join(POSTERIORDB, "eight_schools-eight_schools_noncentered",
                             "reference_summary.json")
 
@@ -225,22 +230,7 @@ def cases(ref_draws):
     }
 
 
-def score(mean, sd, ref):
-    """(max over reference scalars of |mean - ref mean| / ref sd, the scalar where it is, and
-    the min and max of sd / ref sd)."""
-    err, ratio, labels = [], [], []
-    for name, m in ref.mean.items():
-        s = np.asarray(ref.sd[name], dtype=float).ravel()
-        err.append(np.abs(np.asarray(mean[name], dtype=float).ravel() - np.ravel(m)) / s)
-        ratio.append(np.asarray(sd[name], dtype=float).ravel() / s)
-        labels += [name] if s.size == 1 and np.ndim(m) == 0 else \
-            [f"{name}[{i}]" for i in range(s.size)]
-    err, ratio = np.concatenate(err), np.concatenate(ratio)
-    i = int(np.argmax(err))
-    return float(err[i]), labels[i], float(ratio.min()), float(ratio.max())
-
-
-# ---- the same models in NumPyro (imported only when numpyro is) ---------------------------------
+# ---- peers: the same models in NumPyro and PyMC, their fits (imported only when installed) ---
 def numpyro_models():
     """name -> NumPyro model function taking the same data keywords as the Wengert model."""
     import jax.numpy as jnp
@@ -303,3 +293,118 @@ def pymc_models():
         return m
 
     return {"eight_schools": eight_schools, "logistic": logistic, "radon": radon}
+
+
+class NumPyroLib:
+    """NumPyro SVI (AutoNormal, AutoMultivariateNormal, Adam(0.01), float64)."""
+
+    def __init__(self, name, model, data):
+        import jax
+        import numpyro
+        from numpyro.infer import SVI, Trace_ELBO
+        from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
+        numpyro.enable_x64()
+        self.name, self.jax = name, jax
+        self.fn = numpyro_models()[name]
+        self.data = {k: jax.numpy.asarray(v) if isinstance(v, np.ndarray) else v
+                     for k, v in data.items()}
+        self.svi = {}
+        for family, guide in zip(FAMILIES, (AutoNormal, AutoMultivariateNormal)):
+            g = guide(self.fn)
+            self.svi[family] = (g, SVI(self.fn, g, numpyro.optim.Adam(0.01), Trace_ELBO()))
+
+    def steps(self):
+        """{(family, "py"): one jitted update from Python, (family, "scan"): SCAN updates in
+        one compiled loop}."""
+        jax, data, out = self.jax, self.data, {}
+        for family, (_, svi) in self.svi.items():
+            state = [svi.init(jax.random.PRNGKey(0), **data)]
+            update = jax.jit(lambda s, svi=svi: svi.update(s, **data))
+            scan = jax.jit(lambda s, svi=svi: jax.lax.scan(
+                lambda c, _: svi.update(c, **data), s, None, length=SCAN))
+
+            def step(update=update, state=state):
+                state[0], loss = update(state[0])
+                loss.block_until_ready()
+
+            def steps(scan=scan, state=state):
+                state[0], losses = scan(state[0])
+                losses.block_until_ready()
+            out[family, "py"], out[family, "scan"] = step, steps
+        return out
+
+    def results(self, times, sites, repeats):
+        """One dict per family: library, step_s, steps, fit_s, note, mean, sd (of `sites`)."""
+        from numpyro.infer import Predictive
+        jax, rows = self.jax, []
+        for family, (guide, svi) in self.svi.items():
+            fits = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                res = svi.run(jax.random.PRNGKey(1), PEER_STEPS, progress_bar=False,
+                              **self.data)
+                jax.block_until_ready(res.params)
+                fits.append(time.perf_counter() - t)
+            draws = Predictive(self.fn, guide=guide, params=res.params, num_samples=1000,
+                               return_sites=sites)(jax.random.PRNGKey(2), **self.data)
+            draws = {k: np.asarray(v) for k, v in draws.items()}
+            py = times[family, "py"]
+            rows.append(dict(family=family, library=f"NumPyro SVI {type(guide).__name__}",
+                             step_s=times[family, "scan"] / SCAN, steps=PEER_STEPS,
+                             fit_s=statistics.median(fits),
+                             note=f"jitted update called from Python: {py * 1e6:.0f} us/step",
+                             **_moments(draws)))
+        return rows
+
+
+class PyMCLib:
+    """PyMC ADVI / FullRankADVI through pm.fit with its defaults."""
+
+    def __init__(self, name, model, data):
+        import pymc as pm
+        self.name, self.pm = name, pm
+        self.model = pymc_models()[name](**data)
+        self.kinds = dict(zip(FAMILIES, ((pm.ADVI, "advi"), (pm.FullRankADVI,
+                                                              "fullrank_advi"))))
+
+    def steps(self):
+        """{(family, "step"): the compiled step function pm.fit calls (loss included)}."""
+        out = {}
+        for family, (cls, _) in self.kinds.items():
+            with self.model:
+                out[family, "step"] = cls(random_seed=0).objective.step_function(score=True)
+        return out
+
+    def results(self, times, sites, repeats):
+        """One dict per family, as NumPyroLib.results (pm.fit failing: a note, no moments)."""
+        rows = []
+        for family, (cls, method) in self.kinds.items():
+            label, fits = f"PyMC {cls.__name__}", []
+            try:
+                for _ in range(repeats):
+                    t = time.perf_counter()
+                    with self.model:
+                        approx = self.pm.fit(n=PEER_STEPS, method=method, random_seed=1,
+                                             progressbar=False)
+                    fits.append(time.perf_counter() - t)
+            except FloatingPointError as e:             # pm.fit stops on a NaN parameter
+                rows.append(dict(family=family, library=label, step_s=times[family, "step"],
+                                 note=f"pm.fit failed: {str(e).splitlines()[0]}"))
+                continue
+            post = approx.sample(1000, random_seed=2).posterior
+            draws = {k: post[k].values.reshape((-1,) + post[k].shape[2:]) for k in sites}
+            rows.append(dict(family=family, library=label, step_s=times[family, "step"],
+                             steps=PEER_STEPS, fit_s=statistics.median(fits),
+                             **_moments(draws)))
+        return rows
+
+
+def _moments(draws):
+    return dict(mean={k: v.mean(0) for k, v in draws.items()},
+                sd={k: v.std(0, ddof=1) for k, v in draws.items()})
+
+
+def peers():
+    """The peer classes whose library is importable."""
+    return [lib for mod, lib in (("numpyro", NumPyroLib), ("pymc", PyMCLib))
+            if importlib.util.find_spec(mod) is not None]
