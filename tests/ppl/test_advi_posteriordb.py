@@ -7,7 +7,7 @@ log-normal tau for eight schools is known to sit low (about -0.2 sd here).
 Means are those of `fit.mean` (1000 draws of q, Monte Carlo error about 0.03 reference sd).
 The references are NUTS means over 10 x 1000 draws (their own error is under 0.01 sd).
 
-Seed sweep, seeds 0..4 (error in reference sd; the worst coefficient), advi.py as of 2953f78:
+Seed sweep, seeds 0..4 (error in reference sd; the worst coefficient), advi.py as of 9fc63e9:
   eight schools mu, meanfield:  -0.06 -0.05 +0.07 -0.20 +0.03
                 tau:            -0.25 -0.26 -0.19 +1.04 -0.21   <- seed 3 (see below)
   kidiq beta, meanfield:         0.03  0.03  0.02  0.11  0.03
