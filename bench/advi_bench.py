@@ -271,8 +271,9 @@ def fresh_rows(runs):
     if exe:
         cmds.append(("`wengert fit eight_schools` (console script, import included)",
                      [exe, "fit", "eight_schools"], exe + " (a fresh seed each run)"))
-        cmds.append(("`wengert fit eight_schools --seed 1`", [exe, "fit", "eight_schools",
-                                                              "--seed", "1"], "seed 1: the same steps every run"))
+        cmds.append(("`wengert fit eight_schools --seed 1`",
+                     [exe, "fit", "eight_schools", "--seed", "1"],
+                     "seed 1: the same steps every run"))
     else:
         cmds.append(("`wengert fit eight_schools`", None, "wengert is not installed"))
     cmds.append(('`python -c "import ppl"`', [sys.executable, "-c", "import ppl"], ""))
