@@ -18,13 +18,24 @@ s_(k-1), alpha = 0.1, tau = 1; eta from an adaptation phase (100, 10, 1, 0.1, 0.
 `elbo_samples` draws (no tape is recorded); the relative change |(ELBO_k - ELBO_(k-1)) / ELBO_k|
 enters a circular buffer, and Stan stops when its mean or median is under `tol_rel_obj`.
 
-Beyond Stan: that rule stops while the iterates still jitter at the step size's scale. After it
-fires, the fit goes on for an averaging window as long as the run so far (at least
-`5 * eval_elbo` steps, within `steps`) and returns the average of the iterates over the window
-(Polyak-Ruppert; Dhaka et al., NeurIPS 2020). A split R-hat of the window's batch means tells
-whether the iterates were stationary there (`fit.rhat`; above 1.1 they still drifted).
+Beyond Stan: that rule stops while the iterates still move (with |ELBO| in the hundreds it
+often fires at the second estimate). After it fires the fit goes on for an averaging window as
+long as the run so far (at least 10 ELBO estimates' worth of steps, within `steps`) and
+returns the average of the iterates there (Polyak-Ruppert; Dhaka et al., NeurIPS 2020). A
+window counts as settled when the ELBO no longer rises (second half vs first, 2 standard
+errors) and the half means of the iterates moved less than 0.1 of q's sd (0.1 in log sd for
+the scales: `fit.info["drift"]`); otherwise another window follows. `fit.rhat` is the split
+R-hat of the raw iterates over the last window: autocorrelated, so it reads above 1.1 even on
+accurate fits; the drift is the criterion. Without Stan's rule by half of `steps`, the second
+half is averaged. Two more departures, `precondition` and the mean step, are in
+`advi_steps.precondition` and `families.Meanfield.step`.
+
+Draws whose log density or gradient is not finite are redrawn (10 tries) and left out of the
+ELBO estimates, as Stan does: q is fitted to the posterior restricted to where the density is
+finite, so a model that is NaN on part of its support pulls q there (fix the model).
 """
 import math
+import numbers
 import sys
 import time
 
@@ -35,15 +46,15 @@ import autodiff as ad
 from . import handlers
 from .distributions.base import validation_enabled
 from . import advi_steps
-from .advi_steps import Adam, StanStep, Window
+from .advi_steps import Adam, Run, StanStep, Window
 from .families import Fullrank, Meanfield
 from .results import VIResult
 
 __all__ = ["advi"]
 
 ETA_SEQUENCE = (100.0, 10.0, 1.0, 0.1, 0.01)
-_WIN = [1.0, 10]
-_RETRIES = 10        # fresh draws tried for a non-finite gradient before the step is skipped
+_WINDOW_MIN = 10    # averaging windows last at least this many ELBO evaluations
+_DRIFT = 0.1        # settled: the half means of a window moved less than 0.1 sd
 
 
 def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, adapt_iter=50,
@@ -61,6 +72,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     """
     cfg = _check_args(model, family, steps, optimizer, eta, adapt_iter, tol_rel_obj, eval_elbo,
                       grad_samples, elbo_samples, lr)
+    eta, lr = (None if v is None else float(v) for v in (eta, lr))
     ss = np.random.SeedSequence(seed)
     seed_used = ss.entropy if seed is None else seed
     init_ss, grad_ss, elbo_ss, sub_ss = ss.spawn(4)
@@ -70,7 +82,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     z0 = _unconstrain_init(model, init)
     _check_initial_point(model, z0)
     sub_rng = np.random.default_rng(sub_ss) if _has_subsample(model, init) else None
-    run = _Run(model, q, sub_rng, np.random.default_rng(grad_ss), np.random.default_rng(elbo_ss),
+    run = Run(model, q, sub_rng, np.random.default_rng(grad_ss), np.random.default_rng(elbo_ss),
                grad_samples, elbo_samples, z0)
     lam0 = q.init(np.zeros(model.num_params))
     bar = _progress_bar(progress, steps, model)
@@ -79,6 +91,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
                rhat=math.nan, info={"adaptation": {}, "preconditioned": "no: not asked"})
     try:
         with validation_enabled(False):
+            run.record(z0)
             if precondition == "laplace":
                 out["info"]["preconditioned"] = advi_steps.precondition(run, family)
             if optimizer == "stan" and eta is None:
@@ -92,6 +105,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
         if bar is not None:
             bar.close()
     out["info"].update(seconds=time.perf_counter() - t0, dropped_elbo_draws=run.dropped,
+                       replay=run.replay_note,
                        gradient_evaluations=run.n_grad)
     mu, omega, L = run.to_zeta(out["lam"])
     return VIResult(model, family, mu, omega, L, method="advi",
@@ -99,88 +113,6 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
                     converged=out["converged"], stop_reason=out["reason"], eta=out["eta"],
                     optimizer=optimizer, steps=out["steps"], skipped=run.skipped,
                     rhat=out["rhat"], seed=seed_used, info=out["info"])
-
-
-class _Run:
-    """The model's log density and the draws: ELBO gradient and ELBO estimates."""
-
-    def __init__(self, model, q, sub_rng, grad_rng, elbo_rng, grad_samples, elbo_samples,
-                 centre):
-        self.model, self.q, self.sub_rng = model, q, sub_rng
-        # zeta = centre + C u: the algorithm runs in u (C = I, or a whitening at the mode)
-        self.centre, self.C, self.log_det_C = centre, None, 0.0
-        self.grad_rng, self.elbo_rng = grad_rng, elbo_rng
-        self.grad_samples, self.elbo_samples = grad_samples, elbo_samples
-        self.value_and_grad = ad.value_and_grad(self.log_p)
-        self.skipped = self.dropped = self.n_grad = 0
-
-    def log_p(self, z):
-        return self.model.unconstrained_log_density(z, self.sub_rng)
-
-    def elbo_grad(self, lam, count=True):
-        """Monte Carlo gradient of the ELBO in lam, or None when no finite draw was found in
-        `_RETRIES` tries (counted in `skipped` when `count`; the adaptation does not count)."""
-        q, total = self.q, None
-        for _ in range(self.grad_samples):
-            for _ in range(_RETRIES):
-                eps = self.grad_rng.standard_normal(q.dim)
-                zeta = self.zeta(q.transform(lam, eps))
-                self.n_grad += 1
-                with np.errstate(all="ignore"):
-                    lp, g = self.value_and_grad(zeta)
-                    g = self.pullback(g)
-                if np.isfinite(lp) and np.all(np.isfinite(g)):
-                    break
-            else:
-                self.skipped += count
-                return None
-            gl = q.grad_log_p(lam, eps, g)
-            total = gl if total is None else total + gl
-        if self.grad_samples > 1:
-            total /= self.grad_samples
-        return total + q.grad_entropy(lam)
-
-    def elbo(self, lam, se=False):
-        """ELBO estimate with `elbo_samples` draws, evaluated without a tape. Non-finite draws
-        are dropped (and counted); -inf when none is finite. With `se`, also its Monte Carlo
-        standard error sd(log p) / sqrt(draws)."""
-        q = self.q
-        eps = self.elbo_rng.standard_normal((self.elbo_samples, q.dim))
-        zetas = self.zeta(q.transform(lam, eps))
-        vals = np.empty(self.elbo_samples)
-        with ad.no_grad(), np.errstate(all="ignore"):
-            for i in range(self.elbo_samples):
-                vals[i] = float(self.log_p(zetas[i]))
-        ok = np.isfinite(vals)
-        self.dropped += int((~ok).sum())
-        if not ok.any():
-            return (-math.inf, math.inf) if se else -math.inf
-        value = float(vals[ok].mean()) + q.entropy(lam) + self.log_det_C
-        if not se:
-            return value
-        return value, float(vals[ok].std(ddof=1) / math.sqrt(ok.sum())) if ok.sum() > 1 else 0.0
-
-    def zeta(self, u):
-        """zeta = centre + C u (u of shape (D,) or (S, D))."""
-        if self.C is None:
-            return self.centre + u
-        return self.centre + (u * self.C if self.C.ndim == 1 else u @ self.C.T)
-
-    def pullback(self, g):
-        """grad_u = C^T grad_zeta."""
-        if self.C is None:
-            return g
-        return g * self.C if self.C.ndim == 1 else self.C.T @ g
-
-    def to_zeta(self, lam):
-        """(mu, omega, L) of q in the model's unconstrained space: N(centre + C m, C S C^T)."""
-        m, omega, L = self.q.unpack(lam)
-        if self.C is None:
-            return self.centre + m, omega, L
-        if self.C.ndim == 1:
-            return self.zeta(m), omega + np.log(self.C), None if L is None else self.C[:, None] * L
-        L = self.C @ L
-        return self.zeta(m), np.log(np.diag(L)), L
 
 
 def _adapt_eta(run, lam0, cfg, info, bar):
@@ -227,7 +159,9 @@ def _adapt_eta(run, lam0, cfg, info, bar):
 
 
 def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
-    """The main loop: steps, Stan's convergence rule, then the averaging window."""
+    """The main loop: steps, Stan's convergence rule, then averaging windows until the
+    iterates settle (see `_settled`). Without Stan's rule by half the cap, the second half of
+    the run is averaged."""
     steps, every, tol = cfg["steps"], cfg["eval_elbo"], cfg["tol_rel_obj"]
     opt = StanStep(eta) if optimizer == "stan" else Adam(0.01 if lr is None else lr)
     lam = lam0.copy()
@@ -235,7 +169,8 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
     cb = []
     cb_size = max(int(0.1 * steps / every), 2)
     iters, elbos = out["history"]
-    elbo_prev, window, first = None, None, 0
+    info = out["info"]
+    elbo_prev, window, first, stan_at = None, None, 0, None
     rel = math.nan
     k = 0
     while k < steps:
@@ -246,11 +181,14 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
         out["steps"] = k
         if window is not None:
             window.add(lam)
-            if window.full:
-                if not (_trending(elbos[first:]) and steps - k >= window.size):
+            if window.full and stan_at is not None:      # (a tail window ends at the cap)
+                if steps - k < window.size or _settled(run.q, window, elbos[first:], info):
                     break
-                window, first = Window(lam, window.size), len(elbos)   # still climbing
-                out["info"]["windows"] += 1
+                window, first = Window(lam, window.size), len(elbos)   # not settled: go on
+                info["windows"] += 1
+        elif average and k == steps // 2 and steps - k >= 8:
+            window, first = Window(lam, steps - k), len(elbos)       # fallback: tail average
+            info["windows"] = 1
         if k % every:
             continue
         if bar is not None:
@@ -262,39 +200,51 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
             raise FloatingPointError(
                 f"ADVI diverged at step {k}: the variational parameters are not finite "
                 f"(eta={eta}); try a smaller eta or lr")
-        if window is None:
-            if elbo_prev is not None:
-                rel = abs((elbo - elbo_prev) / elbo) if elbo != 0 else math.inf
-                cb.append(rel)
-                del cb[:-cb_size]
-            elbo_prev = elbo
-            if bar is not None:
-                bar.set_postfix_str(f"ELBO={elbo:.5g} rel={rel:.3g} eta={eta}", refresh=False)
-            if cb:
-                mean_cb, med_cb = float(np.mean(cb)), float(np.median(cb))
-                rule = ("mean" if mean_cb < tol else "median" if med_cb < tol else None)
-                if rule is not None:
-                    out["converged"] = True
-                    out["reason"] = (f"the {rule} relative ELBO change "
-                                     f"{min(mean_cb, med_cb):.3g} < tol_rel_obj={tol:g} at "
-                                     f"step {k}")
-                    out["info"]["stan_converged_at"] = k
-                    if not average:
-                        return
-                    size = min(max(int(_WIN[0] * k), _WIN[1] * every), steps - k)
-                    if size < 8:
-                        return
-                    window, first = Window(lam, size), len(elbos)
-                    out["info"]["windows"] = 1
-    if window is None:
-        out["reason"] = f"reached steps={steps} before the relative ELBO change fell under " \
-                        f"tol_rel_obj={tol:g} (last {rel:.3g})"
+        if stan_at is not None:
+            continue
+        if elbo_prev is not None:
+            rel = abs((elbo - elbo_prev) / elbo) if elbo != 0 else math.inf
+            cb.append(rel)
+            del cb[:-cb_size]
+        elbo_prev = elbo
+        if bar is not None:
+            bar.set_postfix_str(f"ELBO={elbo:.5g} rel={rel:.3g} eta={eta}", refresh=False)
+        if not cb:
+            continue
+        mean_cb, med_cb = float(np.mean(cb)), float(np.median(cb))
+        rule = "mean" if mean_cb < tol else "median" if med_cb < tol else None
+        if rule is None:
+            continue
+        stan_at = info["stan_converged_at"] = k
+        out["converged"] = True
+        out["reason"] = (f"the {rule} relative ELBO change {min(mean_cb, med_cb):.3g} < "
+                         f"tol_rel_obj={tol:g} at step {k}")
+        if not average:
+            return
+        if window is None:                    # a tail window already running just goes on
+            size = min(max(k, _WINDOW_MIN * every), steps - k)
+            if size < 8:
+                return
+            window, first = Window(lam, size), len(elbos)
+            info["windows"] = 1
+    if stan_at is None:
+        out["reason"] = (f"reached steps={steps} before the relative ELBO change fell under "
+                         f"tol_rel_obj={tol:g} (last {rel:.3g})")
+    if window is None or window.n < 8:
         return
     out["lam"], out["rhat"] = window.mean(), window.rhat()
-    out["info"]["window"] = window.n
-    more = out["info"]["windows"] - 1
+    info["window"] = window.n
+    info["drift"] = window.drift(run.q)
+    more = info["windows"] - 1
     out["reason"] += (f"; averaged the iterates of the last {window.n} steps" + (
-        f" (after {more} window(s) where the ELBO was still rising)" if more else ""))
+        f" (after {more} more window(s) while the iterates still moved)" if more else ""))
+
+
+def _settled(q, window, elbos, info):
+    """A window is settled when the ELBO no longer rises and the iterates' half means moved
+    less than `_DRIFT` (in q's sd for the means, in log sd for the scales)."""
+    info["drift"] = drift = window.drift(q)
+    return drift < _DRIFT and not _trending(elbos)
 
 
 def _trending(elbos):
@@ -327,7 +277,7 @@ def _check_args(model, family, steps, optimizer, eta, adapt_iter, tol_rel_obj, e
             raise ValueError(f"advi: {name} must be a positive integer, got {v!r}")
         cfg[name] = int(v)
     for name, v in (("tol_rel_obj", tol_rel_obj), ("eta", eta), ("lr", lr)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)
                               or not v > 0 or not math.isfinite(v)):
             raise ValueError(f"advi: {name} must be a positive number, got {v!r}")
     if tol_rel_obj is None:

@@ -1,5 +1,6 @@
-"""ADVI's moving parts: Stan's step-size sequence, Adam, the averaging window with its split
-R-hat, and the whitening at the mode (`ppl.advi` puts them together).
+"""ADVI's moving parts: the ELBO and its gradient over draws (`Run`), Stan's step-size
+sequence, Adam, the averaging window with its drift and split R-hat, and the whitening at the
+mode (`ppl.advi` puts them together).
 
     >>> import numpy as np
     >>> step = StanStep(eta=1.0)
@@ -12,7 +13,125 @@ import numpy as np
 
 import autodiff as ad
 
-__all__ = ["StanStep", "Adam", "Window", "precondition"]
+__all__ = ["Run", "StanStep", "Adam", "Window", "precondition"]
+
+_RETRIES = 10        # fresh draws tried for a non-finite gradient before the step is skipped
+
+
+class Run:
+    """The model's log density and the draws: ELBO gradient and ELBO estimates.
+
+    Without subsampled plates the density's tape is recorded once (`record`) and replayed at
+    each draw (`autodiff.compile_value_and_grad`): the model's Python runs only to record and
+    to audit. Each ELBO estimate audits its first draw against a fresh run of the model; a
+    mismatch (a branch on a value) turns the replay off for the rest of the fit."""
+
+    def __init__(self, model, q, sub_rng, grad_rng, elbo_rng, grad_samples, elbo_samples,
+                 centre):
+        self.model, self.q, self.sub_rng = model, q, sub_rng
+        # zeta = centre + C u: the algorithm runs in u (C = I, or a whitening at the mode)
+        self.centre, self.C, self.log_det_C = centre, None, 0.0
+        self.grad_rng, self.elbo_rng = grad_rng, elbo_rng
+        self.grad_samples, self.elbo_samples = grad_samples, elbo_samples
+        self.value_and_grad = ad.value_and_grad(self.log_p)
+        self.replay, self.replay_note = None, "no: not recorded"
+        self.skipped = self.dropped = self.n_grad = 0
+
+    def record(self, z):
+        """Replay the density's tape from now on if it was recorded at z and agrees with a
+        fresh run at another point (value and gradient)."""
+        if self.sub_rng is not None:
+            self.replay_note = "no: subsampled plates draw new indices at every step"
+            return
+        try:
+            with np.errstate(all="ignore"):
+                r = ad.compile_value_and_grad(self.model.unconstrained_log_density, z)
+                ok = r.check(z + 0.5 * np.random.default_rng(0).standard_normal(z.shape))
+        except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as e:
+            self.replay_note = f"no: {e}"
+            return
+        if not ok:
+            self.replay_note = ("no: the recorded tape disagrees with a fresh run elsewhere "
+                                "(the model branches on a value)")
+            return
+        self.replay, self.replay_note = r, f"yes: {len(r)} recorded ops"
+
+    def log_p(self, z):
+        return self.model.unconstrained_log_density(z, self.sub_rng)
+
+    def elbo_grad(self, lam, count=True):
+        """Monte Carlo gradient of the ELBO in lam, or None when no finite draw was found in
+        `_RETRIES` tries (counted in `skipped` when `count`; the adaptation does not count)."""
+        q, total = self.q, None
+        for _ in range(self.grad_samples):
+            for _ in range(_RETRIES):
+                eps = self.grad_rng.standard_normal(q.dim)
+                zeta = self.zeta(q.transform(lam, eps))
+                self.n_grad += 1
+                with np.errstate(all="ignore"):
+                    lp, g = (self.replay or self.value_and_grad)(zeta)
+                    g = self.pullback(g)
+                if np.isfinite(lp) and np.all(np.isfinite(g)):
+                    break
+            else:
+                self.skipped += count
+                return None
+            gl = q.grad_log_p(lam, eps, g)
+            total = gl if total is None else total + gl
+        if self.grad_samples > 1:
+            total /= self.grad_samples
+        return total + q.grad_entropy(lam)
+
+    def elbo(self, lam, se=False):
+        """ELBO estimate with `elbo_samples` draws, evaluated without a tape. Non-finite draws
+        are dropped (and counted); -inf when none is finite. With `se`, also its Monte Carlo
+        standard error sd(log p) / sqrt(draws)."""
+        q = self.q
+        eps = self.elbo_rng.standard_normal((self.elbo_samples, q.dim))
+        zetas = self.zeta(q.transform(lam, eps))
+        vals = np.empty(self.elbo_samples)
+        with ad.no_grad(), np.errstate(all="ignore"):
+            if self.replay is not None:
+                for i in range(self.elbo_samples):
+                    vals[i] = float(self.replay.value(zetas[i]))
+                fresh = float(self.log_p(zetas[0]))
+                if not np.isclose(fresh, vals[0], rtol=1e-9, atol=1e-12, equal_nan=True):
+                    self.replay = None
+                    self.replay_note = (f"off after {self.n_grad} gradients: the replay gave "
+                                        f"{vals[0]!r} where the model gives {fresh!r}")
+            if self.replay is None:
+                for i in range(self.elbo_samples):
+                    vals[i] = float(self.log_p(zetas[i]))
+        ok = np.isfinite(vals)
+        self.dropped += int((~ok).sum())
+        if not ok.any():
+            return (-math.inf, math.inf) if se else -math.inf
+        value = float(vals[ok].mean()) + q.entropy(lam) + self.log_det_C
+        if not se:
+            return value
+        return value, float(vals[ok].std(ddof=1) / math.sqrt(ok.sum())) if ok.sum() > 1 else 0.0
+
+    def zeta(self, u):
+        """zeta = centre + C u (u of shape (D,) or (S, D))."""
+        if self.C is None:
+            return self.centre + u
+        return self.centre + (u * self.C if self.C.ndim == 1 else u @ self.C.T)
+
+    def pullback(self, g):
+        """grad_u = C^T grad_zeta."""
+        if self.C is None:
+            return g
+        return g * self.C if self.C.ndim == 1 else self.C.T @ g
+
+    def to_zeta(self, lam):
+        """(mu, omega, L) of q in the model's unconstrained space: N(centre + C m, C S C^T)."""
+        m, omega, L = self.q.unpack(lam)
+        if self.C is None:
+            return self.centre + m, omega, L
+        if self.C.ndim == 1:
+            return self.zeta(m), omega + np.log(self.C), None if L is None else self.C[:, None] * L
+        L = self.C @ L
+        return self.zeta(m), np.log(np.diag(L)), L
 
 
 class StanStep:
@@ -64,6 +183,22 @@ class Window:
 
     def mean(self):
         return self.sums.sum(0) / self.n
+
+    def drift(self, q):
+        """How far the iterates moved within the window: max over coordinates of the change of
+        the half means, |mean2 - mean1|, for each mean in units of q's sd there and for each
+        log-scale omega as is (0.1: the sd changed by 10%). Small when the window is
+        stationary at the scale that matters for the posterior summaries."""
+        n1 = self.size - self.half
+        n2 = self.n - n1
+        if n2 < 1:
+            return math.inf
+        m1, m2 = self.sums[0] / n1, self.sums[1] / n2
+        d = q.dim
+        _, omega, L = q.unpack(self.mean())
+        sd = np.exp(omega) if L is None else np.sqrt(np.sum(L * L, axis=1))
+        return float(max(np.max(np.abs(m2[:d] - m1[:d]) / sd),
+                         np.max(np.abs(m2[d:2 * d] - m1[d:2 * d]))))
 
     def rhat(self):
         """max over coordinates of sqrt(((n-1)/n W + B/n) / W), each half a chain of n."""

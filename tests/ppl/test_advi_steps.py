@@ -247,12 +247,12 @@ def gaussian_target(loc, cov):
 def test_precondition_whitens_a_gaussian_target(name):
     # For a Gaussian target the mode is the mean and the Hessian is -Sigma^-1: fullrank whitens
     # with C C^T = Sigma, meanfield with C = 1 / sqrt(diag(Sigma^-1)) (its known optimum).
-    from ppl.advi import _Run                    # the state precondition() works on
+    from ppl.advi_steps import Run               # the state precondition() works on
     from ppl.advi_steps import precondition
     m = gaussian_target(LOC, COV)
     q = (Meanfield if name == "meanfield" else Fullrank)(3)
     rng = np.random.default_rng(0)
-    run = _Run(m, q, None, rng, np.random.default_rng(1), 1, 100, np.zeros(3))
+    run = Run(m, q, None, rng, np.random.default_rng(1), 1, 100, np.zeros(3))
     assert precondition(run, name).startswith("yes")
     np.testing.assert_allclose(run.centre, LOC, atol=1e-8)
     if name == "fullrank":
