@@ -287,14 +287,17 @@ def fresh_rows(runs):
         if cmd is None:
             out.append((what, None, 0, note))
             continue
-        times, err = [], ""
+        times, errors = [], []
         for _ in range(runs):
             t = time.perf_counter()
             p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-            times.append(time.perf_counter() - t)
-            if p.returncode:
-                err = f"exit code {p.returncode}: {p.stderr.strip().splitlines()[-1:]}"
-        out.append((what, statistics.median(times), runs, err or note))
+            if p.returncode:                        # a failed run is not timed
+                errors.append(f"exit code {p.returncode}: {p.stderr.strip()[-200:]}")
+            else:
+                times.append(time.perf_counter() - t)
+        if errors:
+            note = f"{len(errors)} of {runs} runs failed (not timed), e.g. {errors[-1]}"
+        out.append((what, statistics.median(times) if times else None, len(times), note))
     return out
 
 
@@ -303,8 +306,8 @@ def _f(v, fmt):
     return "-" if v is None else format(v, fmt)
 
 
-def print_tables(rows, parts, fresh, refs):
-    """The three Markdown tables and the references."""
+def print_fits(rows, parts):
+    """The table of fits and the table of where Wengert's fit time goes."""
     print("\n| model | family | library | us/step | x Wengert | steps (Stan rule at) | fit s "
           "| ELBO / grad time | max mean err / ref sd (site) | sd / ref sd |")
     print("|---|---|---|---:|---:|---:|---:|---:|---|---|")
@@ -335,13 +338,20 @@ def print_tables(rows, parts, fresh, refs):
     print("\n(microbench: one 100-draw ELBO estimate / 100 timed gradient steps; whitening: "
           + "; ".join(sorted({f"{p['model']} {p['family']}: {p['precondition']}"
                               for p in parts})) + ")")
+
+
+def print_tables(rows, parts, fresh, refs):
+    """The three Markdown tables (those with rows) and the references."""
+    if rows:
+        print_fits(rows, parts)
     if fresh:
         print("\nFresh process, end to end (median wall seconds, subprocess + perf_counter):\n")
         print("| command | median s | runs | note |")
         print("|---|---:|---:|---|")
         for what, med, n, note in fresh:
             print(f"| {what} | {_f(med, '.2f')} | {n} | {note} |")
-    print("\nReferences:")
+    if refs:
+        print("\nReferences:")
     for name, ref in refs.items():
         print(f"  {name}: {ref.source if ref is not None else 'no reference (file absent)'}")
 
