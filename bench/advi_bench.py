@@ -10,13 +10,14 @@ meanfield and fullrank families; and `wengert fit eight_schools` in a fresh proc
 
 Columns. us/step: median (interleaved rounds, `timing.Timer`) of one ADVI gradient step, i.e.
 `run.elbo_grad(lam)` (one draw, the model's log density and gradient through the engine, the
-pullback to (mu, omega or L)) plus the Stan optimiser's update, on ADVI's own `_Run` set up as a
-fit sets it up (whitened at the mode when the fit is). steps: `fit.steps` (Stan's rule fired at
-`fit.info["stan_converged_at"]`, then the averaging window ran). fit s: median of 3 calls of
-`ppl.advi(model, family=..., seed=1, progress=False)`. ELBO/grad: the time of the 100-draw ELBO
-estimates (every 100 steps, no tape) over the time of the gradient steps, in the main loop of a
-fit instrumented separately. err: max over scalars of |mean - reference mean| / reference sd,
-with fit.mean and fit.sd (1000 draws); sd ratio: the range of fit sd / reference sd.
+pullback to (mu, omega or L)) plus the Stan optimiser's update, on ADVI's own `Run` set up as
+a fit sets it up (tape recorded, whitened at the mode when the fit is). steps: `fit.steps`
+(Stan's rule fired at `fit.info["stan_converged_at"]`, then the averaging windows ran).
+fit s: median of 3 calls of `ppl.advi(model, family=..., seed=1, progress=False)`. ELBO/grad:
+the time of the 100-draw ELBO estimates (every 100 steps, no tape) over the time of the
+gradient steps, in the main loop of a fit instrumented separately. err: max over scalars of
+|mean - reference mean| / reference sd, with fit.mean and fit.sd (1000 draws); sd ratio: the
+range of fit sd / reference sd.
 
 Peers, when importable (same models, same priors, same process): NumPyro SVI with AutoNormal /
 AutoMultivariateNormal, Adam(0.01), float64, 10,000 steps (no stopping rule); us/step is a
@@ -88,14 +89,22 @@ def accuracy(mean, sd, ref):
 
 
 # ---- Wengert ------------------------------------------------------------------------------------
+def _run_class():
+    """ADVI's draws-and-density object (`advi_steps.Run`; `ppl.advi._Run` before it moved)."""
+    return getattr(advi_steps, "Run", None) or _advi._Run
+
+
 def wengert_step(model, family):
-    """(one gradient step + optimiser update, one 100-draw ELBO estimate) as functions on an
-    ADVI `_Run` set up as `ppl.advi` sets it up (preconditioned at the mode when it would be)."""
+    """(one gradient step + optimiser update, one 100-draw ELBO estimate) as functions on
+    ADVI's own `Run`, set up as `ppl.advi` sets it up (its tape recorded for replay when ADVI
+    does that; preconditioned at the mode when it would be)."""
     q = (Meanfield if family == "meanfield" else Fullrank)(model.num_params)
     z0 = model.unconstrain(model.initial_point(0))
-    run = _advi._Run(model, q, None, np.random.default_rng(1), np.random.default_rng(2), 1, 100,
-                     z0)
+    run = _run_class()(model, q, None, np.random.default_rng(1), np.random.default_rng(2), 1,
+                       100, z0)
     with validation_enabled(False):
+        if hasattr(run, "record"):
+            run.record(z0)
         advi_steps.precondition(run, family)
     lam, opt = q.init(np.zeros(model.num_params)), advi_steps.StanStep(0.1)
 
@@ -108,11 +117,11 @@ def wengert_step(model, family):
 
 @contextlib.contextmanager
 def instrumented():
-    """Time a fit's parts: {(phase, kind): seconds}, phase "setup" (the whitening at the mode),
-    "adapt" (eta adaptation) or "main"; kind "grad" (run.elbo_grad), "elbo" (run.elbo) or
-    "total" (the whole phase)."""
+    """Time a fit's parts: {(phase, kind): seconds}, phase "setup" (recording the tape, the
+    whitening at the mode), "adapt" (eta adaptation) or "main"; kind "grad" (run.elbo_grad),
+    "elbo" (run.elbo) or "total" (the whole phase)."""
     acc, phase = defaultdict(float), ["main"]
-    saved = (_advi._Run.elbo, _advi._Run.elbo_grad, advi_steps.precondition, _advi._adapt_eta)
+    run_cls = _run_class()
 
     def timed(kind, f):
         def wrapper(*a, **k):
@@ -132,14 +141,20 @@ def instrumented():
                 phase[0] = old
                 acc[name, "total"] += time.perf_counter() - t
         return wrapper
-    _advi._Run.elbo, _advi._Run.elbo_grad = timed("elbo", saved[0]), timed("grad", saved[1])
-    advi_steps.precondition, _advi._adapt_eta = phased("setup", saved[2]), phased("adapt",
-                                                                                  saved[3])
+    patches = [(run_cls, "elbo", timed, "elbo"), (run_cls, "elbo_grad", timed, "grad"),
+               (run_cls, "record", phased, "setup"), (advi_steps, "precondition", phased,
+                                                      "setup"),
+               (_advi, "_adapt_eta", phased, "adapt")]
+    saved = [(owner, attr, getattr(owner, attr)) for owner, attr, _, _ in patches
+             if hasattr(owner, attr)]
+    for (owner, attr, f), (_, _, wrap, kind) in zip(saved, [p for p in patches
+                                                            if hasattr(p[0], p[1])]):
+        setattr(owner, attr, wrap(kind, f))
     try:
         yield acc
     finally:
-        (_advi._Run.elbo, _advi._Run.elbo_grad, advi_steps.precondition,
-         _advi._adapt_eta) = saved
+        for owner, attr, f in saved:
+            setattr(owner, attr, f)
 
 
 class WengertLib:
@@ -325,7 +340,7 @@ def print_fits(rows, parts):
               f"{_f(r['fit_s'], '.2f')} | {_f(r['elbo_ratio'], '.2f')} | {err} | {sd} |"
               + (f" {r['note']}" if r["note"] else ""))
     print("\nWhere a Wengert fit's time goes (one instrumented fit, seconds):\n")
-    print("| model | family | grad evals | fit s / grad eval | whitening at the mode | eta "
+    print("| model | family | grad evals | fit s / grad eval | setup: tape, whitening | eta "
           "adaptation | main-loop gradient steps | main-loop ELBO estimates | rest | ELBO / "
           "grad (main, all, microbench) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
