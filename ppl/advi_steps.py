@@ -16,6 +16,8 @@ import autodiff as ad
 __all__ = ["Run", "StanStep", "Adam", "Window", "precondition"]
 
 _RETRIES = 10        # fresh draws tried for a non-finite gradient before the step is skipped
+_AUDIT_RECORD = 8    # points where a recorded tape must agree with the model before replay
+_AUDIT = 5           # draws of each ELBO estimate also run through the model, to compare
 
 
 class Run:
@@ -23,8 +25,10 @@ class Run:
 
     Without subsampled plates the density's tape is recorded once (`record`) and replayed at
     each draw (`autodiff.compile_value_and_grad`): the model's Python runs only to record and
-    to audit. Each ELBO estimate audits its first draw against a fresh run of the model; a
-    mismatch (a branch on a value) turns the replay off for the rest of the fit."""
+    to audit: the tape must agree with the model at 8 points around where it was recorded, and
+    each ELBO estimate runs its first 5 draws through the model too; a mismatch (a model that
+    branches on a value) turns the replay off for the rest of the fit. A branch taken only in
+    a region those checks never visit would go unseen: `fit.info["replay"]` says what ran."""
 
     def __init__(self, model, q, sub_rng, grad_rng, elbo_rng, grad_samples, elbo_samples,
                  centre):
@@ -38,15 +42,16 @@ class Run:
         self.skipped = self.dropped = self.n_grad = 0
 
     def record(self, z):
-        """Replay the density's tape from now on if it was recorded at z and agrees with a
-        fresh run at another point (value and gradient)."""
+        """Replay the density's tape from now on if it was recorded at z and agrees with fresh
+        runs at `_AUDIT_RECORD` points around it (value and gradient)."""
         if self.sub_rng is not None:
             self.replay_note = "no: subsampled plates draw new indices at every step"
             return
         try:
             with np.errstate(all="ignore"):
                 r = ad.compile_value_and_grad(self.model.unconstrained_log_density, z)
-                ok = r.check(z + 0.5 * np.random.default_rng(0).standard_normal(z.shape))
+                probe = np.random.default_rng(0).standard_normal((_AUDIT_RECORD,) + z.shape)
+                ok = all(r.check(z + 0.5 * (i + 1) * p) for i, p in enumerate(probe))
         except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as e:
             self.replay_note = f"no: {e}"
             return
@@ -94,11 +99,13 @@ class Run:
             if self.replay is not None:
                 for i in range(self.elbo_samples):
                     vals[i] = float(self.replay.value(zetas[i]))
-                fresh = float(self.log_p(zetas[0]))
-                if not np.isclose(fresh, vals[0], rtol=1e-9, atol=1e-12, equal_nan=True):
-                    self.replay = None
-                    self.replay_note = (f"off after {self.n_grad} gradients: the replay gave "
-                                        f"{vals[0]!r} where the model gives {fresh!r}")
+                for i in range(min(_AUDIT, self.elbo_samples)):
+                    fresh = float(self.log_p(zetas[i]))
+                    if not np.isclose(fresh, vals[i], rtol=1e-9, atol=1e-12, equal_nan=True):
+                        self.replay = None
+                        self.replay_note = (f"off after {self.n_grad} gradients: the replay "
+                                            f"gave {vals[i]!r} where the model gives {fresh!r}")
+                        break
             if self.replay is None:
                 for i in range(self.elbo_samples):
                     vals[i] = float(self.log_p(zetas[i]))

@@ -1,0 +1,147 @@
+"""ADVI when things go wrong: non-finite densities (retried, skipped, named), Ctrl-C (the fit
+so far comes back), bad arguments (named)."""
+import math
+
+import numpy as np
+import pytest
+
+import ppl
+from autodiff.tensor import _raw
+from ppl import dist
+from ppl.advi_steps import Run
+from ppl.results import VIResult
+from tests.ppl.test_advi import Y, Y_COUNTS, gamma_poisson, normal_mean, normal_posterior
+
+
+# ---- non-finite densities ---------------------------------------------------------------------
+@ppl.model
+def walled(threshold=1.5):
+    """N(0, 1) with a log density that is NaN beyond x = threshold (6.7% of N(0, 1) draws)."""
+    x = ppl.sample("x", dist.Normal(0.0, 1.0))
+    ppl.factor("wall", np.nan if float(_raw(x)) > threshold else 0.0)
+
+
+@ppl.model
+def slit():
+    """Finite only for |x| < 0.05: most draws of a unit-scale q are NaN."""
+    x = ppl.sample("x", dist.Normal(0.0, 1.0))
+    ppl.factor("slit", 0.0 if abs(float(_raw(x))) < 0.05 else np.nan)
+
+
+@ppl.model
+def nan_factor():
+    x = ppl.sample("x", dist.Normal(0.0, 1.0))
+    ppl.factor("bad", x * np.nan)
+
+
+def test_nan_draws_are_retried_and_counted():
+    # eta given: this tests the retries of the main loop (see the next test for the adaptation)
+    fit = ppl.advi(walled(), eta=1.0, steps=2000, seed=0)
+    assert np.all(np.isfinite(fit.mu)) and np.all(np.isfinite(fit.omega))
+    assert np.all(np.isfinite(fit.elbo_history.elbo))
+    assert fit.info["dropped_elbo_draws"] > 0            # ELBO draws beyond the wall dropped
+    assert fit.info["gradient_evaluations"] > fit.steps   # NaN draws were retried
+    assert 0 <= fit.skipped < 0.01 * fit.steps
+
+
+def test_nan_draws_do_not_break_the_adaptation():
+    # With the defaults: the adaptation retries NaN draws too (one NaN draw does not fail an
+    # eta). Only the counters are checked: draws that are retried or dropped are the ones
+    # beyond the wall, so q drifts into it (mu 0.6..1.4, sd 1.4..2.0 over seeds 0..2, where the
+    # truncated N(0, 1) has mean -0.14 and sd 0.86), as Stan's dropping of such draws does too.
+    fit = ppl.advi(walled(), steps=2000, seed=0)
+    assert np.all(np.isfinite(fit.mu)) and np.all(np.isfinite(fit.omega))
+    assert fit.eta in fit.info["adaptation"]
+    assert math.isfinite(fit.info["adaptation"][fit.eta])
+    assert fit.info["dropped_elbo_draws"] > 0
+    assert 0 <= fit.skipped < 0.05 * fit.steps
+
+
+def test_steps_with_no_finite_draw_are_skipped_and_counted():
+    # Finite only in |x| < 0.05: most steps find no finite draw in their 10 tries. A skipped
+    # step costs exactly 10 gradient evaluations and any other step 1 to 10.
+    fit = ppl.advi(slit(), init={"x": 0.0}, eta=0.1, steps=300, precondition=None, seed=0)
+    n, evals = fit.steps, fit.info["gradient_evaluations"]
+    assert n == 300 and 0.3 * n < fit.skipped < n
+    assert n + 9 * fit.skipped <= evals <= 10 * n
+    assert np.all(np.isfinite(fit.mu))
+
+
+def test_non_finite_at_the_initial_point_names_the_site():
+    with pytest.raises(ValueError, match="'bad'"):
+        ppl.advi(nan_factor(), seed=0)
+
+
+def test_init_outside_the_support_names_the_site():
+    with pytest.raises(ValueError, match=r"init\['lam'\].*outside the support"):
+        ppl.advi(gamma_poisson(Y_COUNTS), init={"lam": -1.0}, seed=0)
+
+
+def test_every_step_size_failing_is_a_runtime_error():
+    # finite at the initial point only: every draw of every eta is NaN
+    with pytest.raises(RuntimeError, match="every step size failed"):
+        ppl.advi(slit(), init={"x": 0.0}, precondition=None, seed=0)
+
+
+# ---- Ctrl-C -----------------------------------------------------------------------------------
+def interrupt_after(monkeypatch, calls):
+    """Make ADVI's gradient step raise KeyboardInterrupt from call number `calls` on, as a
+    Ctrl-C arriving mid-fit would (the density itself may be a replayed tape)."""
+    real = Run.elbo_grad
+    count = [0]
+
+    def elbo_grad(self, *args, **kwargs):
+        count[0] += 1
+        if count[0] > calls:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Run, "elbo_grad", elbo_grad)
+
+
+@pytest.mark.parametrize("where", ["main loop", "adaptation"])
+def test_ctrl_c_returns_the_fit_so_far(where, monkeypatch):
+    interrupt_after(monkeypatch, 150 if where == "main loop" else 20)
+    kwargs = dict(eta=1.0) if where == "main loop" else {}
+    fit = ppl.advi(normal_mean(Y), precondition=None, seed=0, init={"mu": 3.0}, **kwargs)
+    assert isinstance(fit, VIResult)
+    assert not fit.converged and "interrupted" in fit.stop_reason
+    assert fit.info["interrupted"] is True
+    assert np.all(np.isfinite(fit.mu)) and np.all(np.isfinite(fit.omega))
+    if where == "main loop":
+        assert fit.steps == 150                      # the steps taken are kept
+        m_post, _ = normal_posterior(Y)
+        assert abs(fit.mu[0] - m_post) < abs(3.0 - m_post)
+
+
+# ---- bad arguments ----------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(family="diag"), "family"),
+    (dict(optimizer="sgd"), "optimizer"),
+    (dict(steps=0), "steps"),
+    (dict(steps=2.5), "steps"),
+    (dict(eta=-1.0), "eta"),
+    (dict(lr=0.1), "lr"),
+    (dict(optimizer="adam", eta=1.0), "eta"),
+    (dict(eval_elbo=0), "eval_elbo"),
+    (dict(tol_rel_obj=0.0), "tol_rel_obj"),
+])
+def test_bad_arguments_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ppl.advi(normal_mean(Y), **kwargs)
+
+
+def test_model_must_be_a_bound_model():
+    with pytest.raises(TypeError, match="model"):
+        ppl.advi(normal_mean)                       # the factory, not called with data
+    with pytest.raises(TypeError, match="model"):
+        ppl.advi("normal_mean")
+
+
+def test_a_model_with_no_latents_is_rejected():
+    @ppl.model
+    def observed_only(y):
+        ppl.sample("y", dist.Normal(0.0, 1.0), obs=y)
+
+    with pytest.raises(ValueError, match="no latent"):
+        ppl.advi(observed_only(np.array([0.5])))
