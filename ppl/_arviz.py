@@ -29,11 +29,14 @@ def _is_v1(az):
 
 
 def _attr(v):
-    """A value netCDF can store as an attribute (bool -> int, numpy scalar -> Python)."""
+    """A value netCDF can store as an attribute (bool -> int, numpy scalar -> Python,
+    an integer beyond int64 -> its decimal string)."""
     if isinstance(v, (bool, np.bool_)):
         return int(v)
     if isinstance(v, np.generic):
         return v.item()
+    if isinstance(v, int) and not -2**63 <= v < 2**63:
+        return str(v)      # e.g. a SeedSequence's 128-bit entropy: netCDF has no such integer
     return v
 
 

@@ -19,7 +19,7 @@ s_(k-1), alpha = 0.1, tau = 1; eta from an adaptation phase (100, 10, 1, 0.1, 0.
 enters a circular buffer, and Stan stops when its mean or median is under `tol_rel_obj`.
 
 Beyond Stan: that rule stops while the iterates still move (with |ELBO| in the hundreds it
-often fires at the second estimate). After it fires the fit goes on for an averaging window as
+can fire at the third estimate). After it fires the fit goes on for an averaging window as
 long as the run so far (at least 10 ELBO estimates' worth of steps, within `steps`) and
 returns the average of the iterates there (Polyak-Ruppert; Dhaka et al., NeurIPS 2020). A
 window counts as settled when the ELBO no longer rises (second half vs first, 2 standard
@@ -170,8 +170,9 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
     cb_size = max(int(0.1 * steps / every), 2)
     iters, elbos = out["history"]
     info = out["info"]
-    elbo_prev, window, first, stan_at = None, None, 0, None
-    rel = math.nan
+    # as Stan: the ELBO starts at 0, so the first relative change is 1 and the mean rule
+    # cannot fire before that entry leaves the buffer
+    elbo_prev, window, first, stan_at = 0.0, None, 0, None
     k = 0
     while k < steps:
         k += 1
@@ -181,55 +182,41 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
         out["steps"] = k
         if window is not None:
             window.add(lam)
-            if window.full and stan_at is not None:      # (a tail window ends at the cap)
-                if steps - k < window.size or _settled(run.q, window, elbos[first:], info):
-                    break
-                window, first = Window(lam, window.size), len(elbos)   # not settled: go on
-                info["windows"] += 1
         elif average and k == steps // 2 and steps - k >= 8:
             window, first = Window(lam, steps - k), len(elbos)       # fallback: tail average
             info["windows"] = 1
-        if k % every:
-            continue
-        if bar is not None:
-            bar.update(every)
-        elbo = run.elbo(lam)
-        iters.append(k)
-        elbos.append(elbo)
-        if not np.all(np.isfinite(lam)):
-            raise FloatingPointError(
-                f"ADVI diverged at step {k}: the variational parameters are not finite "
-                f"(eta={eta}); try a smaller eta or lr")
-        if stan_at is not None:
-            continue
-        if elbo_prev is not None:
-            rel = abs((elbo - elbo_prev) / elbo) if elbo != 0 else math.inf
-            cb.append(rel)
-            del cb[:-cb_size]
-        elbo_prev = elbo
-        if bar is not None:
-            bar.set_postfix_str(f"ELBO={elbo:.5g} rel={rel:.3g} eta={eta}", refresh=False)
-        if not cb:
-            continue
-        mean_cb, med_cb = float(np.mean(cb)), float(np.median(cb))
-        rule = "mean" if mean_cb < tol else "median" if med_cb < tol else None
-        if rule is None:
-            continue
-        stan_at = info["stan_converged_at"] = k
-        out["converged"] = True
-        out["reason"] = (f"the {rule} relative ELBO change {min(mean_cb, med_cb):.3g} < "
-                         f"tol_rel_obj={tol:g} at step {k}")
-        if not average:
-            return
-        if window is None:                    # a tail window already running just goes on
-            size = min(max(k, _WINDOW_MIN * every), steps - k)
-            if size < 8:
-                return
-            window, first = Window(lam, size), len(elbos)
-            info["windows"] = 1
+        if k % every == 0:
+            if bar is not None:
+                bar.update(every)
+            elbo = run.elbo(lam)
+            iters.append(k)
+            elbos.append(elbo)
+            if not np.all(np.isfinite(lam)):
+                raise FloatingPointError(
+                    f"ADVI diverged at step {k}: the variational parameters are not finite "
+                    f"(eta={eta}); try a smaller eta or lr")
+            if stan_at is None and _stan_rule(elbo, elbo_prev, cb, cb_size, tol, out, k, bar,
+                                              eta):
+                stan_at = info["stan_converged_at"] = k
+                if not average:
+                    return
+                if window is None:            # a tail window already running just goes on
+                    size = min(max(k, _WINDOW_MIN * every), steps - k)
+                    if size < 8:
+                        return
+                    window, first = Window(lam, size), len(elbos)
+                    info["windows"] = 1
+            elbo_prev = elbo
+        if window is not None and window.full and stan_at is not None:
+            # judged after the window's own last ELBO estimate (a tail window ends at the cap)
+            if steps - k < window.size or _settled(run.q, window, elbos[first:], info):
+                break
+            window, first = Window(lam, window.size), len(elbos)   # not settled: go on
+            info["windows"] += 1
     if stan_at is None:
+        last = cb[-1] if cb else math.nan
         out["reason"] = (f"reached steps={steps} before the relative ELBO change fell under "
-                         f"tol_rel_obj={tol:g} (last {rel:.3g})")
+                         f"tol_rel_obj={tol:g} (last {last:.3g})")
     if window is None or window.n < 8:
         return
     out["lam"], out["rhat"] = window.mean(), window.rhat()
@@ -238,6 +225,24 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
     more = info["windows"] - 1
     out["reason"] += (f"; averaged the iterates of the last {window.n} steps" + (
         f" (after {more} more window(s) while the iterates still moved)" if more else ""))
+
+
+def _stan_rule(elbo, elbo_prev, cb, cb_size, tol, out, k, bar, eta):
+    """Stan's rule: push |(ELBO_prev - ELBO) / ELBO| into the circular buffer; converged when
+    its mean or its (upper) median, as Stan's `circ_buff_median`, is under tol."""
+    rel = abs((elbo_prev - elbo) / elbo) if elbo != 0 else math.inf
+    cb.append(rel)
+    del cb[:-cb_size]
+    if bar is not None:
+        bar.set_postfix_str(f"ELBO={elbo:.5g} rel={rel:.3g} eta={eta}", refresh=False)
+    mean_cb, med_cb = float(np.mean(cb)), float(sorted(cb)[len(cb) // 2])
+    rule = "mean" if mean_cb < tol else "median" if med_cb < tol else None
+    if rule is None:
+        return False
+    out["converged"] = True
+    out["reason"] = (f"the {rule} relative ELBO change {min(mean_cb, med_cb):.3g} < "
+                     f"tol_rel_obj={tol:g} at step {k}")
+    return True
 
 
 def _settled(q, window, elbos, info):

@@ -175,6 +175,7 @@ class Window:
 
     def __init__(self, lam, size):
         self.size, self.n, self.half = size, 0, size // 2
+        self.shift = lam.copy()          # sums of lam - shift: no cancellation far from 0
         self.sums = np.zeros((2, lam.size))
         self.squares = np.zeros((2, lam.size))
 
@@ -184,12 +185,13 @@ class Window:
 
     def add(self, lam):
         h = 0 if self.n < self.size - self.half else 1
-        self.sums[h] += lam
-        self.squares[h] += lam * lam
+        d = lam - self.shift
+        self.sums[h] += d
+        self.squares[h] += d * d
         self.n += 1
 
     def mean(self):
-        return self.sums.sum(0) / self.n
+        return self.shift + self.sums.sum(0) / self.n
 
     def drift(self, q):
         """How far the iterates moved within the window: max over coordinates of the change of

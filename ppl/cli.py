@@ -260,7 +260,7 @@ def _fit(args, t_start):
     try:
         fit = ppl.advi(model, family=args.family, steps=args.steps, seed=seed,
                        progress=False if args.quiet else None)
-    except (ValueError, FloatingPointError) as e:
+    except (ValueError, FloatingPointError, RuntimeError) as e:
         print(f"wengert: error: the fit failed: {e}", file=sys.stderr)
         return 1
     t_fit = time.perf_counter() - t_fit
@@ -275,9 +275,14 @@ def _fit(args, t_start):
         _arviz.to_netcdf(fit.to_arviz(draws=args.draws), args.out)
         print(f"wrote {args.out}")
     if args.plot is not None:
+        wrote = []
         for name, plot in (("elbo.png", fit.plot_elbo), ("posterior.png", fit.plot_posterior)):
+            if name == "elbo.png" and not len(fit.elbo_history.elbo):
+                print("no ELBO estimates to plot (fewer steps than eval_elbo): elbo.png skipped")
+                continue
             plot(str(Path(args.plot) / name))
-        print(f"wrote {Path(args.plot) / 'elbo.png'} and {Path(args.plot) / 'posterior.png'}")
+            wrote.append(str(Path(args.plot) / name))
+        print("wrote " + " and ".join(wrote))
     print(f"seconds: fit {t_fit:.2f}, total {time.perf_counter() - t_start:.2f}")
     return 130 if fit.stop_reason.startswith("interrupted") else 0
 
