@@ -101,6 +101,10 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
         out["converged"] = False
         out["info"]["interrupted"] = True
         out["reason"] = "interrupted (Ctrl-C) after %d steps; the result so far" % out["steps"]
+        window = out.get("window")
+        if average and window is not None and window.n >= 8:   # the window's average so far
+            out["lam"] = window.mean()
+            out["reason"] += f" (the mean of the last {window.n} iterates)"
     finally:
         if bar is not None:
             bar.close()
@@ -120,7 +124,10 @@ def _adapt_eta(run, lam0, cfg, info, bar):
     best ELBO; stop early once an eta does worse than the best (after some improvement).
     Beyond Stan: the largest eta whose ELBO is within 2 sqrt(2) Monte Carlo standard errors
     of the best is kept (equal within noise, it moves further in the same number of steps;
-    from a near-optimal start the smallest eta would otherwise win by standing still)."""
+    from a near-optimal start the smallest eta would otherwise win by standing still). Also
+    unlike Stan: the best ELBO so far is kept (Stan overwrites it with each eta's), a NaN or
+    -inf ELBO moves on to the next eta (Stan stops), and the last eta is not required to beat
+    the initial ELBO; an error is raised only when no eta gives a finite ELBO."""
     elbo_init = run.elbo(lam0)
     best, eta_best = -math.inf, None
     tried, errors = info["adaptation"], {}
@@ -184,6 +191,7 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
             window.add(lam)
         elif average and k == steps // 2 and steps - k >= 8:
             window, first = Window(lam, steps - k), len(elbos)       # fallback: tail average
+            out["window"] = window
             info["windows"] = 1
         if k % every == 0:
             if bar is not None:
@@ -205,6 +213,7 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
                     if size < 8:
                         return
                     window, first = Window(lam, size), len(elbos)
+                    out["window"] = window
                     info["windows"] = 1
             elbo_prev = elbo
         if window is not None and window.full and stan_at is not None:
@@ -212,6 +221,7 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
             if steps - k < window.size or _settled(run.q, window, elbos[first:], info):
                 break
             window, first = Window(lam, window.size), len(elbos)   # not settled: go on
+            out["window"] = window
             info["windows"] += 1
     if stan_at is None:
         last = cb[-1] if cb else math.nan

@@ -9,6 +9,7 @@ import ppl
 from autodiff.tensor import _raw
 from ppl import dist
 from ppl.advi_steps import Run
+from ppl.families import Meanfield
 from ppl.results import VIResult
 from tests.ppl.test_advi import Y, Y_COUNTS, gamma_poisson, normal_mean, normal_posterior
 
@@ -145,3 +146,24 @@ def test_a_model_with_no_latents_is_rejected():
 
     with pytest.raises(ValueError, match="no latent"):
         ppl.advi(observed_only(np.array([0.5])))
+
+
+def test_ctrl_c_inside_an_averaging_window_returns_its_mean(monkeypatch):
+    # steps=400 with an unreachable tol: the tail window opens at step 200 and takes steps
+    # 201, 202, ...; Ctrl-C at the 300th gradient call leaves 99 iterates (201..299) in it, and
+    # the fit is their mean (init 0 and no whitening: q's mean is the iterate itself)
+    iterates = []
+    real_step = Meanfield.step
+
+    def step(self, lam, opt, grad):
+        real_step(self, lam, opt, grad)
+        iterates.append(lam.copy())
+
+    monkeypatch.setattr(Meanfield, "step", step)
+    interrupt_after(monkeypatch, 300)
+    fit = ppl.advi(normal_mean(Y), steps=400, tol_rel_obj=1e-12, eta=1.0, precondition=None,
+                   init={"mu": 0.0}, seed=0)
+    assert "the mean of the last 100 iterates" in fit.stop_reason
+    want = np.mean(iterates[200:300], axis=0)
+    np.testing.assert_allclose(fit.mu, want[:1], rtol=1e-12)
+    np.testing.assert_allclose(fit.omega, want[1:], rtol=1e-12)
