@@ -13,6 +13,7 @@ from autodiff.tensor import Tensor, _raw
 
 from .. import constraints
 from .base import Distribution, as_param
+from .kernels import bernoulli_logits_log_prob
 
 __all__ = ["Bernoulli", "Binomial", "Poisson", "NegativeBinomial", "Categorical", "Geometric"]
 
@@ -104,7 +105,7 @@ class Bernoulli(_ProbsLogits):
     def log_prob(self, value):
         def lp(x):
             if self._given == "logits":
-                return x * self._logits - ad.softplus(self._logits)
+                return bernoulli_logits_log_prob(x, self._logits)
             return ad.xlogy(x, self._probs) + ad.xlog1py(1.0 - x, -self._probs)
         return self._mask(_data(value, self._probs, self._logits), lp)
 

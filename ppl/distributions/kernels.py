@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from autodiff import primitive
+from autodiff import primitive, sigmoid
 
-__all__ = ["normal_log_prob"]
+__all__ = ["normal_log_prob", "bernoulli_logits_log_prob"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -44,3 +44,20 @@ normal_log_prob = primitive(
     elementwise=True,
     doc="log N(x | loc, scale) = -((x - loc)/scale)^2 / 2 - log scale - log(2 pi)/2, "
         "elementwise and broadcasting, as one primitive.")
+
+
+def _bernoulli_logits_fwd(x, logits):
+    # softplus(l) = max(l, 0) + log1p(e^-|l|): x l - max(l, 0) is exact for x in {0, 1}
+    return (x * logits - np.maximum(logits, 0.0)) - np.log1p(np.exp(-np.abs(logits)))
+
+
+bernoulli_logits_log_prob = primitive(
+    "bernoulli_logits_log_prob", _bernoulli_logits_fwd,
+    vjp=(lambda g, ans, x, logits: g * logits,
+         lambda g, ans, x, logits: g * (x - sigmoid(logits))),
+    jvp=(lambda t, ans, x, logits: t * logits,
+         lambda t, ans, x, logits: t * (x - sigmoid(logits))),
+    elementwise=True,
+    doc="log Bernoulli(x | logits) = x logits - log(1 + e^logits), elementwise, as one "
+        "primitive (d/dlogits = x - sigmoid(logits)); a logistic regression's whole "
+        "likelihood is one tape entry.")
