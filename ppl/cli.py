@@ -238,8 +238,10 @@ def _khat_line(k, family):
 def _convergence_line(fit):
     state = "converged" if fit.converged else "NOT converged"
     eta = "none" if fit.eta is None else f"{fit.eta:g}"
-    return (f"{state}: {fit.stop_reason} (steps {fit.steps}, eta {eta}, "
-            f"R-hat {fit.rhat:.3f}, skipped steps {fit.skipped})")
+    drift = fit.info.get("drift")
+    moved = "" if drift is None else f"drift {drift:.3f} sd, "
+    return (f"{state}: {fit.stop_reason} (steps {fit.steps}, eta {eta}, {moved}"
+            f"R-hat of the raw iterates {fit.rhat:.3f}, skipped steps {fit.skipped})")
 
 
 def _fit(args, t_start):
