@@ -13,6 +13,8 @@ import numpy as np
 
 import autodiff as ad
 
+from .psis import rhat_from_halves
+
 __all__ = ["Run", "StanStep", "Adam", "Window", "precondition"]
 
 _RETRIES = 10        # fresh draws tried for a non-finite gradient before the step is skipped
@@ -210,7 +212,8 @@ class Window:
                          np.max(np.abs(m2[d:2 * d] - m1[d:2 * d]))))
 
     def rhat(self):
-        """max over coordinates of sqrt(((n-1)/n W + B/n) / W), each half a chain of n."""
+        """Split R-hat of the iterates, the two halves as two chains (max over coordinates;
+        `psis.rhat_from_halves` on the halves' streamed means and variances)."""
         n1, n2 = self.size - self.half, self.n - (self.size - self.half)
         n = min(n1, n2)
         if n < 4:
@@ -218,11 +221,8 @@ class Window:
         counts = np.array([[n1], [n2]], dtype=float)
         means = self.sums / counts
         var = (self.squares - counts * means ** 2) / (counts - 1)
-        w = var.mean(0)
-        b = n * means.var(axis=0, ddof=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.sqrt(np.where(w > 0, ((n - 1) / n * w + b / n) / w, 1.0))
-        return float(np.max(r))
+        r = rhat_from_halves(n, means, var)
+        return float(np.max(np.where(np.isfinite(r), r, 1.0)))
 
 
 def precondition(run, family):

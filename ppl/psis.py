@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-__all__ = ["psis", "gpd_fit", "split_rhat"]
+__all__ = ["rhat_from_halves", "psis", "gpd_fit", "split_rhat"]
 
 _PRIOR_K, _PRIOR_N = 0.5, 10   # weakly informative prior on the shape: 10 pseudo-draws at 0.5
 
@@ -146,8 +146,15 @@ def split_rhat(x):
                          f"got shape {a.shape}")
     h = a.shape[0] // 2
     halves = np.stack([a[:h], a[a.shape[0] - h:]])           # (2, h, ...)
-    w = halves.var(axis=1, ddof=1).mean(axis=0)
-    b = h * halves.mean(axis=1).var(axis=0, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.sqrt(((h - 1) / h * w + b / h) / w)
+    r = rhat_from_halves(h, halves.mean(axis=1), halves.var(axis=1, ddof=1))
     return float(r) if a.ndim == 1 else r
+
+
+def rhat_from_halves(h, means, variances):
+    """R-hat = sqrt(((h - 1) / h W + B / h) / W) from two halves of h draws each: their
+    `means` and `variances` (ddof 1), arrays of shape (2, ...); W the mean variance, B / h the
+    variance of the means. Shared by `split_rhat` and ADVI's streaming averaging window."""
+    w = np.mean(variances, axis=0)
+    b = h * np.var(means, axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt(((h - 1) / h * w + b / h) / w)
