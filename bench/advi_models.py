@@ -28,6 +28,7 @@ import numpy as np
 
 import autodiff as ad
 import ppl
+from models import eight_schools as zoo_eight_schools
 from ppl import dist
 from ppl.distributions.base import validation_enabled
 
@@ -40,8 +41,7 @@ ES_REFERENCE = os.path.join(POSTERIORDB, "eight_schools-eight_schools_noncentere
                             "reference_summary.json")
 
 # ---- data ---------------------------------------------------------------------------------------
-ES_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
-ES_SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+# eight schools: the zoo's model and data (models/eight_schools.py), typed in once
 
 LR_N, LR_D = 10_000, 50
 LR_BETA_TRUE = np.linspace(-0.5, 0.5, LR_D)
@@ -73,18 +73,6 @@ def radon_data():
 
 
 # ---- Wengert models -----------------------------------------------------------------------------
-@ppl.model
-def eight_schools(sigma, y):
-    """mu ~ N(0, 5), tau ~ HalfCauchy(5), theta_trans ~ N(0, 1), theta = mu + tau theta_trans,
-    y ~ N(theta, sigma)."""
-    mu = ppl.sample("mu", dist.Normal(0.0, 5.0))
-    tau = ppl.sample("tau", dist.HalfCauchy(5.0))
-    with ppl.plate("school", len(sigma)):
-        theta_trans = ppl.sample("theta_trans", dist.Normal(0.0, 1.0))
-        theta = ppl.deterministic("theta", mu + tau * theta_trans)
-        ppl.sample("y", dist.Normal(theta, sigma), obs=y)
-
-
 @ppl.model
 def logistic(x, y):
     """beta ~ N(0, I), y ~ Bernoulli(logits = x beta)."""
@@ -220,10 +208,11 @@ def _split_rhat(draws):
 # ---- the benchmark's model list -----------------------------------------------------------------
 def cases(ref_draws):
     """name -> (bound Wengert model, data dict, reference factory (called once, lazily))."""
-    es = {"sigma": ES_SIGMA, "y": ES_Y}
+    zoo = zoo_eight_schools.data()
+    es = {"sigma": zoo["sigma"], "y": zoo["y"]}          # what the peers' versions take
     lr, rd = logistic_data(), radon_data()
     return {
-        "eight_schools": (eight_schools(**es), es, posteriordb_reference),
+        "eight_schools": (zoo_eight_schools.model(**zoo), es, posteriordb_reference),
         "logistic": (logistic(**lr), lr, lambda: importance_reference(logistic(**lr),
                                                                       ref_draws)),
         "radon": (radon(**rd), rd, lambda: radon_gibbs_reference(rd, 4 * ref_draws)),
