@@ -1,21 +1,28 @@
 """ADVI with its defaults (only the model and a seed) on posteriordb's reference posteriors in
-../shared/data/posteriordb: posterior means within 0.25 reference sd (the issue's accuracy bar)
-for eight schools' mu under meanfield, and the regression coefficients of kidiq and sblri under
-meanfield and fullrank. Scales (tau, sigma) are printed and held to a loose 0.5 sd: meanfield's
-log-normal tau for eight schools is known to sit low (about -0.2 sd here).
+../shared/data/posteriordb, each under meanfield and fullrank, against the gold-standard NUTS
+summaries (10 x 1000 draws; their own error is under 0.01 reference sd). Means and sds come
+from 4000 draws of q (Monte Carlo error about 0.02 reference sd).
 
-Means are those of `fit.mean` (1000 draws of q, Monte Carlo error about 0.03 reference sd).
-The references are NUTS means over 10 x 1000 draws (their own error is under 0.01 sd).
+Tolerances, in units of the reference sd:
+- means of the location parameters (eight schools' mu, the regression coefficients): 0.25, the
+  issue's accuracy bar; scales (tau, sigma) and eight schools' thetas: 0.5, loosely, because a
+  Gaussian in log tau puts tau's mean low: the fullrank optimum itself (grad_samples=8, 20,000
+  steps) has tau at -0.18 sd and meanfield's at -0.22, so this is q's bias, not the optimiser's.
+- sds: q's sd / reference sd in (0.75, 1.35). The top is for eight schools, whose thetas come
+  out 5-30% wide (the funnel's neck in tau pulls q wide in theta); the regressions are within
+  6%. Meanfield kidiq is held to theory instead: for a Gaussian posterior the meanfield optimum
+  gives each coefficient its conditional sd, sqrt(1 - rho^2) of the marginal one, rho the
+  intercept-slope correlation computable from the data (-0.99 here: ratio 0.15), within 15%.
 
-Seed sweep, seeds 0..4, advi.py as of 8a0c148 (4000 draws of q; error in reference sd, the
-worst of each group): eight schools tau meanfield -0.24 -0.17 -0.20 +0.18 -0.19, fullrank -0.17
--0.16 -0.10 (theta) +0.09 (theta) -0.28 (mu and theta within 0.2); kidiq meanfield <= 0.09,
-fullrank <= 0.06; sblri meanfield <= 0.11 (sigma), fullrank <= 0.06. tau's bias is q's, not the
-optimiser's: the fullrank optimum (grad_samples=8, 20,000 steps) puts tau's mean at -0.18 sd
-and meanfield's at -0.22 (a Gaussian in log tau), so the loose scale bound. Every required mean
-is within 0.25 sd for every seed, so seed 0 (the first, not the best) is used. Before the
-windows repeated until settled, meanfield seed 3 stopped while the ELBO still climbed and put
-tau at +1.04 sd.
+Seed sweep, seeds 0..4 (worst over the seeds; `PYTHONPATH=. python` a loop over seeds calling
+`errors`): means — eight schools mu <= 0.08 both families, thetas <= 0.23 meanfield, <= 0.18
+fullrank; tau meanfield -0.24 to +0.18, fullrank -0.28 to -0.08 (one seed past 0.25, hence the
+loose bound); kidiq <= 0.09 meanfield, <= 0.06 fullrank; sblri coefficients <= 0.07, sigma
+<= 0.11, both families. sd ratios —
+eight schools 0.92-1.25 meanfield, 0.97-1.30 fullrank; kidiq meanfield betas 0.14-0.16, sigma
+0.99-1.07, fullrank 0.98-1.06; sblri 0.94-1.06 meanfield, 0.97-1.04 fullrank. Seed 0 (the first,
+not the best) is tested. Before the averaging windows repeated until settled, meanfield seed 3
+stopped while the ELBO still climbed and put tau at +1.04 sd.
 """
 import numpy as np
 import pytest
@@ -28,6 +35,7 @@ pytestmark = pytest.mark.skipif(not pdb.available(), reason=pdb.MISSING)
 
 TOL = 0.25          # the issue's bar, in reference sd
 LOOSE = 0.5         # scales: reported, loosely held
+SD_RANGE = (0.75, 1.35)   # q's sd / reference sd (see the module docstring)
 
 _FITS = {}
 
@@ -39,37 +47,65 @@ def fit_of(name, family, seed=0):
     return _FITS[key]
 
 
+def _moments(fit):
+    draws = fit.sample(4000, seed=0)
+    flat = pdb.stan_names({k: np.asarray(v) for k, v in draws.items()})
+    return {k: a.mean() for k, a in flat.items()}, {k: a.std() for k, a in flat.items()}
+
+
 def errors(fit, name):
-    """(mean - reference mean) / reference sd for every reference name (Stan's, 1-based)."""
+    """(mean - reference mean) / reference sd and q's sd / reference sd, for every reference
+    name (Stan's, 1-based), from 4000 draws of q."""
     ref = pdb.load_reference(name)
-    means = pdb.stan_names({k: np.asarray(v)[None] for k, v in fit.mean.items()})
-    out = {k: float((means[k][0] - r["mean"]) / r["sd"]) for k, r in ref.items()}
-    print(f"{name} {fit.family}: " + ", ".join(f"{k} {e:+.3f}" for k, e in out.items())
+    mean, sd = _moments(fit)
+    err = {k: float((mean[k] - r["mean"]) / r["sd"]) for k, r in ref.items()}
+    ratio = {k: float(sd[k] / r["sd"]) for k, r in ref.items()}
+    print(f"{name} {fit.family}: " + ", ".join(f"{k} {err[k]:+.3f} (sd x{ratio[k]:.2f})"
+                                                for k in ref)
           + f"; {fit.stop_reason}; rhat {fit.rhat:.2f}")
-    return out
+    return err, ratio
 
 
-def test_eight_schools_mu_meanfield():
-    err = errors(fit_of(pdb.EIGHT_SCHOOLS, "meanfield"), pdb.EIGHT_SCHOOLS)
-    assert abs(err["mu"]) < TOL
-    assert abs(err["tau"]) < LOOSE
-    assert all(abs(err[f"theta[{j}]"]) < LOOSE for j in range(1, 9))
+def _sds_in_range(ratio, names):
+    lo, hi = SD_RANGE
+    bad = {k: round(ratio[k], 3) for k in names if not lo < ratio[k] < hi}
+    assert not bad, f"sd ratios outside {SD_RANGE}: {bad}"
 
 
 @pytest.mark.parametrize("family", ["meanfield", "fullrank"])
-def test_kidiq_coefficients(family):
-    err = errors(fit_of(pdb.KIDIQ, family), pdb.KIDIQ)
+def test_eight_schools(family):
+    err, ratio = errors(fit_of(pdb.EIGHT_SCHOOLS, family), pdb.EIGHT_SCHOOLS)
+    assert abs(err["mu"]) < TOL
+    assert abs(err["tau"]) < LOOSE
+    assert all(abs(err[f"theta[{j}]"]) < LOOSE for j in range(1, 9))
+    _sds_in_range(ratio, ratio)
+
+
+@pytest.mark.parametrize("family", ["meanfield", "fullrank"])
+def test_kidiq(family):
+    err, ratio = errors(fit_of(pdb.KIDIQ, family), pdb.KIDIQ)
     assert abs(err["beta[1]"]) < TOL and abs(err["beta[2]"]) < TOL
     assert abs(err["sigma"]) < LOOSE
+    if family == "fullrank":
+        _sds_in_range(ratio, ratio)
+        return
+    _sds_in_range(ratio, ["sigma"])
+    # meanfield on a Gaussian posterior: the optimum's sd of each coefficient is its
+    # conditional sd, sqrt(1 - rho^2) times the marginal one, with rho the posterior
+    # correlation of intercept and slope; under a flat prior Cov(beta | sigma) is
+    # proportional to (X'X)^-1, so rho = -sum(x) / sqrt(N sum(x^2)), from the data alone.
+    x = pdb.load_data(pdb.KIDIQ)["mom_iq"]
+    rho = -x.sum() / np.sqrt(x.size * (x * x).sum())
+    for k in ("beta[1]", "beta[2]"):
+        assert ratio[k] == pytest.approx(np.sqrt(1 - rho * rho), rel=0.15), k
 
 
-@pytest.mark.parametrize("family", [
-    "meanfield",
-    "fullrank"])
-def test_sblri_coefficients(family):
-    err = errors(fit_of(pdb.BLR, family), pdb.BLR)
+@pytest.mark.parametrize("family", ["meanfield", "fullrank"])
+def test_sblri(family):
+    err, ratio = errors(fit_of(pdb.BLR, family), pdb.BLR)
     assert all(abs(err[f"beta[{d}]"]) < TOL for d in range(1, 6))
     assert abs(err["sigma"]) < LOOSE
+    _sds_in_range(ratio, ratio)
 
 
 def test_the_models_match_the_references_dimensions():
