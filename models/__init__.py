@@ -27,6 +27,37 @@ ZOO = {
     "eight_schools_centered": (
         "models.eight_schools:centered",
         "Eight schools, centred: theta ~ N(mu, tau), the funnel"),
+    # -- regression and GLMs (models/kidiq.py, linear_regression.py, logistic_regression.py,
+    #    seeds.py, count_regression.py)
+    "kidiq": (
+        "models.kidiq",
+        "Kid's test score on mother's IQ, flat-prior linear regression (Gelman and Hill; "
+        "posteriordb)"),
+    "kidiq_normal": (
+        "models.kidiq:normal",
+        "Kid's test score on mother's IQ, with weakly informative Normal(0, 100) priors on beta"),
+    "linear_regression": (
+        "models.linear_regression",
+        "Bayesian linear regression with many predictors, Normal(0, 10) coefficients "
+        "(posteriordb sblri)"),
+    "logistic_regression": (
+        "models.logistic_regression",
+        "Logistic regression, standard normal coefficients, simulated Gaussian predictors"),
+    "seeds": (
+        "models.seeds",
+        "Seeds, random-effect logistic regression of germination on 21 plates (Crowder 1978; "
+        "BUGS)"),
+    "poisson_regression": (
+        "models.count_regression",
+        "Poisson regression with a log link and an exposure offset, simulated counts"),
+    "negbin_regression": (
+        "models.count_regression:negbin",
+        "Negative-binomial (NB2) regression with a log link and an exposure offset, simulated "
+        "counts"),
+    # -- time series, mixtures and simplexes (models/ar.py, gp_regression.py,
+    #    normal_mixture.py, dirichlet_categorical.py, hmm.py)
+    # -- covariance and bounds (models/lkj_covariance.py, wishart_covariance.py, censored.py)
+    # -- hierarchical and many latents (models/radon.py, stochastic_volatility.py)
 }
 
 
