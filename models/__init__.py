@@ -56,6 +56,26 @@ ZOO = {
         "counts"),
     # -- time series, mixtures and simplexes (models/ar.py, gp_regression.py,
     #    normal_mixture.py, dirichlet_categorical.py, hmm.py)
+    "ar": (
+        "models.ar",
+        "AR(K) autoregression: y_t on its own K previous values (Stan User's Guide; simulated "
+        "data)"),
+    "gp_regression": (
+        "models.gp_regression",
+        "Gaussian-process regression, exponentiated quadratic kernel, marginal likelihood "
+        "(simulated data)"),
+    "normal_mixture": (
+        "models.normal_mixture",
+        "Two-component normal mixture with ordered means, marginalised with logsumexp "
+        "(simulated data)"),
+    "dirichlet_categorical": (
+        "models.dirichlet_categorical",
+        "Dirichlet-categorical: category probabilities on the simplex, exact posterior known "
+        "(simulated)"),
+    "hmm": (
+        "models.hmm",
+        "Two-state Poisson hidden Markov model, states summed out by the forward algorithm "
+        "(simulated)"),
     # -- covariance and bounds (models/lkj_covariance.py, wishart_covariance.py, censored.py)
     # -- hierarchical and many latents (models/radon.py, stochastic_volatility.py)
 }
