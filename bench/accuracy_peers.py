@@ -1,0 +1,191 @@
+"""The peers of bench/accuracy.py: NumPyro SVI (AutoNormal, AutoMultivariateNormal; Adam(0.01),
+float64) and PyMC (ADVI, FullRankADVI through pm.fit), 10,000 steps each as
+bench/advi_bench.py runs them, on the same posteriors; imported only when installed.
+
+Mirrors: eight schools comes from bench/advi_models.py; the others are written here from the
+zoo modules' docstrings and the posteriordb Stan programs (same priors, same site names, so
+the reference's sites are found in the peers' draws).
+
+k-hat for a peer: log w = log p(x, theta) - log q(theta) over 1000 draws theta ~ q, both in
+the constrained space (the Jacobians of the peer's transforms cancel in the ratio), then
+`ppl.psis.psis`: the same statistic as `VIResult.psis_khat`, in the peer's own parametrisation.
+NumPyro: numpyro.infer.util.log_density of the seeded guide (its auxiliary latent and Delta
+sites give log q) and of the model at the guide's draws. PyMC: q's mean and L (or sd) over its
+flat value-variable vector (`group.ordering`), log p from `model.compile_logp(jacobian=True)`
+in the same unconstrained space, log q the Gaussian's density.
+"""
+import importlib
+import importlib.util
+import math
+import time
+
+import numpy as np
+
+import advi_models
+from ppl.psis import psis
+
+STEPS = advi_models.PEER_STEPS
+KHAT_DRAWS = 1000
+
+
+def available():
+    """[(library, version)] of the peers that import."""
+    out = []
+    for mod in ("numpyro", "pymc"):
+        if importlib.util.find_spec(mod) is not None:
+            out.append((mod, getattr(importlib.import_module(mod), "__version__", "?")))
+    return out
+
+
+# ---- mirrors ------------------------------------------------------------------------------------
+def _es_data(d):
+    return {"sigma": np.asarray(d["sigma"], float), "y": np.asarray(d["y"], float)}
+
+
+def numpyro_mirrors():
+    """case name -> (NumPyro model, data adapter)."""
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as nd
+    es = advi_models.numpyro_models()["eight_schools"]
+
+    def kidiq(mom_iq, kid_score):
+        beta = numpyro.sample("beta", nd.ImproperUniform(nd.constraints.real, (), (2,)))
+        sigma = numpyro.sample("sigma", nd.HalfCauchy(2.5))
+        with numpyro.plate("n", len(mom_iq)):
+            numpyro.sample("kid_score", nd.Normal(beta[0] + beta[1] * mom_iq, sigma),
+                           obs=kid_score)
+
+    def blr(X, y):
+        with numpyro.plate("d", X.shape[1]):
+            beta = numpyro.sample("beta", nd.Normal(0.0, 10.0))
+        sigma = numpyro.sample("sigma", nd.HalfNormal(10.0))
+        with numpyro.plate("n", len(y)):
+            numpyro.sample("y", nd.Normal(jnp.matmul(X, beta), sigma), obs=y)
+
+    return {"pdb/eight_schools": (es, _es_data), "eight_schools": (es, _es_data),
+            "pdb/kidiq": (kidiq, lambda d: {"mom_iq": d["mom_iq"],
+                                            "kid_score": d["kid_score"]}),
+            "pdb/sblri": (blr, lambda d: {"X": d["X"], "y": d["y"]})}
+
+
+def pymc_mirrors():
+    """case name -> (function building the PyMC model from the adapted data, data adapter)."""
+    import pymc as pm
+    es = advi_models.pymc_models()["eight_schools"]
+
+    def kidiq(mom_iq, kid_score):
+        with pm.Model() as m:
+            beta = pm.Flat("beta", shape=2)
+            sigma = pm.HalfCauchy("sigma", 2.5)
+            pm.Normal("kid_score", beta[0] + beta[1] * mom_iq, sigma, observed=kid_score)
+        return m
+
+    def blr(X, y):
+        with pm.Model() as m:
+            beta = pm.Normal("beta", 0.0, 10.0, shape=X.shape[1])
+            sigma = pm.HalfNormal("sigma", 10.0)
+            pm.Normal("y", X @ beta, sigma, observed=y)
+        return m
+
+    return {"pdb/eight_schools": (es, _es_data), "eight_schools": (es, _es_data),
+            "pdb/kidiq": (kidiq, lambda d: {"mom_iq": d["mom_iq"],
+                                            "kid_score": d["kid_score"]}),
+            "pdb/sblri": (blr, lambda d: {"X": d["X"], "y": d["y"]})}
+
+
+# ---- fits ---------------------------------------------------------------------------------------
+def numpyro_fit(fn, data, family, sites, seed=1):
+    """svi.run for STEPS steps: a row dict with seconds, steps, khat, mean and sd of `sites`."""
+    import jax
+    import numpyro
+    from numpyro import handlers
+    from numpyro.infer import SVI, Predictive, Trace_ELBO
+    from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
+    from numpyro.infer.util import log_density
+    numpyro.enable_x64()
+    data = {k: jax.numpy.asarray(v) if isinstance(v, np.ndarray) else v
+            for k, v in data.items()}
+    guide = (AutoNormal if family == "meanfield" else AutoMultivariateNormal)(fn)
+    svi = SVI(fn, guide, numpyro.optim.Adam(0.01), Trace_ELBO())
+    t = time.perf_counter()
+    res = svi.run(jax.random.PRNGKey(seed), STEPS, progress_bar=False, **data)
+    jax.block_until_ready(res.params)
+    secs = time.perf_counter() - t
+    draws = Predictive(fn, guide=guide, params=res.params, num_samples=1000,
+                       return_sites=sites)(jax.random.PRNGKey(seed + 1), **data)
+
+    def log_w(key):
+        lq, tr = log_density(handlers.seed(guide, key), (), data, res.params)
+        latent = {k: s["value"] for k, s in tr.items() if s["type"] == "sample"
+                  and not s["is_observed"] and not s["infer"].get("is_auxiliary")}
+        lp, _ = log_density(fn, (), data, latent)
+        return lp - lq
+    lw = np.asarray(jax.jit(jax.vmap(log_w))(jax.random.split(jax.random.PRNGKey(seed + 2),
+                                                               KHAT_DRAWS)))
+    return _row(family, f"NumPyro {type(guide).__name__}", secs, lw,
+                {k: np.asarray(v) for k, v in draws.items()})
+
+
+def pymc_fit(build, data, family, sites, seed=1):
+    """pm.fit for STEPS steps (ADVI or FullRankADVI): a row dict as numpyro_fit's."""
+    import pymc as pm
+    model = build(**data)
+    method, label = (("advi", "PyMC ADVI") if family == "meanfield" else
+                     ("fullrank_advi", "PyMC FullRankADVI"))
+    t = time.perf_counter()
+    try:
+        with model:
+            approx = pm.fit(n=STEPS, method=method, random_seed=seed, progressbar=False)
+    except FloatingPointError as e:                     # pm.fit stops on a NaN parameter
+        return dict(family=family, library=label, note=f"pm.fit failed: "
+                    f"{str(e).splitlines()[0][:80]}")
+    secs = time.perf_counter() - t
+    post = approx.sample(1000, random_seed=seed + 1).posterior
+    draws = {k: post[k].values.reshape((-1,) + post[k].shape[2:]) for k in sites}
+    g = approx.groups[0]
+    mean = g.mean.eval()
+    rng = np.random.default_rng(seed + 2)
+    eps = rng.standard_normal((KHAT_DRAWS, mean.size))
+    if family == "meanfield":
+        sd = g.std.eval()
+        z, log_det = mean + eps * sd, np.sum(np.log(sd))
+    else:
+        L = g.L.eval()
+        z, log_det = mean + eps @ L.T, np.sum(np.log(np.abs(np.diag(L))))
+    log_q = -0.5 * np.sum(eps * eps, axis=1) - log_det - 0.5 * mean.size * math.log(2 * math.pi)
+    logp = model.compile_logp(jacobian=True)
+    lp = np.empty(KHAT_DRAWS)
+    for i, zi in enumerate(z):
+        point = {name: zi[slc].reshape(shape) for name, (_, slc, shape, _) in g.ordering.items()}
+        lp[i] = logp(point)
+    return _row(family, label, secs, lp - log_q, draws)
+
+
+def _row(family, library, secs, lw, draws):
+    lw = np.where(np.isfinite(lw), lw, -np.inf)
+    khat = psis(lw)[1] if np.isfinite(lw).any() else math.nan
+    return dict(family=family, library=library, seconds=secs, steps=STEPS, khat=khat,
+                mean={k: v.mean(0) for k, v in draws.items()},
+                sd={k: v.std(0, ddof=1) for k, v in draws.items()})
+
+
+def rows(case, data, families, sites):
+    """The peers' rows for accuracy.py's case `case` (no mirror: none)."""
+    out = []
+    libs = [(mod, mirrors, fit) for mod, mirrors, fit in
+            (("numpyro", numpyro_mirrors, numpyro_fit), ("pymc", pymc_mirrors, pymc_fit))
+            if importlib.util.find_spec(mod) is not None]
+    for mod, mirrors, fit in libs:
+        mirror = mirrors().get(case)
+        if mirror is None:
+            continue
+        fn, adapt = mirror
+        for family in families:
+            print(f"    {mod} {family} ...", flush=True)
+            try:
+                out.append(fit(fn, adapt(data), family, sites))
+            except Exception as e:                      # noqa: BLE001 -- a failed fit: a row
+                out.append(dict(family=family, library=mod, note=f"failed: {type(e).__name__}"
+                                f": {str(e).splitlines()[0][:80]}"))
+    return out
