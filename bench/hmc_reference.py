@@ -191,7 +191,7 @@ def hmc_reference(model, draws=1000, warmup=1000, chains=4, seed=0):
     except (ValueError, np.linalg.LinAlgError, FloatingPointError):
         centre, S, start = None, np.ones(d), "identity"
     chs = []
-    for c in range(chains):
+    for _ in range(chains):
         if centre is not None:
             z = centre + (S @ rng.standard_normal(d) if S.ndim == 2 else
                           S * rng.standard_normal(d))
