@@ -24,7 +24,9 @@ scalar i the reference has (constrained, deterministic sites included):
 
 References (the "reference" column): posteriordb's NUTS summaries (10 x 1000 draws) for the
 posteriordb rows and for zoo entries whose shipped data are posteriordb's (eight schools: the
-centred and non-centred forms have one posterior over mu, tau, theta); otherwise
+centred and non-centred forms have one posterior over mu, tau, theta); for radon and
+radon_centered (one posterior, the data of bench/advi_models.py) the Gibbs sampler in numpy
+`advi_models.radon_gibbs_reference` (4 chains, used when its split R-hat < 1.01); otherwise
 Laplace + PSIS importance sampling (`advi_models.importance_reference`) when its k-hat < 0.7;
 otherwise HMC (`hmc_reference.py`, 4 chains) when its split R-hat < 1.01 (at most 0.1% divergent
 transitions); otherwise none, and the row says why.
@@ -110,6 +112,11 @@ def _same_data(data, folder):
                for k, v in data.items())
 
 
+def _same(a, b):
+    return a.keys() == b.keys() and all(np.shape(a[k]) == np.shape(b[k]) and
+                                        np.allclose(a[k], b[k]) for k in a)
+
+
 def chosen_reference(model, draws, hmc_draws, seed=0):
     """Laplace + PSIS-IS when its k-hat < 0.7, else HMC when R-hat < 1.01, else None; with
     the sources tried ("kind" on the Reference: "IS" or "HMC")."""
@@ -183,7 +190,12 @@ def zoo_cases(zoo, only, quick, ref_draws, hmc_draws):
         folder = next((f for _, f, _, _ in PDB if os.path.isdir(POSTERIORDB)
                        and _same_data(data, f)), None)
 
-        def make(model=model, folder=folder):
+        def make(model=model, folder=folder, name=name, data=data):
+            if name in ("radon", "radon_centered") and _same(data, advi_models.radon_data()):
+                ref = advi_models.radon_gibbs_reference(data, 4 * ref_draws)
+                ref.kind = "Gibbs"
+                if float(re.search(r"R-hat (\S+)$", ref.source).group(1)) < 1.01:
+                    return ref
             if folder is not None:
                 ref = pdb_reference(folder, _shapes(model))
                 if ref is not None:
@@ -274,7 +286,8 @@ def print_table(rows):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="shorter references; the zoo limited to " + ", ".join(QUICK_ZOO))
+                   help="shorter references; the zoo limited to " + ", ".join(QUICK_ZOO)
+                   + "; peers on the posteriordb rows only")
     p.add_argument("--only", default="", help="comma-separated rows: pdb/eight_schools, "
                    "pdb/kidiq, pdb/sblri, zoo names")
     p.add_argument("--family", choices=("meanfield", "fullrank", "both"), default="both")
@@ -314,7 +327,7 @@ def main(argv=None):
         print(f"    {source} ({refs[case.name]['seconds']:.0f} s)", flush=True)
         print(f"  {case.name}: fits ...", flush=True)
         got = wengert_rows(case, families, args.seed)
-        if peers:
+        if peers and not (args.quick and not case.name.startswith("pdb/")):
             got += accuracy_peers.rows(case.peer, case.data, families,
                                        list(ref.mean) if ref is not None else [])
         for r in got:

@@ -43,7 +43,7 @@ def _es_data(d):
 
 
 def numpyro_mirrors():
-    """case name -> (NumPyro model, data adapter)."""
+    """case name -> (NumPyro model, data adapter): see `_table`."""
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as nd
@@ -63,10 +63,64 @@ def numpyro_mirrors():
         with numpyro.plate("n", len(y)):
             numpyro.sample("y", nd.Normal(jnp.matmul(X, beta), sigma), obs=y)
 
+    def kidiq_normal(mom_iq, kid_score):
+        beta = numpyro.sample("beta", nd.Normal(0.0, 100.0).expand([2]).to_event(1))
+        sigma = numpyro.sample("sigma", nd.HalfCauchy(2.5))
+        with numpyro.plate("n", len(mom_iq)):
+            numpyro.sample("kid_score", nd.Normal(beta[0] + beta[1] * mom_iq, sigma),
+                           obs=kid_score)
+
+    def es_centered(sigma, y):
+        mu = numpyro.sample("mu", nd.Normal(0.0, 5.0))
+        tau = numpyro.sample("tau", nd.HalfCauchy(5.0))
+        with numpyro.plate("school", len(sigma)):
+            theta = numpyro.sample("theta", nd.Normal(mu, tau))
+            numpyro.sample("y", nd.Normal(theta, sigma), obs=y)
+
+    def radon(county, x, J, y):
+        mu_a = numpyro.sample("mu_a", nd.Normal(0.0, 10.0))
+        sigma_a = numpyro.sample("sigma_a", nd.HalfNormal(5.0))
+        b = numpyro.sample("b", nd.Normal(0.0, 10.0))
+        sigma_y = numpyro.sample("sigma_y", nd.HalfNormal(5.0))
+        with numpyro.plate("county", J):
+            a_raw = numpyro.sample("a_raw", nd.Normal(0.0, 1.0))
+            a = numpyro.deterministic("a", mu_a + sigma_a * a_raw)
+        with numpyro.plate("house", len(y)):
+            numpyro.sample("y", nd.Normal(a[county] + b * x, sigma_y), obs=y)
+
+    def poisson(x, exposure, y):
+        alpha = numpyro.sample("alpha", nd.Normal(0.0, 5.0))
+        with numpyro.plate("covariate", x.shape[1]):
+            beta = numpyro.sample("beta", nd.Normal(0.0, 1.0))
+        with numpyro.plate("row", x.shape[0]):
+            numpyro.sample("y", nd.Poisson(exposure * jnp.exp(alpha + x @ beta)), obs=y)
+
+    def negbin(x, exposure, y):
+        alpha = numpyro.sample("alpha", nd.Normal(0.0, 5.0))
+        with numpyro.plate("covariate", x.shape[1]):
+            beta = numpyro.sample("beta", nd.Normal(0.0, 1.0))
+        phi = numpyro.sample("phi", nd.Gamma(2.0, 0.1))
+        with numpyro.plate("row", x.shape[0]):
+            numpyro.sample("y", nd.NegativeBinomial2(exposure * jnp.exp(alpha + x @ beta), phi),
+                           obs=y)
+
+    return _table(es, kidiq, blr, kidiq_normal, es_centered, radon, poisson, negbin,
+                  advi_models.numpyro_models())
+
+
+def _table(es, kidiq, blr, kidiq_normal, es_centered, radon, poisson, negbin, bench):
+    """case name -> (mirror, data adapter), the same for both peers."""
+    kid = lambda d: {"mom_iq": d["mom_iq"], "kid_score": d["kid_score"]}  # noqa: E731
+    lm = lambda d: {"X": d["X"], "y": d["y"]}                              # noqa: E731
+    same = lambda d: d                                                     # noqa: E731
     return {"pdb/eight_schools": (es, _es_data), "eight_schools": (es, _es_data),
-            "pdb/kidiq": (kidiq, lambda d: {"mom_iq": d["mom_iq"],
-                                            "kid_score": d["kid_score"]}),
-            "pdb/sblri": (blr, lambda d: {"X": d["X"], "y": d["y"]})}
+            "eight_schools_centered": (es_centered, _es_data),
+            "pdb/kidiq": (kidiq, kid), "kidiq": (kidiq, kid),
+            "kidiq_normal": (kidiq_normal, kid),
+            "pdb/sblri": (blr, lm), "linear_regression": (blr, lm),
+            "logistic_regression": (bench["logistic"], same),
+            "radon": (radon, same), "radon_centered": (bench["radon"], same),
+            "poisson_regression": (poisson, same), "negbin_regression": (negbin, same)}
 
 
 def pymc_mirrors():
@@ -88,10 +142,50 @@ def pymc_mirrors():
             pm.Normal("y", X @ beta, sigma, observed=y)
         return m
 
-    return {"pdb/eight_schools": (es, _es_data), "eight_schools": (es, _es_data),
-            "pdb/kidiq": (kidiq, lambda d: {"mom_iq": d["mom_iq"],
-                                            "kid_score": d["kid_score"]}),
-            "pdb/sblri": (blr, lambda d: {"X": d["X"], "y": d["y"]})}
+    def kidiq_normal(mom_iq, kid_score):
+        with pm.Model() as m:
+            beta = pm.Normal("beta", 0.0, 100.0, shape=2)
+            sigma = pm.HalfCauchy("sigma", 2.5)
+            pm.Normal("kid_score", beta[0] + beta[1] * mom_iq, sigma, observed=kid_score)
+        return m
+
+    def es_centered(sigma, y):
+        with pm.Model() as m:
+            mu = pm.Normal("mu", 0.0, 5.0)
+            tau = pm.HalfCauchy("tau", 5.0)
+            theta = pm.Normal("theta", mu, tau, shape=len(sigma))
+            pm.Normal("y", theta, sigma, observed=y)
+        return m
+
+    def radon(county, x, J, y):
+        with pm.Model() as m:
+            mu_a = pm.Normal("mu_a", 0.0, 10.0)
+            sigma_a = pm.HalfNormal("sigma_a", 5.0)
+            b = pm.Normal("b", 0.0, 10.0)
+            sigma_y = pm.HalfNormal("sigma_y", 5.0)
+            a_raw = pm.Normal("a_raw", 0.0, 1.0, shape=J)
+            a = pm.Deterministic("a", mu_a + sigma_a * a_raw)
+            pm.Normal("y", a[county] + b * x, sigma_y, observed=y)
+        return m
+
+    def poisson(x, exposure, y):
+        with pm.Model() as m:
+            alpha = pm.Normal("alpha", 0.0, 5.0)
+            beta = pm.Normal("beta", 0.0, 1.0, shape=x.shape[1])
+            pm.Poisson("y", exposure * pm.math.exp(alpha + x @ beta), observed=y)
+        return m
+
+    def negbin(x, exposure, y):
+        with pm.Model() as m:
+            alpha = pm.Normal("alpha", 0.0, 5.0)
+            beta = pm.Normal("beta", 0.0, 1.0, shape=x.shape[1])
+            phi = pm.Gamma("phi", alpha=2.0, beta=0.1)
+            pm.NegativeBinomial("y", mu=exposure * pm.math.exp(alpha + x @ beta), alpha=phi,
+                                observed=y)
+        return m
+
+    return _table(es, kidiq, blr, kidiq_normal, es_centered, radon, poisson, negbin,
+                  advi_models.pymc_models())
 
 
 # ---- fits ---------------------------------------------------------------------------------------
