@@ -77,6 +77,16 @@ ZOO = {
         "Two-state Poisson hidden Markov model, states summed out by the forward algorithm "
         "(simulated)"),
     # -- covariance and bounds (models/lkj_covariance.py, wishart_covariance.py, censored.py)
+    "lkj_covariance": (
+        "models.lkj_covariance",
+        "Multivariate normal with an LKJ prior on the correlation matrix (Stan User's Guide)"),
+    "wishart_covariance": (
+        "models.wishart_covariance",
+        "Multivariate normal with known mean and an inverse-Wishart prior on its covariance"),
+    "censored": (
+        "models.censored",
+        "Normal data censored on both sides, the censored values estimated as parameters "
+        "(Stan)"),
     # -- hierarchical and many latents (models/radon.py, stochastic_volatility.py)
 }
 

@@ -1,0 +1,103 @@
+"""Multivariate normal with known mean and an inverse-Wishart prior on its covariance
+
+A covariance matrix as a `positive_definite` parameter (Stan's `cov_matrix`, mapped from R^6
+by the Cholesky-factor transform), with the inverse-Wishart prior added as a `factor`:
+
+    Sigma ~ InvWishart(nu, Psi):  log p(Sigma) = nu/2 log|Psi| - nu D/2 log 2 - log Gamma_D(nu/2)
+                                   - (nu + D + 1)/2 log|Sigma| - tr(Psi Sigma^-1)/2,
+    y_n ~ MultivariateNormal(mu, Sigma),  n = 1..N,  mu known,
+
+with Gamma_D the multivariate gamma function. The prior is conjugate: with
+S = sum_n (y_n - mu)(y_n - mu)^T the posterior is exactly InvWishart(nu + N, Psi + S), so
+its mean (Psi + S) / (nu + N - D - 1) and the variances of its entries are known in closed form
+(Gelman et al., "Bayesian Data Analysis", 3rd ed., 2013, section 3.6).
+
+Data: simulated with numpy.random.default_rng(SEED) from the true parameters TRUE = {"Sigma":
+[[2, 0.6, -0.4], [0.6, 1, 0.3], [-0.4, 0.3, 0.5]]}, mean MU = [0, 1, -1], D = 3, N = 50;
+prior nu = D + 2 = 5, Psi = identity (see `simulate`).
+
+    >>> from models import wishart_covariance as wc
+    >>> m = wc.model(**wc.data())
+    >>> m.num_params, list(m.parameters)
+    (6, ['Sigma'])
+"""
+import math
+
+import numpy as np
+
+import autodiff as ad
+import ppl
+from ppl import constraints, dist
+
+__all__ = ["model", "data", "simulate", "inv_wishart_log_prob", "cholesky_or_nan", "TRUE", "MU",
+           "SEED"]
+
+SEED = 20261127
+MU = np.array([0.0, 1.0, -1.0])
+TRUE = {"Sigma": np.array([[2.0, 0.6, -0.4],
+                           [0.6, 1.0, 0.3],
+                           [-0.4, 0.3, 0.5]])}
+
+
+def simulate(seed=SEED, N=50):
+    """y_n ~ MVN(MU, TRUE Sigma), n = 1..N, and the prior nu = D + 2, Psi = I: the keywords."""
+    rng = np.random.default_rng(seed)
+    D = len(MU)
+    y = MU + rng.standard_normal((N, D)) @ np.linalg.cholesky(TRUE["Sigma"]).T
+    return {"N": N, "D": D, "mu": MU.copy(), "nu": D + 2.0, "Psi": np.eye(D), "y": y}
+
+
+def data():
+    """The shipped data: simulate() with the default seed, N = 50 draws of dimension D = 3."""
+    return simulate()
+
+
+def cholesky_or_nan(Sigma):
+    """The lower Cholesky factor L of Sigma (L L^T = Sigma) in scalar engine ops, column by
+    column: L_jj = sqrt(Sigma_jj - sum_k<j L_jk^2), L_ij = (Sigma_ij - sum_k<j L_ik L_jk) / L_jj.
+
+    Written out instead of `ad.cholesky` because ADVI replays the recorded tape, and there a
+    matrix that is not numerically positive definite (the step-size adaptation tries eta = 100,
+    so Sigma = T(zeta) can have a condition number beyond 1e16) makes `ad.cholesky` raise
+    LinAlgError and stop the fit, where a NaN density would just be skipped. Here it is a NaN.
+    """
+    D = Sigma.shape[-1]
+    L = [[None] * D for _ in range(D)]
+    for j in range(D):
+        L[j][j] = ad.sqrt(Sigma[j, j] - sum(L[j][k] * L[j][k] for k in range(j)))
+        for i in range(j + 1, D):
+            L[i][j] = (Sigma[i, j] - sum(L[i][k] * L[j][k] for k in range(j))) / L[j][j]
+    zero = 0.0 * Sigma[0, 0]
+    return ad.stack([ad.stack([L[i][j] if j <= i else zero for j in range(D)])
+                     for i in range(D)])
+
+
+def inv_wishart_log_prob(Sigma_tril, nu, Psi):
+    """log InvWishart(Sigma | nu, Psi) from L = Sigma_tril (L L^T = Sigma; engine ops in L,
+    nu and Psi data): nu/2 log|Psi| - nu D/2 log 2 - log Gamma_D(nu/2)
+    - (nu + D + 1)/2 log|Sigma| - tr(Psi Sigma^-1)/2, where log|Sigma| = 2 sum log L_ii and,
+    with C C^T = Psi, tr(Psi Sigma^-1) = |L^-1 C|_F^2.
+    """
+    D = Psi.shape[-1]
+    log_multigamma = D * (D - 1) / 4 * math.log(math.pi) + sum(
+        math.lgamma(nu / 2 + (1 - j) / 2) for j in range(1, D + 1))
+    const = (nu / 2 * np.linalg.slogdet(Psi)[1] - nu * D / 2 * math.log(2.0)
+             - log_multigamma)
+    log_det = 2.0 * ad.sum(ad.log(ad.diagonal(Sigma_tril)))
+    W = ad.solve_triangular(Sigma_tril, np.linalg.cholesky(Psi))
+    return const - (nu + D + 1) / 2 * log_det - 0.5 * ad.sum(W * W)
+
+
+@ppl.model
+def wishart_covariance(N, D, mu, nu, Psi, y=None):
+    """Sigma ~ InvWishart(nu, Psi) (a factor on a positive_definite Sigma); y_n ~ MVN(mu, Sigma)."""
+    Sigma = ppl.sample("Sigma", dist.ImproperUniform(constraints.positive_definite, (), (D, D)))
+    # NaN where Sigma is not numerically positive definite; the 1e-300 changes no diagonal
+    # entry above ~1e-284 and keeps an exact 0 (underflow) from making the solves raise.
+    L = cholesky_or_nan(Sigma) + 1e-300 * np.eye(D)
+    ppl.factor("Sigma_prior", inv_wishart_log_prob(L, nu, Psi))
+    with ppl.plate("obs", N):
+        ppl.sample("y", dist.MultivariateNormal(mu, scale_tril=L), obs=y)
+
+
+model = wishart_covariance
