@@ -26,7 +26,7 @@ import numpy as np
 
 import autodiff as ad
 import ppl
-from autodiff.tensor import _raw
+from autodiff.tensor import Tensor, _raw
 from ppl import constraints, dist
 from ppl.distributions.base import Distribution
 
@@ -68,8 +68,9 @@ class ARProcess(Distribution):
         return y[..., BURN_IN:]
 
     def log_prob(self, value):
-        mu = self.alpha + ad.matmul(lags(value, self.K), self.beta)
-        return ad.sum(dist.Normal(mu, self.sigma).log_prob(value[..., self.K:]), axis=-1)
+        y = value if isinstance(value, Tensor) else np.asarray(value, dtype=float)
+        mu = self.alpha + ad.matmul(lags(y, self.K), self.beta)
+        return ad.sum(dist.Normal(mu, self.sigma).log_prob(y[..., self.K:]), axis=-1)
 
     def __repr__(self):
         return f"ARProcess(K={self.K}, T={self.event_shape[0]})"

@@ -90,6 +90,8 @@ class PoissonHMM(Distribution):
             pairs = _log_matmul(M[0:n:2], M[1:n:2])
             M = pairs if n == M.shape[0] else ad.concatenate([pairs, M[n:]], axis=0)
         log_alpha_1 = ad.log(self.init) + log_emit[0]
+        if len(y) == 1:
+            return ad.logsumexp(log_alpha_1)
         return ad.logsumexp(log_alpha_1[:, None] + M[0])
 
     def __repr__(self):

@@ -23,7 +23,7 @@ import numpy as np
 
 import autodiff as ad
 import ppl
-from autodiff.tensor import _raw
+from autodiff.tensor import Tensor, _raw
 from ppl import constraints, dist
 from ppl.distributions.base import Distribution
 
@@ -55,7 +55,8 @@ class NormalMixture(Distribution):
             rng.standard_normal(shape)
 
     def log_prob(self, value):
-        lp = self.log_weights + dist.Normal(self.loc, self.scale).log_prob(value[..., None])
+        y = value if isinstance(value, Tensor) else np.asarray(value, dtype=float)
+        lp = self.log_weights + dist.Normal(self.loc, self.scale).log_prob(y[..., None])
         return ad.logsumexp(lp, axis=-1)
 
     def __repr__(self):
