@@ -9,6 +9,9 @@ moments. Source: the textbook conjugate pair (Gelman et al., "Bayesian Data Anal
 2013, section 3.4, the multinomial model); the simplex transform is Stan's stick-breaking
 (Stan Reference Manual, "Unit simplex").
 
+With y=None the model cannot be bound (y would be a latent discrete site, which ppl refuses);
+bound to data, `prior_predictive` still draws theta and y from the prior.
+
 Data: K = 4, alpha = (1, 1, 1, 1) (uniform on the simplex) and N = 100 labels simulated with
 numpy.random.default_rng(SEED) from TRUE = {"theta": [0.1, 0.2, 0.3, 0.4]} (see `simulate`).
 

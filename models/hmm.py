@@ -9,15 +9,17 @@ with the hidden states s_t summed out: log p(y) = logsumexp_j log alpha_T(j), wh
 log alpha_1(j) = log delta_j + log Poisson(y_1 | lambda_j) and
 log alpha_t(j) = logsumexp_i(log alpha_{t-1}(i) + log Gamma_ij) + log Poisson(y_t | lambda_j).
 delta solves delta Gamma = delta (for two states delta = (Gamma_21, Gamma_12) / (Gamma_12 +
-Gamma_21)). Ordering the rates labels the states (state 1 the low-rate one). lambda's support is set
-with an improper uniform on positive-ordered vectors and its Gamma prior added with ppl.factor.
+Gamma_21)). Ordering the rates labels the states (state 1 the low-rate one). lambda's support
+is set with an improper uniform on positive-ordered vectors and its Gamma prior added with
+ppl.factor (so the model has no prior draws; `PoissonHMM.sample` simulates y given the
+parameters, e.g. under handlers.substitute, for posterior predictive checks).
 The recursion is associative (a chain of log-semiring matrix products M_2 (x) ... (x) M_T), so
 it is taken as a balanced tree of pairwise products: log2(T) levels on the tape instead of T
 steps, about 5x faster per gradient at T = 120 (the step-by-step loop is in the tests).
 
 Source: Zucchini, MacDonald and Langrock, "Hidden Markov Models for Time Series", 2nd ed., 2016
 (the Poisson-HMM and its forward algorithm, stationary start); Stan User's Guide, "Hidden Markov
-models" (the forward algorithm in log space, ordered emission parameters). The priors are ours.
+models" (the forward algorithm in log space). The priors are ours.
 
 Data: T = 120 counts simulated with numpy.random.default_rng(SEED) from
 TRUE = {"Gamma": [[0.9, 0.1], [0.2, 0.8]], "lambda": [2.0, 8.0]}, the first state drawn from

@@ -8,8 +8,10 @@
 The component labels are summed out, so every parameter is continuous; ordering the means
 removes the label switching (the posterior's mirror mode). mu's support is set with an improper
 uniform on ordered vectors and its Normal(0, 10) prior added with ppl.factor, as Stan's
-`ordered[2] mu; mu ~ normal(0, 10);`. Source: Stan User's Guide, "Finite mixtures"
-("Summing out the responsibility parameter", log_mix / log_sum_exp, and "Label switching").
+`ordered[2] mu; mu ~ normal(0, 10);` (so the model has no prior draws; `NormalMixture.sample`
+simulates y given the parameters, for posterior predictive checks). Source: Stan User's Guide,
+"Finite mixtures" ("Summing out the responsibility parameter": log_mix / log_sum_exp,
+ordered locations).
 
 Data: N = 200 draws simulated with numpy.random.default_rng(SEED) from the true parameters
 TRUE = {"theta": 0.3, "mu": [-2.0, 2.0], "sigma": 1.0} (means 4 sd apart; see `simulate`).
