@@ -83,6 +83,9 @@ ZOO = {
     "wishart_covariance": (
         "models.wishart_covariance",
         "Multivariate normal with known mean and an inverse-Wishart prior on its covariance"),
+    "wishart_covariance_cholesky": (
+        "models.wishart_covariance:cholesky",
+        "Inverse-Wishart covariance as a Cholesky-factor parameter (lower_cholesky)"),
     "censored": (
         "models.censored",
         "Normal data censored on both sides, the censored values estimated as parameters "

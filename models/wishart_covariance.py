@@ -12,6 +12,10 @@ S = sum_n (y_n - mu)(y_n - mu)^T the posterior is exactly InvWishart(nu + N, Psi
 its mean (Psi + S) / (nu + N - D - 1) and the variances of its entries are known in closed form
 (Gelman et al., "Bayesian Data Analysis", 3rd ed., 2013, section 3.6).
 
+The variant `cholesky` (zoo name `wishart_covariance_cholesky`) has the Cholesky factor of Sigma
+as its parameter (`lower_cholesky`) and the Jacobian of L -> L L^T in its prior: the same
+posterior, and the same density in the unconstrained space.
+
 Data: simulated with numpy.random.default_rng(SEED) from the true parameters TRUE = {"Sigma":
 [[2, 0.6, -0.4], [0.6, 1, 0.3], [-0.4, 0.3, 0.5]]}, mean MU = [0, 1, -1], D = 3, N = 50;
 prior nu = D + 2 = 5, Psi = identity (see `simulate`).
@@ -27,10 +31,11 @@ import numpy as np
 
 import autodiff as ad
 import ppl
+from models import Entry
 from ppl import constraints, dist
 
-__all__ = ["model", "data", "simulate", "inv_wishart_log_prob", "cholesky_or_nan", "TRUE", "MU",
-           "SEED"]
+__all__ = ["model", "data", "simulate", "inv_wishart_log_prob", "cholesky_or_nan", "cholesky",
+           "TRUE", "MU", "SEED"]
 
 SEED = 20261127
 MU = np.array([0.0, 1.0, -1.0])
@@ -100,4 +105,37 @@ def wishart_covariance(N, D, mu, nu, Psi, y=None):
         ppl.sample("y", dist.MultivariateNormal(mu, scale_tril=L), obs=y)
 
 
+@ppl.model
+def wishart_covariance_cholesky(N, D, mu, nu, Psi, y=None):
+    """L_Sigma a lower_cholesky parameter, Sigma = L L^T ~ InvWishart(nu, Psi); y_n ~ MVN(mu,
+    scale_tril=L): the prior on L is InvWishart(L L^T) * 2^D prod_k L_kk^(D - k + 1)."""
+    L_Sigma = ppl.sample("L_Sigma",
+                         dist.ImproperUniform(constraints.lower_cholesky, (), (D, D)))
+    ppl.deterministic("Sigma", L_Sigma @ L_Sigma.T)
+    L = L_Sigma + 1e-300 * np.eye(D)    # as above: an underflow to 0 must not make solves raise
+    log_diag = ad.log(ad.diagonal(L))
+    log_jacobian = D * math.log(2.0) + ad.sum(np.arange(D, 0, -1.0) * log_diag)
+    ppl.factor("Sigma_prior", inv_wishart_log_prob(L, nu, Psi) + log_jacobian)
+    with ppl.plate("obs", N):
+        ppl.sample("y", dist.MultivariateNormal(mu, scale_tril=L), obs=y)
+
+
 model = wishart_covariance
+
+
+cholesky = Entry(wishart_covariance_cholesky, data, """\
+Inverse-Wishart covariance as a Cholesky-factor parameter (lower_cholesky)
+
+The same posterior as `wishart_covariance`, parametrised by the Cholesky factor of Sigma
+(Stan's `cholesky_factor_cov`: x fills L row by row, e^x on the diagonal):
+
+    L_Sigma lower triangular with a positive diagonal,  Sigma = L_Sigma L_Sigma^T,
+    Sigma ~ InvWishart(nu, Psi), added on L as InvWishart(L L^T) 2^D prod_k L_kk^(D - k + 1)
+    (the Jacobian of L -> L L^T),
+    y_n ~ MultivariateNormal(mu, scale_tril = L_Sigma),  n = 1..N,  mu known.
+
+The likelihood needs no Cholesky factorisation. With the change of variables written out, the
+density in the unconstrained space equals `wishart_covariance`'s at every point, so the two
+entries check each other; the posterior is again exactly InvWishart(nu + N, Psi + S).
+Data: the same simulation (numpy.random.default_rng(SEED), TRUE Sigma, N = 50, D = 3).
+""")
