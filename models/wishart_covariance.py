@@ -10,7 +10,7 @@ by the Cholesky-factor transform), with the inverse-Wishart prior added as a `fa
 with Gamma_D the multivariate gamma function. The prior is conjugate: with
 S = sum_n (y_n - mu)(y_n - mu)^T the posterior is exactly InvWishart(nu + N, Psi + S), so
 its mean (Psi + S) / (nu + N - D - 1) and the variances of its entries are known in closed form
-(Gelman et al., "Bayesian Data Analysis", 3rd ed., 2013, section 3.6).
+(the conjugate pair of Gelman et al., "Bayesian Data Analysis", 3rd ed., 2013, chapter 3).
 
 The variant `cholesky` (zoo name `wishart_covariance_cholesky`) has the Cholesky factor of Sigma
 as its parameter (`lower_cholesky`) and the Jacobian of L -> L L^T in its prior: the same

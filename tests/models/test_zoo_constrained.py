@@ -214,7 +214,7 @@ def _covariance_by_hand(x, K):
 def _exact_posterior(d):
     """InvWishart(nu + N, Psi + S): its mean and the variance of each entry,
     Var Sigma_ij = ((n - D + 1) P_ij^2 + (n - D - 1) P_ii P_jj) / ((n - D)(n - D - 1)^2 (n - D - 3))
-    with n = nu + N, P = Psi + S (Press, "Applied Multivariate Analysis", 1982)."""
+    with n = nu + N, P = Psi + S (the standard formula; checked against scipy's draws below)."""
     r = d["y"] - d["mu"]
     n, P, D = d["nu"] + d["N"], d["Psi"] + r.T @ r, d["D"]
     dg = np.diag(P)
