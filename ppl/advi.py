@@ -218,7 +218,11 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
             elbo_prev = elbo
         if window is not None and window.full and stan_at is not None:
             # judged after the window's own last ELBO estimate (a tail window ends at the cap)
-            if steps - k < window.size or _settled(run.q, window, elbos[first:], info):
+            settled = _settled(run.q, window, elbos[first:], info)
+            if settled or steps - k < window.size:
+                if not settled:               # the cap came first: not converged after all
+                    out["converged"] = False
+                    info["unsettled"] = True
                 break
             window, first = Window(lam, window.size), len(elbos)   # not settled: go on
             out["window"] = window
@@ -235,6 +239,9 @@ def _optimise(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
     more = info["windows"] - 1
     out["reason"] += (f"; averaged the iterates of the last {window.n} steps" + (
         f" (after {more} more window(s) while the iterates still moved)" if more else ""))
+    if info.get("unsettled"):
+        out["reason"] += (f"; NOT settled: steps={steps} came while the iterates still moved "
+                          f"(drift {info['drift']:.2g} >= {_DRIFT:g} sd): raise steps")
 
 
 def _stan_rule(elbo, elbo_prev, cb, cb_size, tol, out, k, bar, eta):

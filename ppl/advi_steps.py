@@ -53,7 +53,7 @@ class Run:
             with np.errstate(all="ignore"):
                 r = ad.compile_value_and_grad(self.model.unconstrained_log_density, z)
                 probe = np.random.default_rng(0).standard_normal((_AUDIT_RECORD,) + z.shape)
-                ok = all(r.check(z + 0.5 * (i + 1) * p) for i, p in enumerate(probe))
+                ok = all(self._agrees(r, z + 0.5 * (i + 1) * p) for i, p in enumerate(probe))
         except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as e:
             self.replay_note = f"no: {e}"
             return
@@ -66,6 +66,29 @@ class Run:
     def log_p(self, z):
         return self.model.unconstrained_log_density(z, self.sub_rng)
 
+    def _agrees(self, r, z):
+        """Whether replay `r` agrees with a fresh run at z; a linear-algebra failure in the
+        replay agrees with a fresh run that gives a non-finite density there."""
+        try:
+            return r.check(z)
+        except np.linalg.LinAlgError:
+            with ad.no_grad():
+                return not np.isfinite(float(self.log_p(z)))
+
+    def _replayed(self, zeta):
+        """The replayed (log p, gradient); NaN where a linear-algebra op fails (a matrix not
+        positive definite in floating point), as a fresh run's distributions report it."""
+        try:
+            return self.replay(zeta)
+        except np.linalg.LinAlgError:
+            return math.nan, np.full(zeta.shape, math.nan)
+
+    def _replayed_value(self, zeta):
+        try:
+            return float(self.replay.value(zeta))
+        except np.linalg.LinAlgError:
+            return math.nan
+
     def elbo_grad(self, lam, count=True):
         """Monte Carlo gradient of the ELBO in lam, or None when no finite draw was found in
         `_RETRIES` tries (counted in `skipped` when `count`; the adaptation does not count)."""
@@ -76,7 +99,7 @@ class Run:
                 zeta = self.zeta(q.transform(lam, eps))
                 self.n_grad += 1
                 with np.errstate(all="ignore"):
-                    lp, g = (self.replay or self.value_and_grad)(zeta)
+                    lp, g = (self._replayed if self.replay else self.value_and_grad)(zeta)
                     g = self.pullback(g)
                 if np.isfinite(lp) and np.all(np.isfinite(g)):
                     break
@@ -100,7 +123,7 @@ class Run:
         with ad.no_grad(), np.errstate(all="ignore"):
             if self.replay is not None:
                 for i in range(self.elbo_samples):
-                    vals[i] = float(self.replay.value(zetas[i]))
+                    vals[i] = self._replayed_value(zetas[i])
                 for i in range(min(_AUDIT, self.elbo_samples)):
                     fresh = float(self.log_p(zetas[i]))
                     if not np.isclose(fresh, vals[i], rtol=1e-9, atol=1e-12, equal_nan=True):

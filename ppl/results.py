@@ -198,8 +198,11 @@ class VIResult:
         return out
 
     def _constrain(self, zeta):
-        """Constrained draws of every latent and deterministic site: name -> (n, *shape)."""
-        rows = [self.model.constrain(z) for z in zeta]
+        """Constrained draws of every latent and deterministic site: name -> (n, *shape).
+        Without validation, as during the fit: a draw of q may give a distribution parameters
+        it rejects (a covariance not positive definite) though the draw itself is fine."""
+        with validation_enabled(False), ad.no_grad():
+            rows = [self.model.constrain(z) for z in zeta]
         return {n: np.stack([r[n] for r in rows]) for n in rows[0]}
 
     # ---- draws and their summaries ------------------------------------------------------------

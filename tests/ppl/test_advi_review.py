@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+import autodiff as ad
 import ppl
 from ppl import cli, dist
 from ppl.advi_steps import Window
@@ -121,3 +122,49 @@ def test_a_fit_without_seed_saves_to_netcdf(tmp_path):
     path = _arviz.to_netcdf(fit.to_arviz(draws=50), tmp_path / "fit.nc")
     back = _arviz.from_netcdf(path)
     assert "posterior" in _arviz.groups(back)
+
+
+def test_the_step_cap_before_the_windows_settle_is_not_converged(monkeypatch):
+    # Stan's rule fires, then windows repeat while the iterates still move; when `steps` runs
+    # out first the fit is the last window's mean but NOT converged (it said converged before:
+    # seeds' fullrank fit hit the cap with sigma still drifting, 4.7 sd off, "converged")
+    advi_mod = sys.modules["ppl.advi"]
+    monkeypatch.setattr(advi_mod, "_DRIFT", 0.0)        # never settled
+    m = normal_mean(Y)
+    fit = ppl.advi(m, seed=0, steps=6000)
+    assert fit.info["stan_converged_at"] < 6000 and fit.info["unsettled"]
+    assert not fit.converged and "NOT settled: steps=6000" in fit.stop_reason
+    monkeypatch.setattr(advi_mod, "_DRIFT", 0.1)
+    fit = ppl.advi(m, seed=0, steps=6000)
+    assert fit.converged and "unsettled" not in fit.info
+
+
+@ppl.model
+def correlated_pair(y):
+    rho = ppl.sample("rho", dist.Normal(0.0, 0.3))
+    cov = ad.stack([ad.stack([1.0 + 0 * rho, rho]), ad.stack([rho, 1.0 + 0 * rho])])
+    with ppl.plate("n", len(y)):
+        ppl.sample("y", dist.MultivariateNormal(np.zeros(2), covariance_matrix=cov), obs=y)
+
+
+def test_a_failed_cholesky_in_the_replayed_tape_is_a_nan_density_as_in_a_fresh_run():
+    # gp_regression's fullrank fit at seed 4 died with LinAlgError: the replayed tape calls the
+    # Cholesky factorisation directly, where a fresh run's MultivariateNormal returns NaN
+    from ppl.advi_steps import Run
+    from ppl.families import Fullrank
+    m = correlated_pair(np.array([[0.5, 0.4], [-0.2, 0.1], [1.0, 0.7]]))
+    rngs = [np.random.default_rng(i) for i in range(3)]
+    with dist.validation_enabled(False):                    # as during a fit
+        run = Run(m, Fullrank(1), None, *rngs[:2], 1, 10, np.zeros(1))
+        run.record(np.zeros(1))         # its audit points reach |rho| > 1 too
+        assert run.replay is not None, run.replay_note
+        bad = np.array([1.5])                               # rho = 1.5: not a covariance
+        assert np.isnan(float(m.unconstrained_log_density(bad)))
+        with pytest.raises(np.linalg.LinAlgError):
+            run.replay(bad)
+        lp, g = run._replayed(bad)
+        assert np.isnan(lp) and np.isnan(g).all() and np.isnan(run._replayed_value(bad))
+        good = np.array([0.2])
+        assert run._replayed(good)[0] == pytest.approx(float(m.unconstrained_log_density(good)))
+    fit = ppl.advi(m, family="fullrank", seed=0, init={"rho": 0.0})
+    assert fit.converged and abs(fit.mean["rho"]) < 1 and fit.info["replay"].startswith("yes")
