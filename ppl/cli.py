@@ -320,6 +320,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("wengert: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:       # `wengert fit ... | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141                # as a shell reports death by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 file models end to end, --out and --plot, Ctrl-C, and the installed console script."""
 import json
 import re
+import os
 import shutil
 import subprocess
 import sys
@@ -259,3 +260,30 @@ def test_console_script_subprocess(tmp_path):
         print("HEAVY", heavy)
     """)], capture_output=True, text=True)
     assert "HEAVY []" in probe.stdout, probe.stdout + probe.stderr
+
+
+def test_the_command_runs_with_one_blas_thread_unless_told_otherwise(tmp_path):
+    # the console script enters through wengert.main, which sets the BLAS thread variables
+    # before numpy loads; a value in the environment wins
+    code = textwrap.dedent("""
+        import os, sys, wengert
+        assert "numpy" not in sys.modules
+        wengert.main(["models"])
+        print("THREADS", os.environ["OPENBLAS_NUM_THREADS"], os.environ["OMP_NUM_THREADS"])
+    """)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert "THREADS 1 1" in out.stdout and "eight_schools" in out.stdout, out.stderr
+    env["OMP_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert "THREADS 1 2" in out.stdout, out.stderr
+
+
+def test_a_closed_pipe_is_exit_141_without_a_traceback():
+    # `wengert fit ... | head -1`: the reader leaves after one line
+    p = subprocess.Popen([sys.executable, "-m", "ppl.cli", "models"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    p.stdout.close()                                  # nobody reads: every print breaks
+    err = p.stderr.read().decode()
+    assert p.wait() == 141 and "Traceback" not in err, err
