@@ -91,6 +91,15 @@ ZOO = {
         "Normal data censored on both sides, the censored values estimated as parameters "
         "(Stan)"),
     # -- hierarchical and many latents (models/radon.py, stochastic_volatility.py)
+    "radon": (
+        "models.radon",
+        "Radon, varying intercepts by county, non-centred (Gelman and Hill 2007, ch. 12)"),
+    "radon_centered": (
+        "models.radon:centered",
+        "Radon, varying intercepts by county, centred: a_j ~ N(mu_a, sigma_a)"),
+    "stochastic_volatility": (
+        "models.stochastic_volatility",
+        "Stochastic volatility, AR(1) log volatility, non-centred, T = 500 (Stan User's Guide)"),
 }
 
 
