@@ -10,8 +10,9 @@ PyMC's ADVI side by side when they are importable.
 Columns, per model, family and library, against the reference means m_i and sds s_i of every
 scalar i the reference has (constrained, deterministic sites included):
 
-    mean err  = max_i |mean_i - m_i| / s_i  (and the i where it is), from 1000 draws of q
-                (Monte Carlo error about 0.03 s_i);
+    mean err  = max_i |mean_i - m_i| / s_i  (and the i where it is, 0-based), from 1000
+                draws of q (Monte Carlo error about 0.03 s_i); constant scalars (s_i = 0: the
+                unit diagonal of a correlation matrix) are left out;
     sd ratio  = min_i .. max_i of sd_i / s_i;
     k-hat     = fit.psis_khat(): the Pareto k of log p(z) - log q(z), z ~ q (1000 draws;
                 < 0.5 good, 0.5-0.7 usable, > 0.7 unreliable: Yao et al. 2018). Peers: the
@@ -19,8 +20,8 @@ scalar i the reference has (constrained, deterministic sites included):
     steps     = fit.steps, and (in brackets) the step at which Stan's relative-ELBO rule fired
                 (fit.info["stan_converged_at"]); the rest are the averaging windows. "!" marks
                 a fit that stopped at the step cap. Peers run a fixed 10,000 steps;
-    s         = wall seconds of ppl.advi(model, family=..., seed=0) (peers: svi.run / pm.fit,
-                compilation included).
+    s         = wall seconds of ppl.advi(model, family=..., seed=0), median of 3 (--quick: 1)
+                (peers: one svi.run / pm.fit, compilation included).
 
 References (the "reference" column): posteriordb's NUTS summaries (10 x 1000 draws) for the
 posteriordb rows and for zoo entries whose shipped data are posteriordb's (eight schools: the
@@ -48,6 +49,7 @@ import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
+import statistics  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
@@ -230,29 +232,36 @@ def score(mean, sd, ref):
     the range of sd / ref sd."""
     err, ratio, labels = [], [], []
     for name, m in ref.mean.items():
-        s = np.asarray(ref.sd[name], dtype=float).ravel()
-        err.append(np.abs(np.asarray(mean[name], dtype=float).ravel() - np.ravel(m)) / s)
-        ratio.append(np.asarray(sd[name], dtype=float).ravel() / s)
-        labels += [name] if np.ndim(m) == 0 else [f"{name}[{i}]" for i in range(s.size)]
+        s, m = np.asarray(ref.sd[name], dtype=float).ravel(), np.ravel(m)
+        live = s > 1e-9 * np.maximum(1.0, np.abs(m))    # not a constant (a diagonal of 1s)
+        err.append((np.abs(np.asarray(mean[name], dtype=float).ravel() - m) / s)[live])
+        ratio.append((np.asarray(sd[name], dtype=float).ravel() / s)[live])
+        idx = [""] if np.ndim(ref.mean[name]) == 0 else [
+            "[" + ",".join(map(str, i)) + "]" for i in np.ndindex(*np.shape(ref.mean[name]))]
+        labels += [name + i for i, ok in zip(idx, live) if ok]
     err, ratio = np.concatenate(err), np.concatenate(ratio)
     i = int(np.nanargmax(err)) if np.isfinite(err).any() else 0
     return dict(err=float(err[i]), worst=labels[i], sd_lo=float(np.nanmin(ratio)),
                 sd_hi=float(np.nanmax(ratio)))
 
 
-def wengert_rows(case, families, seed):
-    """ppl.advi under each family: seconds, steps, k-hat, means and sds."""
+def wengert_rows(case, families, seed, repeats):
+    """ppl.advi under each family: seconds (median of `repeats` identical fits), steps, k-hat,
+    means and sds."""
     rows = []
     for family in families:
-        t = time.perf_counter()
+        times = []
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fit = ppl.advi(case.model, family=family, seed=seed, progress=False)
+            for _ in range(repeats):
+                t = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fit = ppl.advi(case.model, family=family, seed=seed, progress=False)
+                times.append(time.perf_counter() - t)
         except Exception as e:                  # noqa: BLE001 -- a failed fit is a row
             rows.append(dict(family=family, library="Wengert", note=f"failed: {e}"[:120]))
             continue
-        secs = time.perf_counter() - t
+        secs = statistics.median(times)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             khat = fit.psis_khat(1000, seed=seed + 1)
@@ -326,7 +335,7 @@ def main(argv=None):
                                model=case.note or "zoo")
         print(f"    {source} ({refs[case.name]['seconds']:.0f} s)", flush=True)
         print(f"  {case.name}: fits ...", flush=True)
-        got = wengert_rows(case, families, args.seed)
+        got = wengert_rows(case, families, args.seed, 1 if args.quick else 3)
         if peers and not (args.quick and not case.name.startswith("pdb/")):
             got += accuracy_peers.rows(case.peer, case.data, families,
                                        list(ref.mean) if ref is not None else [])
