@@ -19,9 +19,10 @@ PEER_STEPS = 10_000      # the peers have no stopping rule: a fixed number of st
 SCAN = 100               # NumPyro steps per compiled loop when timing a step
 
 
-def _doubling(e, phi, concatenate, zeros):
-    """x_t = sum_(s <= t) phi^(t - s) e_s in ceil(log2 T) shifted adds (any array library)."""
-    x, c, k, T = e, phi, 1, e.shape[0]
+def _doubling(e, phi, T, concatenate, zeros):
+    """x_t = sum_(s <= t) phi^(t - s) e_s, t < T, in ceil(log2 T) shifted adds (any array
+    library; T a Python int, since PyTensor's shapes are symbolic)."""
+    x, c, k = e, phi, 1
     while k < T:
         x = x + c * concatenate([zeros(k), x[:T - k]])
         c, k = c * c, 2 * k
@@ -66,7 +67,8 @@ def numpyro_models():
             h_std = numpyro.sample("h_std", nd.Normal(0.0, 1.0))
             e = sigma * h_std * jnp.where(jnp.arange(T) == 0, 1.0 / jnp.sqrt(1.0 - phi * phi),
                                           1.0)
-            h = numpyro.deterministic("h", mu + _doubling(e, phi, jnp.concatenate, jnp.zeros))
+            h = numpyro.deterministic("h", mu + _doubling(e, phi, T, jnp.concatenate,
+                                                        jnp.zeros))
             numpyro.sample("y", nd.Normal(0.0, jnp.exp(h / 2.0)), obs=y)
 
     return {"eight_schools": np_eight_schools, "logistic": np_logistic, "radon": np_radon,
@@ -111,7 +113,7 @@ def pymc_models():
             h_std = pm.Normal("h_std", 0.0, 1.0, shape=T)
             first = (np.arange(T) == 0).astype(float)
             e = sigma * h_std * (1.0 + first * (1.0 / pt.sqrt(1.0 - phi * phi) - 1.0))
-            h = pm.Deterministic("h", mu + _doubling(e, phi, pt.concatenate, np.zeros))
+            h = pm.Deterministic("h", mu + _doubling(e, phi, T, pt.concatenate, np.zeros))
             pm.Normal("y", 0.0, pt.exp(h / 2.0), observed=y)
         return m
 
