@@ -17,8 +17,9 @@ Warm-up, Stan-style: Sigma starts as the Laplace covariance when `ppl.laplace` f
 (else I, from Stan's uniform(-2, 2) initial points); the step size follows dual averaging
 (Hoffman & Gelman, "The No-U-Turn sampler", JMLR 2014; target acceptance 0.8) throughout; two
 windows (25% and 50% of the warm-up) re-estimate Sigma from their draws, pooled over chains
-(dense up to 100 dimensions, diagonal above; shrunk as Stan does:
-n/(n+5) Sigma_hat + 1e-3 * 5/(n+5) I). Diagnostics on every constrained scalar: split R-hat
+(shrunk as Stan does: n/(n+5) Sigma_hat + 1e-3 * 5/(n+5) I), dense up to 100 dimensions;
+above, the Laplace covariance is kept (too few draws for a dense estimate), or without one a
+diagonal is estimated. Diagnostics on every constrained scalar: split R-hat
 over all chains (`ppl.psis.rhat_from_halves` with 2 x chains halves, BDA3 11.4) and the
 effective sample size (BDA3 11.5, Geyer's initial monotone sequence). `hmc_reference` returns
 an `advi_models.Reference` whose `ok` is max R-hat < 1.01 and no divergences after warm-up.
@@ -79,7 +80,7 @@ class _Chain:
     """One chain's state: position z, log p, gradient, and its dual-averaging state."""
 
     def __init__(self, z, f):
-        self.z = z
+        self.z, self.leapfrogs = z, 0
         self.lp, self.g = f(z)
         self.restart(0.1)
 
@@ -112,6 +113,7 @@ def _transition(ch, f, S, rng):
     n = min(MAX_STEPS, max(1, math.ceil(rng.uniform(0.5, 1.5) * 0.5 * math.pi / eps)))
     lp, g = ch.lp, mul_t(ch.g)
     gz = ch.g
+    ch.leapfrogs += n
     for _ in range(n):
         r = r + 0.5 * eps * g
         u = u + eps * r
@@ -123,7 +125,7 @@ def _transition(ch, f, S, rng):
     dh = (-lp + 0.5 * r @ r) - h0
     if not math.isfinite(dh) or dh > 1000.0:
         return 0.0, True
-    accept = min(1.0, math.exp(-dh))
+    accept = 1.0 if dh <= 0 else math.exp(-dh)
     if rng.random() < accept:
         ch.z, ch.lp, ch.g = mul(u), lp, gz
     return accept, False
@@ -186,10 +188,12 @@ def hmc_reference(model, draws=1000, warmup=1000, chains=4, seed=0):
             lap = ppl.laplace(model, seed=seed)
         if not lap.converged:                    # no mode (e.g. a scale going to 0)
             raise ValueError(lap.stop_reason)
-        centre, S, start = lap.mu, lap.L if d <= DENSE_UP_TO else np.diag(lap.L).copy(), \
-            "Laplace"
+        centre, S, start = lap.mu, lap.L, "Laplace"
     except (ValueError, np.linalg.LinAlgError, FloatingPointError):
         centre, S, start = None, np.ones(d), "identity"
+    # above DENSE_UP_TO dimensions the warm-up draws are too few for a dense estimate: keep
+    # the Laplace covariance (dense) when there is one, else adapt a diagonal
+    adapt_metric = d <= DENSE_UP_TO or centre is None
     chs = []
     for _ in range(chains):
         if centre is not None:
@@ -210,7 +214,7 @@ def hmc_reference(model, draws=1000, warmup=1000, chains=4, seed=0):
                 ch.adapt(a)
                 if kind == "window":
                     kept.append(ch.z)
-        if kind == "window" and len(kept) > 10:
+        if kind == "window" and len(kept) > 10 and adapt_metric:
             S = _metric(np.array(kept))
             for ch in chs:
                 ch.restart(ch.eps)
@@ -237,9 +241,11 @@ def hmc_reference(model, draws=1000, warmup=1000, chains=4, seed=0):
     live = x.reshape(-1, x.shape[2]).std(axis=0) > 0
     r_max = float(np.nanmax(rhat(x[:, :, live]))) if live.any() else 1.0
     e_min = float(np.min(ess(x[:, :, live]))) if live.any() else float(chains * draws)
+    steps = sum(ch.leapfrogs for ch in chs) / (chains * (draws + warmup))
     ref = Reference(mean, sd, f"HMC, {chains} x {draws} draws after {warmup} warm-up "
-                              f"(start {start}; {note}), max R-hat {r_max:.3f}, min ESS "
-                              f"{e_min:.0f}, {divergent} divergent")
+                              f"(metric {start}{'' if adapt_metric else ', not re-estimated'}; "
+                              f"{note}; {steps:.0f} leapfrog steps per draw), max R-hat "
+                              f"{r_max:.3f}, min ESS {e_min:.0f}, {divergent} divergent")
     ref.ok = r_max < 1.01 and divergent == 0
     ref.rhat, ref.ess, ref.divergent = r_max, e_min, divergent
     ref.accept = float(np.mean(accepts))
