@@ -129,3 +129,29 @@ def test_eight_schools_data_equal_posteriordb_and_its_data_json_binds():
     z = np.linspace(-1, 1, m.num_params)
     ref = load_model("eight_schools").model(**d)
     assert float(m.unconstrained_log_density(z)) == float(ref.unconstrained_log_density(z))
+
+
+def _base_constraint(c):
+    """The constraint under any `independent` wrappers (a plate of positives is `positive`)."""
+    from ppl import constraints
+    while isinstance(c, type(constraints.independent(constraints.real, 1))):
+        c = c.base
+    return c
+
+
+def test_the_zoo_uses_every_bijector_the_ppl_registers():
+    # Every constraint class with a registered bijector is the support of some zoo parameter,
+    # so each transform (and its log-Jacobian) runs inside a real model and a real fit.
+    # Not needed: real_vector (the identity, as real); lower_cholesky (the Cholesky factor
+    # inside positive_definite's transform, tested in tests/ppl; no classic model samples one).
+    from ppl import constraints
+    from ppl.transforms import biject_to
+    registered = set(biject_to._factories) - {type(constraints.independent(constraints.real, 1))}
+    exempt = {type(constraints.real_vector), type(constraints.lower_cholesky)}
+    used = {}
+    for name in NAMES:
+        entry = load_model(name)
+        for p in entry.model(**entry.data()).parameters.values():
+            used.setdefault(type(_base_constraint(p.constraint)), name)
+    missing = sorted(cls.__name__ for cls in registered - exempt - set(used))
+    assert not missing, f"no zoo model has a parameter with support {missing}"
