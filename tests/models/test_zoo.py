@@ -142,12 +142,11 @@ def _base_constraint(c):
 def test_the_zoo_uses_every_bijector_the_ppl_registers():
     # Every constraint class with a registered bijector is the support of some zoo parameter,
     # so each transform (and its log-Jacobian) runs inside a real model and a real fit.
-    # Not needed: real_vector (the identity, as real); lower_cholesky (the Cholesky factor
-    # inside positive_definite's transform, tested in tests/ppl; no classic model samples one).
+    # Not needed: real_vector (the identity, as real).
     from ppl import constraints
     from ppl.transforms import biject_to
     registered = set(biject_to._factories) - {type(constraints.independent(constraints.real, 1))}
-    exempt = {type(constraints.real_vector), type(constraints.lower_cholesky)}
+    exempt = {type(constraints.real_vector)}
     used = {}
     for name in NAMES:
         entry = load_model(name)
