@@ -34,8 +34,7 @@ import ppl
 from models import Entry
 from ppl import constraints, dist
 
-__all__ = ["model", "data", "simulate", "inv_wishart_log_prob", "cholesky_or_nan", "cholesky",
-           "TRUE", "MU", "SEED"]
+__all__ = ["model", "data", "simulate", "inv_wishart_log_prob", "cholesky", "TRUE", "MU", "SEED"]
 
 SEED = 20261127
 MU = np.array([0.0, 1.0, -1.0])
@@ -55,26 +54,6 @@ def simulate(seed=SEED, N=50):
 def data():
     """The shipped data: simulate() with the default seed, N = 50 draws of dimension D = 3."""
     return simulate()
-
-
-def cholesky_or_nan(Sigma):
-    """The lower Cholesky factor L of Sigma (L L^T = Sigma) in scalar engine ops, column by
-    column: L_jj = sqrt(Sigma_jj - sum_k<j L_jk^2), L_ij = (Sigma_ij - sum_k<j L_ik L_jk) / L_jj.
-
-    Written out instead of `ad.cholesky` because ADVI replays the recorded tape, and there a
-    matrix that is not numerically positive definite (the step-size adaptation tries eta = 100,
-    so Sigma = T(zeta) can have a condition number beyond 1e16) makes `ad.cholesky` raise
-    LinAlgError and stop the fit, where a NaN density would just be skipped. Here it is a NaN.
-    """
-    D = Sigma.shape[-1]
-    L = [[None] * D for _ in range(D)]
-    for j in range(D):
-        L[j][j] = ad.sqrt(Sigma[j, j] - sum(L[j][k] * L[j][k] for k in range(j)))
-        for i in range(j + 1, D):
-            L[i][j] = (Sigma[i, j] - sum(L[i][k] * L[j][k] for k in range(j))) / L[j][j]
-    zero = 0.0 * Sigma[0, 0]
-    return ad.stack([ad.stack([L[i][j] if j <= i else zero for j in range(D)])
-                     for i in range(D)])
 
 
 def inv_wishart_log_prob(Sigma_tril, nu, Psi):
@@ -97,12 +76,11 @@ def inv_wishart_log_prob(Sigma_tril, nu, Psi):
 def wishart_covariance(N, D, mu, nu, Psi, y=None):
     """Sigma ~ InvWishart(nu, Psi) (a factor on a positive_definite Sigma); y_n ~ MVN(mu, Sigma)."""
     Sigma = ppl.sample("Sigma", dist.ImproperUniform(constraints.positive_definite, (), (D, D)))
-    # NaN where Sigma is not numerically positive definite; the 1e-300 changes no diagonal
-    # entry above ~1e-284 and keeps an exact 0 (underflow) from making the solves raise.
-    L = cholesky_or_nan(Sigma) + 1e-300 * np.eye(D)
-    ppl.factor("Sigma_prior", inv_wishart_log_prob(L, nu, Psi))
     with ppl.plate("obs", N):
-        ppl.sample("y", dist.MultivariateNormal(mu, scale_tril=L), obs=y)
+        likelihood = dist.MultivariateNormal(mu, covariance_matrix=Sigma)
+        ppl.sample("y", likelihood, obs=y)
+    # its Cholesky factor, NaN where Sigma is not positive definite in floating point
+    ppl.factor("Sigma_prior", inv_wishart_log_prob(likelihood.scale_tril, nu, Psi))
 
 
 @ppl.model
@@ -112,12 +90,11 @@ def wishart_covariance_cholesky(N, D, mu, nu, Psi, y=None):
     L_Sigma = ppl.sample("L_Sigma",
                          dist.ImproperUniform(constraints.lower_cholesky, (), (D, D)))
     ppl.deterministic("Sigma", L_Sigma @ L_Sigma.T)
-    L = L_Sigma + 1e-300 * np.eye(D)    # as above: an underflow to 0 must not make solves raise
-    log_diag = ad.log(ad.diagonal(L))
+    log_diag = ad.log(ad.diagonal(L_Sigma))
     log_jacobian = D * math.log(2.0) + ad.sum(np.arange(D, 0, -1.0) * log_diag)
-    ppl.factor("Sigma_prior", inv_wishart_log_prob(L, nu, Psi) + log_jacobian)
+    ppl.factor("Sigma_prior", inv_wishart_log_prob(L_Sigma, nu, Psi) + log_jacobian)
     with ppl.plate("obs", N):
-        ppl.sample("y", dist.MultivariateNormal(mu, scale_tril=L), obs=y)
+        ppl.sample("y", dist.MultivariateNormal(mu, scale_tril=L_Sigma), obs=y)
 
 
 model = wishart_covariance

@@ -14,7 +14,7 @@ error is ~0.03 sd):
   (ratios 0.88 .. 1.03). Six parameters, an almost Gaussian posterior in the log-Cholesky
   space: fullrank should be close. wishart_covariance_cholesky, the same posterior with L as
   the parameter (lower_cholesky), the same bounds (worst 0.08, ratios 0.88 .. 1.03: its
-  unconstrained density is the same function, so its fits agree to 3 digits).
+  unconstrained density is the same function, so at seeds 0..4 its draws agree to 1e-12).
 - lkj_covariance, fullrank, against importance sampling (20,000 draws) from a Gaussian at the
   mode of the hand-written density, Hessian by finite differences, PSIS k-hat < 0.5 (reliable):
   mu, tau and the correlations Omega_ij within 0.25 reference sd (worst 0.14) and sds within
