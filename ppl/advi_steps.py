@@ -73,19 +73,24 @@ class Run:
             return r.check(z)
         except np.linalg.LinAlgError:
             with ad.no_grad():
-                return not np.isfinite(float(self.log_p(z)))
+                return not np.isfinite(self._value(z, replayed=False))
 
-    def _replayed(self, zeta):
-        """The replayed (log p, gradient); NaN where a linear-algebra op fails (a matrix not
-        positive definite in floating point), as a fresh run's distributions report it."""
+    def _value_and_grad(self, zeta):
+        """(log p, gradient) at zeta, replayed or fresh; NaN where a linear-algebra op fails (a
+        matrix not positive definite, a zero on a triangular factor's diagonal in floating
+        point): a non-finite draw, retried as any other."""
         try:
-            return self.replay(zeta)
+            return (self.replay or self.value_and_grad)(zeta)
         except np.linalg.LinAlgError:
             return math.nan, np.full(zeta.shape, math.nan)
 
-    def _replayed_value(self, zeta):
+    def _value(self, zeta, replayed=True):
+        """log p at zeta without a tape, replayed (when there is a replay) or fresh; NaN where
+        linear algebra fails."""
         try:
-            return float(self.replay.value(zeta))
+            if replayed and self.replay is not None:
+                return float(self.replay.value(zeta))
+            return float(self.log_p(zeta))
         except np.linalg.LinAlgError:
             return math.nan
 
@@ -99,7 +104,7 @@ class Run:
                 zeta = self.zeta(q.transform(lam, eps))
                 self.n_grad += 1
                 with np.errstate(all="ignore"):
-                    lp, g = (self._replayed if self.replay else self.value_and_grad)(zeta)
+                    lp, g = self._value_and_grad(zeta)
                     g = self.pullback(g)
                 if np.isfinite(lp) and np.all(np.isfinite(g)):
                     break
@@ -123,9 +128,9 @@ class Run:
         with ad.no_grad(), np.errstate(all="ignore"):
             if self.replay is not None:
                 for i in range(self.elbo_samples):
-                    vals[i] = self._replayed_value(zetas[i])
+                    vals[i] = self._value(zetas[i])
                 for i in range(min(_AUDIT, self.elbo_samples)):
-                    fresh = float(self.log_p(zetas[i]))
+                    fresh = self._value(zetas[i], replayed=False)
                     if not np.isclose(fresh, vals[i], rtol=1e-9, atol=1e-12, equal_nan=True):
                         self.replay = None
                         self.replay_note = (f"off after {self.n_grad} gradients: the replay "
@@ -133,7 +138,7 @@ class Run:
                         break
             if self.replay is None:
                 for i in range(self.elbo_samples):
-                    vals[i] = float(self.log_p(zetas[i]))
+                    vals[i] = self._value(zetas[i])
         ok = np.isfinite(vals)
         self.dropped += int((~ok).sum())
         if not ok.any():

@@ -147,6 +147,10 @@ def correlated_pair(y):
         ppl.sample("y", dist.MultivariateNormal(np.zeros(2), covariance_matrix=cov), obs=y)
 
 
+def _raise_linalg(z):
+    raise np.linalg.LinAlgError("Matrix is singular.")
+
+
 def test_a_failed_cholesky_in_the_replayed_tape_is_a_nan_density_as_in_a_fresh_run():
     # gp_regression's fullrank fit at seed 4 died with LinAlgError: the replayed tape calls the
     # Cholesky factorisation directly, where a fresh run's MultivariateNormal returns NaN
@@ -162,9 +166,14 @@ def test_a_failed_cholesky_in_the_replayed_tape_is_a_nan_density_as_in_a_fresh_r
         assert np.isnan(float(m.unconstrained_log_density(bad)))
         with pytest.raises(np.linalg.LinAlgError):
             run.replay(bad)
-        lp, g = run._replayed(bad)
-        assert np.isnan(lp) and np.isnan(g).all() and np.isnan(run._replayed_value(bad))
+        lp, g = run._value_and_grad(bad)
+        assert np.isnan(lp) and np.isnan(g).all() and np.isnan(run._value(bad))
         good = np.array([0.2])
-        assert run._replayed(good)[0] == pytest.approx(float(m.unconstrained_log_density(good)))
+        assert run._value_and_grad(good)[0] == pytest.approx(
+            float(m.unconstrained_log_density(good)))
+        # a fresh run that raises (a zero on a scale_tril's diagonal) is a NaN draw too
+        run.value_and_grad = run.log_p = _raise_linalg
+        run.replay = None
+        assert np.isnan(run._value_and_grad(good)[0]) and np.isnan(run._value(good))
     fit = ppl.advi(m, family="fullrank", seed=0, init={"rho": 0.0})
     assert fit.converged and abs(fit.mean["rho"]) < 1 and fit.info["replay"].startswith("yes")
