@@ -13,13 +13,14 @@ n = ceil(T / eps) steps with a jittered integration time T ~ U(0.5, 1.5) pi / 2 
 period of a unit Gaussian: nearly independent draws when Sigma matches the posterior), then
 accept with probability min(1, exp(H_0 - H_n)); |H_n - H_0| > 1000 is a divergence.
 
-Warm-up, Stan-style: Sigma starts as the Laplace covariance when `ppl.laplace` finds a mode
-(else I, from Stan's uniform(-2, 2) initial points); the step size follows dual averaging
+Warm-up, Stan-style: up to 100 dimensions Sigma starts as the Laplace covariance when
+`ppl.laplace` finds a mode, chains started at Laplace draws; otherwise (and always above 100
+dimensions, where the warm-up draws are too few for a dense estimate) Sigma = I, chains
+started at Stan's uniform(-2, 2) initial points. The step size follows dual averaging
 (Hoffman & Gelman, "The No-U-Turn sampler", JMLR 2014; target acceptance 0.8) throughout; two
 windows (25% and 50% of the warm-up) re-estimate Sigma from their draws, pooled over chains
-(shrunk as Stan does: n/(n+5) Sigma_hat + 1e-3 * 5/(n+5) I), dense up to 100 dimensions;
-above, the Laplace covariance is kept (too few draws for a dense estimate), or without one a
-diagonal is estimated. Diagnostics on every constrained scalar: split R-hat
+(shrunk as Stan does: n/(n+5) Sigma_hat + 1e-3 * 5/(n+5) I), dense up to 100 dimensions and
+diagonal above. Diagnostics on every constrained scalar: split R-hat
 over all chains (`ppl.psis.rhat_from_halves` with 2 x chains halves, BDA3 11.4) and the
 effective sample size (BDA3 11.5, Geyer's initial monotone sequence). `hmc_reference` returns
 an `advi_models.Reference` whose `ok` is max R-hat < 1.01 and no divergences after warm-up.
@@ -183,17 +184,17 @@ def hmc_reference(model, draws=1000, warmup=1000, chains=4, seed=0):
     rng = np.random.default_rng(seed)
     f, note = density(model)
     d = model.num_params
+    centre, S, start = None, np.ones(d), "identity, adapted diagonal"
     try:
+        if d > DENSE_UP_TO:
+            raise ValueError("Stan's default: a diagonal metric")
         with np.errstate(all="ignore"), warnings.catch_warnings(record=True):
             lap = ppl.laplace(model, seed=seed)
         if not lap.converged:                    # no mode (e.g. a scale going to 0)
             raise ValueError(lap.stop_reason)
-        centre, S, start = lap.mu, lap.L, "Laplace"
+        centre, S, start = lap.mu, lap.L, "Laplace, adapted"
     except (ValueError, np.linalg.LinAlgError, FloatingPointError):
-        centre, S, start = None, np.ones(d), "identity"
-    # above DENSE_UP_TO dimensions the warm-up draws are too few for a dense estimate: keep
-    # the Laplace covariance (dense) when there is one, else adapt a diagonal
-    adapt_metric = d <= DENSE_UP_TO or centre is None
+        pass
     chs = []
     for _ in range(chains):
         if centre is not None:
@@ -214,7 +215,7 @@ def hmc_reference(model, draws=1000, warmup=1000, chains=4, seed=0):
                 ch.adapt(a)
                 if kind == "window":
                     kept.append(ch.z)
-        if kind == "window" and len(kept) > 10 and adapt_metric:
+        if kind == "window" and len(kept) > 10:
             S = _metric(np.array(kept))
             for ch in chs:
                 ch.restart(ch.eps)
@@ -243,7 +244,7 @@ def hmc_reference(model, draws=1000, warmup=1000, chains=4, seed=0):
     e_min = float(np.min(ess(x[:, :, live]))) if live.any() else float(chains * draws)
     steps = sum(ch.leapfrogs for ch in chs) / (chains * (draws + warmup))
     ref = Reference(mean, sd, f"HMC, {chains} x {draws} draws after {warmup} warm-up "
-                              f"(metric {start}{'' if adapt_metric else ', not re-estimated'}; "
+                              f"(metric {start}; "
                               f"{note}; {steps:.0f} leapfrog steps per draw), max R-hat "
                               f"{r_max:.3f}, min ESS {e_min:.0f}, {divergent} divergent")
     ref.ok = r_max < 1.01 and divergent == 0
