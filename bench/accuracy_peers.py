@@ -2,9 +2,11 @@
 float64) and PyMC (ADVI, FullRankADVI through pm.fit), 10,000 steps each as
 bench/advi_bench.py runs them, on the same posteriors; imported only when installed.
 
-Mirrors: eight schools comes from bench/advi_models.py; the others are written here from the
-zoo modules' docstrings and the posteriordb Stan programs (same priors, same site names, so
-the reference's sites are found in the peers' draws).
+Mirrors: eight schools, logistic_regression (the same model as advi_bench's `logistic`) and
+radon_centered (advi_bench's `radon`) come from bench/advi_models.py; the others are written
+here from the zoo modules and the posteriordb Stan programs (same priors, same site names, so
+the reference's sites are found in the peers' draws). Stochastic volatility is NumPyro's only
+(its AR(1) recursion as a `lax.scan`; a PyTensor scan is left for later).
 
 k-hat for a peer: log w = log p(x, theta) - log q(theta) over 1000 draws theta ~ q, both in
 the constrained space (the Jacobians of the peer's transforms cancel in the ratio), then
@@ -104,8 +106,36 @@ def numpyro_mirrors():
             numpyro.sample("y", nd.NegativeBinomial2(exposure * jnp.exp(alpha + x @ beta), phi),
                            obs=y)
 
-    return _table(es, kidiq, blr, kidiq_normal, es_centered, radon, poisson, negbin,
-                  advi_models.numpyro_models())
+    def seeds(n, x1, x2, r):
+        a = [numpyro.sample(f"alpha{k}", nd.Normal(0.0, 10.0)) for k in ("0", "1", "2", "12")]
+        sigma = numpyro.sample("sigma", nd.HalfCauchy(1.0))
+        with numpyro.plate("plate", len(n)):
+            b_raw = numpyro.sample("b_raw", nd.Normal(0.0, 1.0))
+            b = numpyro.deterministic("b", sigma * b_raw)
+            logits = a[0] + a[1] * x1 + a[2] * x2 + a[3] * x1 * x2 + b
+            numpyro.sample("r", nd.Binomial(n.astype(int), logits=logits), obs=r)
+
+    def sv(T, y):
+        import jax
+        mu = numpyro.sample("mu", nd.Cauchy(0.0, 10.0))
+        phi = numpyro.sample("phi", nd.Uniform(-1.0, 1.0))
+        sigma = numpyro.sample("sigma", nd.HalfCauchy(5.0))
+        with numpyro.plate("time", T):
+            h_std = numpyro.sample("h_std", nd.Normal(0.0, 1.0))
+        e = sigma * h_std.at[0].divide(jnp.sqrt(1.0 - phi * phi))
+        x = jax.lax.scan(lambda c, et: (phi * c + et,) * 2, 0.0, e)[1]
+        h = numpyro.deterministic("h", mu + x)
+        with numpyro.plate("time_y", T):
+            numpyro.sample("y", nd.Normal(0.0, jnp.exp(h / 2.0)), obs=y)
+
+    return dict(_table(es, kidiq, blr, kidiq_normal, es_centered, radon, poisson, negbin,
+                       advi_models.numpyro_models()),
+                seeds=(seeds, _seeds_data),
+                stochastic_volatility=(sv, lambda d: {"T": int(d["T"]), "y": d["y"]}))
+
+
+def _seeds_data(d):
+    return {k: np.asarray(d[k], float) for k in ("n", "x1", "x2", "r")}
 
 
 def _table(es, kidiq, blr, kidiq_normal, es_centered, radon, poisson, negbin, bench):
@@ -184,8 +214,18 @@ def pymc_mirrors():
                                 observed=y)
         return m
 
-    return _table(es, kidiq, blr, kidiq_normal, es_centered, radon, poisson, negbin,
-                  advi_models.pymc_models())
+    def seeds(n, x1, x2, r):
+        with pm.Model() as m:
+            a = [pm.Normal(f"alpha{k}", 0.0, 10.0) for k in ("0", "1", "2", "12")]
+            sigma = pm.HalfCauchy("sigma", 1.0)
+            b_raw = pm.Normal("b_raw", 0.0, 1.0, shape=len(n))
+            b = pm.Deterministic("b", sigma * b_raw)
+            pm.Binomial("r", n.astype(int), logit_p=a[0] + a[1] * x1 + a[2] * x2
+                        + a[3] * x1 * x2 + b, observed=r)
+        return m
+
+    return dict(_table(es, kidiq, blr, kidiq_normal, es_centered, radon, poisson, negbin,
+                       advi_models.pymc_models()), seeds=(seeds, _seeds_data))
 
 
 # ---- fits ---------------------------------------------------------------------------------------
