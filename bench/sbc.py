@@ -2,7 +2,7 @@
 simulation-based calibration (Talts, Betancourt, Simpson, Vehtari, Gelman, "Validating Bayesian
 inference algorithms with simulation-based calibration", 2018) of zoo models.
 
-    python bench/sbc.py                          # ~5 min on 2 cores
+    python bench/sbc.py                          # 50 replications: ~5 min on 2 busy cores
     python bench/sbc.py --reps 5                 # a smoke run
     python bench/sbc.py --models ar,eight_schools --reps 100 --seed 3
 
@@ -152,7 +152,7 @@ def summarise(name, results, failures, seconds):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--reps", type=int, default=30, help="replications per model (default 30)")
+    p.add_argument("--reps", type=int, default=50, help="replications per model (default 50)")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help="comma-separated zoo names (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
