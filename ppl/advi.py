@@ -27,8 +27,12 @@ errors) and the half means of the iterates moved less than 0.1 of q's sd (0.1 in
 the scales: `fit.info["drift"]`); otherwise another window follows. `fit.rhat` is the split
 R-hat of the raw iterates over the last window: autocorrelated, so it reads above 1.1 even on
 accurate fits; the drift is the criterion. Without Stan's rule by half of `steps`, the second
-half is averaged. Two more departures, `precondition` and the mean step, are in
-`advi_steps.precondition` and `families.Meanfield.step`.
+half is averaged. If `steps` runs out before the windows settle, the fit is not converged.
+Two more departures, `precondition` and the mean step, are in `advi_steps.precondition` and
+`families.Meanfield.step`. A whitened fit that does not converge (the joint mode of a
+hierarchical model can sit far from the posterior's mass: seeds, radon under fullrank) is run
+once more from Stan's start, and the fit with the higher final ELBO is returned
+(`fit.info["restart"]` gives both).
 
 Draws whose log density or gradient is not finite are redrawn (10 tries) and left out of the
 ELBO estimates, as Stan does: q is fitted to the posterior restricted to where the density is
@@ -87,16 +91,28 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     lam0 = q.init(np.zeros(model.num_params))
     bar = _progress_bar(progress, steps, model)
     t0 = time.perf_counter()
-    out = dict(lam=lam0, converged=False, reason="", history=([], []), eta=eta, steps=0,
-               rhat=math.nan, info={"adaptation": {}, "preconditioned": "no: not asked"})
+    out = _attempt_state(eta, {"adaptation": {}, "preconditioned": "no: not asked"}, lam0)
+    first = None
     try:
         with validation_enabled(False):
             run.record(z0)
             if precondition == "laplace":
                 out["info"]["preconditioned"] = advi_steps.precondition(run, family)
-            if optimizer == "stan" and eta is None:
-                out["eta"] = _adapt_eta(run, lam0, cfg, out["info"], bar)
-            _optimise(run, lam0, cfg, out, bar, optimizer, out["eta"], lr, average)
+            _attempt(run, lam0, cfg, out, bar, optimizer, eta, lr, average)
+            if run.C is not None and not out["converged"]:
+                # the whitened start failed to converge (a mode far from the posterior's
+                # mass, as in hierarchical models): once more from Stan's start, keep the
+                # higher ELBO
+                first = out
+                first["zeta_q"] = run.to_zeta(first["lam"])
+                first["final_elbo"] = run.elbo(first["lam"])
+                run.centre, run.C, run.log_det_C = z0, None, 0.0
+                out = _attempt_state(eta, {"adaptation": {}, "preconditioned": "no: restarted "
+                                           "from Stan's start after the whitened fit failed"},
+                                     lam0)
+                if bar is not None:
+                    bar.reset()
+                _attempt(run, lam0, cfg, out, bar, optimizer, eta, lr, average)
     except KeyboardInterrupt:
         out["converged"] = False
         out["info"]["interrupted"] = True
@@ -108,15 +124,41 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     finally:
         if bar is not None:
             bar.close()
-    out["info"].update(seconds=time.perf_counter() - t0, dropped_elbo_draws=run.dropped,
+    if first is not None and not out["info"].get("interrupted"):
+        out["final_elbo"] = run.elbo(out["lam"])
+        both = (f"ELBO {first['final_elbo']:.6g} from the whitened start (not converged), "
+                f"{out['final_elbo']:.6g} from Stan's")
+        if first["final_elbo"] > out["final_elbo"]:
+            first["info"]["restart"] = f"kept the whitened fit: {both}"
+            out = first
+        else:
+            out["info"]["restart"] = f"kept the restart: {both}"
+    out["info"].update(seconds=time.perf_counter() - t0, dropped_elbo_draws=out["dropped"],
                        replay=run.replay_note,
                        gradient_evaluations=run.n_grad)
-    mu, omega, L = run.to_zeta(out["lam"])
+    mu, omega, L = out.get("zeta_q") or run.to_zeta(out["lam"])
     return VIResult(model, family, mu, omega, L, method="advi",
                     elbo_history=tuple(np.asarray(h) for h in out["history"]),
                     converged=out["converged"], stop_reason=out["reason"], eta=out["eta"],
-                    optimizer=optimizer, steps=out["steps"], skipped=run.skipped,
+                    optimizer=optimizer, steps=out["steps"], skipped=out["skipped"],
                     rhat=out["rhat"], seed=seed_used, info=out["info"])
+
+
+def _attempt_state(eta, info, lam0):
+    return dict(lam=lam0, converged=False, reason="", history=([], []), eta=eta, steps=0,
+                rhat=math.nan, info=info, skipped=0, dropped=0)
+
+
+def _attempt(run, lam0, cfg, out, bar, optimizer, eta, lr, average):
+    """One fit from the run's current start: eta's adaptation (unless given), then the steps;
+    its own skipped steps and dropped ELBO draws are counted in `out`."""
+    skipped, dropped = run.skipped, run.dropped
+    try:
+        if optimizer == "stan" and eta is None:
+            out["eta"] = _adapt_eta(run, lam0, cfg, out["info"], bar)
+        _optimise(run, lam0, cfg, out, bar, optimizer, out["eta"], lr, average)
+    finally:
+        out["skipped"], out["dropped"] = run.skipped - skipped, run.dropped - dropped
 
 
 def _adapt_eta(run, lam0, cfg, info, bar):
