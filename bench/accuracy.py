@@ -31,8 +31,8 @@ radon_centered (one posterior, the data of bench/advi_models.py) the Gibbs sampl
 Laplace + PSIS importance sampling (`advi_models.importance_reference`) when its k-hat < 0.7;
 otherwise HMC (`hmc_reference.py`, 4 chains) when its split R-hat < 1.01 and at most 0.1%
 of the transitions after warm-up diverged (cached in bench/out/references/, keyed by the
-model, its data, the sampler's source and the settings; --no-cache recomputes); otherwise
-none, and the row says why.
+model's source file, its data, the sampler's source and the settings; --no-cache
+recomputes); otherwise none, and the row says why.
 """
 import os
 import sys
@@ -50,6 +50,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
 import importlib.util  # noqa: E402
+import inspect  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
@@ -128,14 +129,15 @@ CACHE = os.path.join(HERE, "out", "references")    # bench/out/ is not tracked
 
 
 def cached_hmc(model, draws, seed):
-    """hmc_reference(model, draws, warmup=draws, seed), read from CACHE when this model, data,
-    sampler source and settings ran before (the HMC reference of stochastic volatility takes
-    minutes); written there after a run. Off with --no-cache."""
+    """hmc_reference(model, draws, warmup=draws, seed), read from CACHE when this model (its
+    module's source), data, sampler source and settings ran before (the HMC reference of
+    stochastic volatility takes minutes); written there after a run. Off with --no-cache."""
     h = hashlib.sha1(f"{model.name} {draws} {seed}".encode())
     for v in list(model.args) + sorted(model.kwargs.items(), key=lambda kv: kv[0]):
         h.update(np.ascontiguousarray(v[1] if isinstance(v, tuple) else v).tobytes())
-    with open(hmc_reference.__file__, "rb") as fh:
-        h.update(fh.read())
+    for src in (hmc_reference.__file__, inspect.getsourcefile(model.fn)):
+        with open(src, "rb") as fh:
+            h.update(fh.read())
     path = os.path.join(CACHE, f"{model.name}-{h.hexdigest()[:16]}.json")
     if USE_CACHE and os.path.exists(path):
         with open(path) as fh:
