@@ -187,11 +187,8 @@ def _sv_fit():
     if "sv" not in _FITS:
         d = zoo_sv.data()
         m = zoo_sv.model(**d)
-        init = {"mu": np.mean(np.log(d["y"] ** 2)) + 1.27, "phi": 0.0, "sigma": 1.0,
-                "h_std": np.zeros(d["T"])}
         _FITS["sv"] = ppl.advi(m, family="meanfield", seed=0, progress=False,
-                               init={k: np.asarray(v, dtype=float) for k, v in init.items()},
-                               precondition=None)
+                               init=zoo_sv.initial_point(d), precondition=None)
     return _FITS["sv"]
 
 
