@@ -24,10 +24,12 @@ entry (it can represent the correlations); meanfield, the CLI's default, for the
 ones, where kidiq's beta sds are only required to be too small (intercept and slope correlate
 at -0.99 and meanfield's are 0.15 of the truth). seeds is fitted with fullrank and
 precondition=None: with the default Laplace preconditioning fullrank starts at that
-unrepresentative mode and at seed 0 settles there (ELBO -77.4 against -72; sigma's mean +4.7
-sd). seeds' sigma (a Gaussian in log sigma for a posterior with mass near 0) and b are held
-loosely: sigma's mean within 1 sd and sd within 50%, b's means 0.5 sd and sds 40%, the alphas
-at 0.25 sd and 30%.
+unrepresentative mode, and before c03749a it settled there (seed 0: ELBO -77.4 against -72;
+sigma's mean +4.7 sd). Since c03749a ADVI reruns such a fit from Stan's start, and the
+defaults do about as well (re-measured, seeds 0..4: alphas 0.11 / 0.31, b 0.36 / 0.29, sigma
+0.69 / 0.46); the test keeps precondition=None, one attempt instead of two. seeds' sigma (a
+Gaussian in log sigma for a posterior with mass near 0) and b are held loosely: sigma's mean
+within 1 sd and sd within 50%, b's means 0.5 sd and sds 40%, the alphas at 0.25 sd and 30%.
 
 Seed sweep, seeds 0..4 by hand (worst |mean error| in reference sd / worst |sd ratio - 1|):
   kidiq, kidiq_normal fullrank  beta 0.134 / 0.066, sigma 0.116 / 0.091

@@ -9,10 +9,11 @@ mu_a 0.48-0.51, sigma_a 0.54-0.57. Tolerances: means within 0.4 ref sd (sigma_a:
 misses the skew of the scale), sds within 20% for b, sigma_y and the a_j; mu_a and sigma_a are
 correlated with all 85 a_raw_j, which meanfield cannot represent: their sd ratio must lie in
 [0.4, 0.75] (it is the known underestimate, and it must not get worse or vanish silently).
-Fullrank is worse on this form (sigma_a 17-22 ref sd off at seeds 0..4, sd ratio 2.1-2.3):
-ADVI's default whitening at the joint mode (not at the posterior; the joint mode of a
-non-centred hierarchy sits at a large sigma_a) starts it in the wrong place; with
-precondition=None sigma_a comes within 1.2-2.5 sd. Not tested; reported.
+Fullrank is worse on this form. Before c03749a sigma_a ended 17-22 ref sd off at seeds 0..4
+(sd ratio 2.1-2.3): ADVI's default whitening at the joint mode (not at the posterior; the joint
+mode of a non-centred hierarchy sits at a large sigma_a) starts it in the wrong place. Since
+c03749a ADVI reruns such a fit from Stan's start (re-measured, seeds 0..4: sigma_a 0.4-2.7 ref
+sd off, sd ratio 0.56-0.67; mu_a 0.68, sigma_y 0.93, a_j 0.85 ref sd). Not tested; reported.
 
 radon_centered, fullrank, seed 0, against the same Gibbs draws. Seeds 0..4 (worst): mu_a 0.07,
 b 0.04, sigma_y 0.64, a_j 0.40, sigma_a 1.72 ref sd; sd ratios 0.99-1.30. The funnel (no mode:
@@ -27,10 +28,12 @@ sigma 3.0-4.3 sd at seeds 0, 1, 2 (phi 0.910-0.917, sigma 0.17-0.18; meanfield's
 2.5x too small: NumPyro's NUTS, 1000 draws, gave mu -1.22 +- 0.26, phi 0.942 +- 0.029, sigma
 0.277 +- 0.071, so these means are 1.1-1.5 NUTS sd from its), but seeds 3 and 4 stop in a local
 optimum of the ELBO at phi 0.20-0.25, sigma 0.57-0.60 (5.7-5.9 sd off). The fit uses a data-based
-initial point (mu at mean(log y^2) + 1.27, phi 0, sigma 1, h_std 0) and precondition=None: from
-Stan's random initial point phi ends at 0.67 or near 0; and the default whitening finds the joint
-mode of the non-centred density, a degenerate point (sigma ~ 40, phi ~ 0: h fits log y^2), and
-the fit stays there (phi 0.03). Reported, not fixed here (ppl/advi_steps.py is not this file's).
+initial point (`stochastic_volatility.initial_point`: mu at mean(log y^2) + 1.27, phi 0, sigma 1,
+h_std 0) and precondition=None: from Stan's random initial point phi ends at 0.67 or near 0; and
+the default whitening finds the joint mode of the non-centred density, a degenerate point
+(sigma ~ 40, phi ~ 0: h fits log y^2), and the fit stays there (phi 0.03); since c03749a ADVI
+then reruns from Stan's start, with the result above (so `wengert fit stochastic_volatility`
+misses the posterior). Reported, not fixed here (ppl/advi_steps.py is not this file's).
 """
 import numpy as np
 import pytest
