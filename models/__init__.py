@@ -2,8 +2,10 @@
 
 A zoo entry is a module (or an `Entry` inside one) with `model`, an `@ppl.model` factory;
 `data()`, the shipped data as a dict of keyword arguments for it; and a docstring with the
-math and where the data come from. The registry below names each entry's module and a one-line
-description, so listing the zoo imports nothing heavy; `load_model` imports one entry.
+math and where the data come from; optionally `advi_options(data)`, keyword arguments for
+`ppl.advi` that the entry needs (a start), which `wengert fit` passes on. The registry below
+names each entry's module and a one-line description, so listing the zoo imports nothing
+heavy; `load_model` imports one entry.
 
     >>> "eight_schools" in dict(list_models())
     True

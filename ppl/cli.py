@@ -100,11 +100,12 @@ def _parser():
 
 # ---- the model and its data ----------------------------------------------------------------------
 def _resolve(spec):
-    """MODEL -> (factory or bound Model, label, shipped data or None)."""
+    """MODEL -> (factory or bound Model, label, shipped data or None, the zoo entry's
+    `advi_options(data)` or None)."""
     from models import ZOO, load_model
     if spec in ZOO:
         entry = load_model(spec)
-        return entry.model, spec, entry.data()
+        return entry.model, spec, entry.data(), getattr(entry, "advi_options", None)
     path, sep, name = spec.rpartition(":")
     if not sep:
         if spec.endswith(".py"):
@@ -113,7 +114,7 @@ def _resolve(spec):
                        "or path/to/file.py:function")
     if not path or not name.isidentifier():
         raise CliError(f"bad model {spec!r}: expected path/to/file.py:function")
-    return _from_file(path, name), name, None
+    return _from_file(path, name), name, None, None
 
 
 def _from_file(path, name):
@@ -203,8 +204,11 @@ def _check_keys(factory, data, label):
 
 
 def _bind(args):
+    """(bound Model, ADVI options): a zoo entry may recommend options for its data (as
+    `advi_options(data)`: a start, say), which the command passes to ppl.advi."""
     import ppl
-    factory, label, shipped = _resolve(args.model)
+    factory, label, shipped, options = _resolve(args.model)
+    data = {}
     if isinstance(factory, ppl.Model):
         if args.data is not None:
             raise CliError(f"{args.model} is a Model already bound to its data; name its "
@@ -220,7 +224,7 @@ def _bind(args):
     if model.num_params == 0:
         raise CliError(f"model {label!r} has no latent variables to fit (no ppl.sample site "
                        "without obs=): is it a model function?")
-    return model
+    return model, (options(data) if options is not None else {})
 
 
 # ---- the fit -------------------------------------------------------------------------------------
@@ -245,7 +249,7 @@ def _convergence_line(fit):
 
 
 def _fit(args, t_start):
-    model = _bind(args)
+    model, options = _bind(args)
     if args.out is not None and not Path(args.out).resolve().parent.is_dir():
         raise CliError(f"--out {args.out!r}: the folder it goes in does not exist")
     if args.plot is not None:
@@ -257,11 +261,12 @@ def _fit(args, t_start):
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
     import ppl
     print(model)
-    print(f"ADVI {args.family}, seed {seed}, at most {args.steps} steps", flush=True)
+    told = f"; the zoo entry's options: {', '.join(sorted(options))}" if options else ""
+    print(f"ADVI {args.family}, seed {seed}, at most {args.steps} steps{told}", flush=True)
     t_fit = time.perf_counter()
     try:
         fit = ppl.advi(model, family=args.family, steps=args.steps, seed=seed,
-                       progress=False if args.quiet else None)
+                       progress=False if args.quiet else None, **options)
     except (ValueError, FloatingPointError, RuntimeError) as e:
         print(f"wengert: error: the fit failed: {e}", file=sys.stderr)
         return 1

@@ -287,3 +287,25 @@ def test_a_closed_pipe_is_exit_141_without_a_traceback():
     p.stdout.close()                                  # nobody reads: every print breaks
     err = p.stderr.read().decode()
     assert p.wait() == 141 and "Traceback" not in err, err
+
+
+def test_a_zoo_entrys_advi_options_reach_ppl_advi(monkeypatch, capsys):
+    # stochastic_volatility recommends a data-based start without whitening (advi_options)
+    import ppl
+    from models import stochastic_volatility as sv
+    seen = {}
+
+    def advi(model, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop here")
+    monkeypatch.setattr(ppl, "advi", advi)
+    code, out, err = run_main(capsys, "fit", "stochastic_volatility", "--seed", "3")
+    assert code == 1 and "stop here" in err
+    assert "the zoo entry's options: init, precondition" in out
+    assert seen["precondition"] is None and seen["seed"] == 3
+    want = sv.initial_point(sv.data())
+    assert set(seen["init"]) == set(want) and all(
+        np.array_equal(seen["init"][k], want[k]) for k in want)
+    seen.clear()
+    run_main(capsys, "fit", "eight_schools", "--seed", "3")
+    assert "init" not in seen and "precondition" not in seen
