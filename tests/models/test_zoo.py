@@ -13,6 +13,7 @@ import autodiff as ad
 import models
 from models import ZOO, list_models, load_model
 from ppl import handlers
+from tests.models.zoo_reference import pieces
 
 POSTERIORDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "posteriordb"
 NAMES = sorted(ZOO)
@@ -63,10 +64,6 @@ def test_entry_log_density_and_gradient_at_the_initial_point(name):
     np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6)
 
 
-def _pieces(m, z):
-    return {n: z[p.offset:p.offset + p.size] for n, p in m.parameters.items()}
-
-
 def test_eight_schools_noncentred_matches_scipy_by_hand():
     es = load_model("eight_schools")
     d = es.data()
@@ -76,7 +73,7 @@ def test_eight_schools_noncentred_matches_scipy_by_hand():
     rng = np.random.default_rng(7)
     for _ in range(3):
         z = rng.normal(size=m.num_params)
-        p = _pieces(m, z)
+        p = pieces(m, z)
         mu, log_tau, tt = p["mu"][0], p["tau"][0], p["theta_trans"]
         tau = np.exp(log_tau)
         theta = mu + tau * tt
@@ -92,7 +89,7 @@ def test_eight_schools_centred_matches_scipy_by_hand():
     m = es.model(**d)
     assert sorted(m.parameters) == ["mu", "tau", "theta"]
     z = np.random.default_rng(8).normal(size=m.num_params)
-    p = _pieces(m, z)
+    p = pieces(m, z)
     mu, log_tau, theta = p["mu"][0], p["tau"][0], p["theta"]
     tau = np.exp(log_tau)
     expected = (st.norm.logpdf(mu, 0, 5) + st.halfcauchy.logpdf(tau, scale=5) + log_tau

@@ -40,17 +40,10 @@ import pytest
 import scipy.stats as st
 from scipy.special import log_expit
 
-import ppl
-from models import load_model
 from models import radon as zoo_radon
 from models import stochastic_volatility as zoo_sv
 from tests.models.radon_gibbs import COLUMNS, gibbs, split_rhat
-
-_FITS = {}
-
-
-def _pieces(m, z):
-    return {n: z[p.offset:p.offset + p.size] for n, p in m.parameters.items()}
+from tests.models.zoo_reference import bound, fit_of, pieces, standardised_errors
 
 
 # ---- radon ------------------------------------------------------------------------------------
@@ -70,15 +63,13 @@ def _radon_by_hand(d, p, centred):
 
 @pytest.mark.parametrize("name", ["radon", "radon_centered"])
 def test_radon_matches_scipy_by_hand(name):
-    entry = load_model(name)
-    d = entry.data()
-    m = entry.model(**d)
+    m, d = bound(name)
     centred = name == "radon_centered"
     assert list(m.parameters) == ["mu_a", "sigma_a", "b", "sigma_y", "a" if centred else "a_raw"]
     rng = np.random.default_rng(11)
     for _ in range(3):
         z = rng.normal(size=m.num_params)
-        expected, a = _radon_by_hand(d, _pieces(m, z), centred)
+        expected, a = _radon_by_hand(d, pieces(m, z), centred)
         assert float(m.unconstrained_log_density(z)) == pytest.approx(expected, rel=1e-10)
         np.testing.assert_allclose(m.constrain(z)["a"], a, rtol=1e-12)
 
@@ -104,28 +95,17 @@ def gibbs_reference():
     flat = draws.reshape(-1, draws.shape[2])
     cols = {k: flat[:, i] for i, k in enumerate(COLUMNS)}
     cols["a"] = flat[:, 4:]
-    return {k: (v.mean(0), v.std(0, ddof=1)) for k, v in cols.items()}
-
-
-def _fit(name, family, **kw):
-    if (name, family) not in _FITS:
-        entry = load_model(name)
-        m = entry.model(**entry.data())
-        _FITS[name, family] = ppl.advi(m, family=family, seed=0, progress=False, **kw)
-    return _FITS[name, family]
+    return {k: v.mean(0) for k, v in cols.items()}, {k: v.std(0, ddof=1) for k, v in cols.items()}
 
 
 def _standardised(fit, ref):
     """site -> (max |mean - ref mean| / ref sd, min and max of sd / ref sd)."""
-    out = {}
-    for k, (m, s) in ref.items():
-        r = np.atleast_1d(fit.sd[k] / s)
-        out[k] = (float(np.max(np.abs(fit.mean[k] - m) / s)), float(r.min()), float(r.max()))
-    return out
+    return {k: (float(np.max(np.abs(e))), float(r.min()), float(r.max()))
+            for k, (e, r) in standardised_errors(fit, *ref).items()}
 
 
 def test_radon_noncentred_meanfield_matches_gibbs(gibbs_reference):
-    res = _standardised(_fit("radon", "meanfield"), gibbs_reference)
+    res = _standardised(fit_of("radon", "meanfield"), gibbs_reference)
     for site in ("mu_a", "b", "sigma_y", "a"):
         assert res[site][0] < 0.4, (site, res)
     assert res["sigma_a"][0] < 1.0, res
@@ -136,7 +116,7 @@ def test_radon_noncentred_meanfield_matches_gibbs(gibbs_reference):
 
 
 def test_radon_centred_fullrank_matches_gibbs_within_the_funnel_bias(gibbs_reference):
-    res = _standardised(_fit("radon_centered", "fullrank"), gibbs_reference)
+    res = _standardised(fit_of("radon_centered", "fullrank"), gibbs_reference)
     bars = {"mu_a": 0.25, "b": 0.25, "sigma_y": 0.8, "a": 0.8, "sigma_a": 2.5}
     for site, bar in bars.items():
         assert res[site][0] < bar, (site, res)
@@ -166,7 +146,7 @@ def test_stochastic_volatility_matches_scipy_by_hand():
     for i in range(3):
         z = rng.normal(size=m.num_params) * 0.5
         z[1] = [-2.5, 0.3, 3.0][i]                       # phi negative, near 0, near 1
-        expected, h = _sv_by_hand(d["y"], _pieces(m, z))
+        expected, h = _sv_by_hand(d["y"], pieces(m, z))
         assert float(m.unconstrained_log_density(z)) == pytest.approx(expected, rel=1e-10)
         np.testing.assert_allclose(m.constrain(z)["h"], h, rtol=1e-10, atol=1e-12)
 
@@ -186,17 +166,9 @@ def test_stochastic_volatility_data_simulated_reproducibly():
     assert draw["h"].shape == (50,) and -1 < draw["phi"] < 1
 
 
-def _sv_fit():
-    if "sv" not in _FITS:
-        d = zoo_sv.data()
-        m = zoo_sv.model(**d)
-        _FITS["sv"] = ppl.advi(m, family="meanfield", seed=0, progress=False,
-                               init=zoo_sv.initial_point(d), precondition=None)
-    return _FITS["sv"]
-
-
 def test_stochastic_volatility_meanfield_recovers_truth():
-    fit = _sv_fit()
+    fit = fit_of("stochastic_volatility", "meanfield", init=zoo_sv.initial_point,
+                 precondition=None)
     for k, true in zoo_sv.TRUE.items():
         assert abs(float(fit.mean[k]) - true) < 4.0 * float(fit.sd[k]), (k, fit.mean[k],
                                                                             fit.sd[k])
