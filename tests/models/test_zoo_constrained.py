@@ -16,7 +16,8 @@ error is ~0.03 sd):
   the parameter (lower_cholesky), the same bounds (worst 0.08, ratios 0.88 .. 1.03: its
   unconstrained density is the same function, so at seeds 0..4 its draws agree to 1e-12).
 - lkj_covariance, fullrank, against importance sampling (20,000 draws) from a Gaussian at the
-  mode of the hand-written density, Hessian by finite differences, PSIS k-hat < 0.5 (reliable):
+  mode of the hand-written density, its covariance 1.2^2 times the inverse of the
+  finite-difference Hessian (tests/models/zoo_reference.py), PSIS k-hat < 0.5 (reliable):
   mu, tau and the correlations Omega_ij within 0.25 reference sd (worst 0.14) and sds within
   25% (ratios 0.97 .. 1.14); and TRUE recovery: every mu, tau, Omega_ij within 3 posterior sd
   of its true value (worst 2.37 sd: mu_2, whose sample mean in the simulated data lies 2.5
@@ -35,28 +36,11 @@ error is ~0.03 sd):
 """
 import numpy as np
 import pytest
-import scipy.optimize as so
 import scipy.stats as st
 from scipy.special import betaln
 
-import ppl
 from models import load_model
-from ppl.psis import psis
-
-_FITS = {}
-
-
-def _fit(name, family="fullrank"):
-    """One ADVI fit per (entry, family) for the whole module, seed 0."""
-    if (name, family) not in _FITS:
-        entry = load_model(name)
-        m = entry.model(**entry.data())
-        _FITS[name, family] = m, ppl.advi(m, family=family, seed=0)
-    return _FITS[name, family]
-
-
-def _pieces(m, z):
-    return {n: z[..., p.offset:p.offset + p.size] for n, p in m.parameters.items()}
+from tests.models.zoo_reference import bound, fit_of, importance_sampling, weighted_moments
 
 
 # ---- lkj_covariance ----------------------------------------------------------------------------
@@ -136,30 +120,6 @@ def test_lkj_normaliser_by_hand_is_the_known_one_for_k_2():
             (2 * eta - 1) * np.log(2) + betaln(eta, eta), rel=1e-14)
 
 
-def _laplace_importance_sampling(log_p, dim, draws, seed, h=1e-4):
-    """Self-normalised IS from N(mode, 1.2^2 H^-1) of a vectorised log density log_p((S, dim)):
-    the mode by BFGS, H by central differences; returns (draws, normalised weights, k-hat)."""
-    mode = so.minimize(lambda v: -log_p(v[None])[0], np.zeros(dim), method="BFGS",
-                       options={"gtol": 1e-8}).x
-    E = np.eye(dim) * h
-    H = np.empty((dim, dim))
-    for i in range(dim):
-        for j in range(dim):
-            shifts = np.array([E[i] + E[j], E[i] - E[j], -E[i] + E[j], -E[i] - E[j]])
-            v = log_p(mode + shifts)
-            H[i, j] = (v[0] - v[1] - v[2] + v[3]) / (4 * h * h)
-    cov = 1.2 ** 2 * np.linalg.inv(-0.5 * (H + H.T))
-    q = st.multivariate_normal(mode, cov)
-    zs = q.rvs(draws, random_state=seed)
-    lw, k = psis(log_p(zs) - q.logpdf(zs))
-    return zs, np.exp(lw), k
-
-
-def _weighted_mean_sd(x, w):
-    mean = np.tensordot(w, x, axes=1)
-    return mean, np.sqrt(np.tensordot(w, (x - mean) ** 2, axes=1))
-
-
 def _lkj_summaries(values):
     """(S, 9) columns: mu (3), tau (3), Omega_10, Omega_20, Omega_21."""
     rows, cols = np.tril_indices(3, -1)
@@ -169,11 +129,12 @@ def _lkj_summaries(values):
 def test_lkj_covariance_fullrank_against_importance_sampling():
     lkj = load_model("lkj_covariance")
     d = lkj.data()
-    m, fit = _fit("lkj_covariance")
-    zs, w, khat = _laplace_importance_sampling(lambda z: _lkj_by_hand(z, d, lkj.ETA)[0],
-                                               m.num_params, 20_000, seed=3)
+    fit = fit_of("lkj_covariance")
+    zs, w, khat, _ = importance_sampling(lambda z: _lkj_by_hand(z, d, lkj.ETA)[0],
+                                         np.zeros(fit.model.num_params), 20_000, seed=3,
+                                         inflate=1.2)
     assert khat < 0.5
-    ref_mean, ref_sd = _weighted_mean_sd(_lkj_summaries(_lkj_by_hand(zs, d, lkj.ETA)[1]), w)
+    ref_mean, ref_sd = weighted_moments(w, _lkj_summaries(_lkj_by_hand(zs, d, lkj.ETA)[1]))
     draws = fit.sample(1000, seed=0)
     got = _lkj_summaries(draws)
     np.testing.assert_array_less(np.abs(got.mean(0) - ref_mean) / ref_sd, 0.25)
@@ -182,7 +143,7 @@ def test_lkj_covariance_fullrank_against_importance_sampling():
 
 def test_lkj_covariance_recovers_the_true_parameters():
     lkj = load_model("lkj_covariance")
-    _, fit = _fit("lkj_covariance")
+    fit = fit_of("lkj_covariance")
     got = _lkj_summaries(fit.sample(1000, seed=0))
     true = _lkj_summaries({k: lkj.TRUE[k][None] for k in ("mu", "tau", "Omega")})[0]
     np.testing.assert_array_less(np.abs(got.mean(0) - true) / got.std(0, ddof=1), 3.0)
@@ -202,13 +163,23 @@ def test_lkj_covariance_data_are_reproducible_and_the_omega_site_is_a_correlatio
 
 # ---- wishart_covariance ------------------------------------------------------------------------
 def _covariance_by_hand(x, K):
-    """Stan Reference Manual, "Covariance matrices": x fills the lower triangle of L row by
-    row, with L_kk = exp(x_kk); Sigma = L L^T; log|J| = K log 2 + sum_k (K - k + 2) x_kk."""
+    """Stan Reference Manual, "Cholesky factors of covariance matrices": x fills the lower
+    triangle of L row by row, L_kk = exp(x_kk), log|dL/dx| = sum_k x_kk; then Sigma = L L^T,
+    log|dSigma/dL| = K log 2 + sum_k (K - k + 1) log L_kk. Together they are Stan's
+    "Covariance matrices" transform, log|J| = K log 2 + sum_k (K - k + 2) x_kk: the prior is on
+    Sigma for both wishart entries. Returns (Sigma, log|dL/dx| + log|dSigma/dL|)."""
     L = np.zeros((K, K))
     L[np.tril_indices(K)] = x
     xd = np.diag(L).copy()
     L[np.diag_indices(K)] = np.exp(xd)
-    return L @ L.T, K * np.log(2) + np.sum((K - np.arange(1, K + 1) + 2) * xd)
+    return L @ L.T, xd.sum() + K * np.log(2) + np.sum((K - np.arange(1, K + 1) + 1) * xd)
+
+
+def _wishart_by_hand(z, d):
+    """log InvWishart(Sigma | nu, Psi) + sum_n log N(y_n | mu, Sigma) + log|J| at z; Sigma."""
+    Sigma, log_j = _covariance_by_hand(z, d["D"])
+    return (st.invwishart.logpdf(Sigma, df=d["nu"], scale=d["Psi"])
+            + st.multivariate_normal.logpdf(d["y"], d["mu"], Sigma).sum() + log_j), Sigma
 
 
 def _exact_posterior(d):
@@ -224,40 +195,18 @@ def _exact_posterior(d):
 
 
 def test_wishart_covariance_matches_scipy_by_hand():
-    wc = load_model("wishart_covariance")
-    d = wc.data()
-    m = wc.model(**d)
+    m, d = bound("wishart_covariance")
     assert list(m.parameters) == ["Sigma"] and m.num_params == 6
     for z in np.random.default_rng(12).normal(size=(3, m.num_params)):
-        Sigma, log_j = _covariance_by_hand(z, d["D"])
-        expected = (st.invwishart.logpdf(Sigma, df=d["nu"], scale=d["Psi"])
-                    + st.multivariate_normal.logpdf(d["y"], d["mu"], Sigma).sum() + log_j)
-        assert float(m.unconstrained_log_density(z)) == pytest.approx(expected, rel=1e-10)
-
-
-def _lower_cholesky_by_hand(x, K):
-    """Stan Reference Manual, "Cholesky factors of covariance matrices": x fills the lower
-    triangle row by row, L_kk = exp(x_kk); log|J| = sum_k x_kk. Returns (L, log|J|, x_kk)."""
-    L = np.zeros((K, K))
-    L[np.tril_indices(K)] = x
-    xd = np.diag(L).copy()
-    L[np.diag_indices(K)] = np.exp(xd)
-    return L, xd.sum(), xd
+        assert float(m.unconstrained_log_density(z)) == pytest.approx(_wishart_by_hand(z, d)[0],
+                                                                      rel=1e-10)
 
 
 def test_wishart_covariance_cholesky_matches_scipy_by_hand():
-    wc = load_model("wishart_covariance_cholesky")
-    d = wc.data()
-    m = wc.model(**d)
+    m, d = bound("wishart_covariance_cholesky")
     assert list(m.parameters) == ["L_Sigma"] and m.num_params == 6
-    K = d["D"]
     for z in np.random.default_rng(14).normal(size=(3, m.num_params)):
-        L, log_j, xd = _lower_cholesky_by_hand(z, K)
-        Sigma = L @ L.T
-        # the prior is on Sigma: add log|d Sigma / d L| = K log 2 + sum_k (K - k + 1) log L_kk
-        log_j_product = K * np.log(2) + np.sum((K - np.arange(1, K + 1) + 1) * xd)
-        expected = (st.invwishart.logpdf(Sigma, df=d["nu"], scale=d["Psi"]) + log_j_product
-                    + st.multivariate_normal.logpdf(d["y"], d["mu"], Sigma).sum() + log_j)
+        expected, Sigma = _wishart_by_hand(z, d)
         assert float(m.unconstrained_log_density(z)) == pytest.approx(expected, rel=1e-10)
         np.testing.assert_allclose(m.constrain(z)["Sigma"], Sigma, rtol=1e-12)
 
@@ -273,7 +222,7 @@ def test_wishart_exact_posterior_formulas_agree_with_scipy():
 
 @pytest.mark.parametrize("name", ["wishart_covariance", "wishart_covariance_cholesky"])
 def test_wishart_covariance_fullrank_against_the_exact_posterior(name):
-    _, fit = _fit(name)
+    fit = fit_of(name)
     d = load_model(name).data()
     _, _, mean, var = _exact_posterior(d)
     draws = fit.sample(1000, seed=0)["Sigma"]
@@ -303,9 +252,7 @@ def _censored_by_hand(z, d):
 
 
 def test_censored_matches_scipy_by_hand():
-    cen = load_model("censored")
-    d = cen.data()
-    m = cen.model(**d)
+    m, d = bound("censored")
     assert list(m.parameters) == ["mu", "sigma", "y_cens_hi", "y_cens_lo"]
     for z in np.random.default_rng(13).normal(size=(3, m.num_params)):
         assert float(m.unconstrained_log_density(z)) == pytest.approx(_censored_by_hand(z, d),
@@ -330,7 +277,7 @@ def _censored_quadrature(d):
 
 def test_censored_fullrank_against_quadrature():
     d = load_model("censored").data()
-    _, fit = _fit("censored")
+    fit = fit_of("censored")
     mu, sigma, w = _censored_quadrature(d)
     draws = fit.sample(1000, seed=0)
     for name, grid, tol in (("mu", mu, 0.25), ("sigma", sigma, 0.4)):
