@@ -8,10 +8,12 @@ References (numpy/scipy only, never the engine):
 - dirichlet_categorical: exact, the posterior is Dirichlet(alpha + counts).
 - ar: exact up to 1-D quadrature. Given sigma, (alpha, beta) is Gaussian (Normal prior, Normal
   likelihood on the lagged design), so p(sigma | y) is closed form up to a constant; the
-  posterior moments are integrals over a 4001-point sigma grid (`ar_reference`).
+  posterior moments are integrals over a 4001-point sigma grid (`ar_reference`, by
+  tests/models/zoo_reference.py's `normal_linear_reference`).
 - gp_regression, normal_mixture, hmm: importance sampling from a multivariate t (10 degrees of
   freedom) centred at the mode of the hand-written density, scale the inverse of its
-  finite-difference Hessian (`laplace_is_reference`), 8000 draws, Pareto-smoothed
+  finite-difference Hessian (`laplace_is_reference`, by zoo_reference's
+  `importance_sampling`), 8000 draws, Pareto-smoothed
   self-normalised weights; the tests assert k-hat < 0.5 (the reference is reliable) and a Monte
   Carlo error of its means, sd / sqrt(ESS), under 0.02 reference sd.
 
@@ -39,32 +41,17 @@ numbers above are re-measured with it (fullrank seed 4 has k-hat 0.90, its momen
 """
 import numpy as np
 import pytest
-import scipy.optimize as so
 import scipy.special as sp
 import scipy.stats as st
 
-import ppl
 from models import load_model
-from ppl.psis import psis
+from tests.models.zoo_reference import (bound, fit_of, importance_sampling,
+                                        normal_linear_reference, pieces, standardised_errors,
+                                        weighted_moments)
 
 TOL_MEAN = 0.25
 TOL_SD = 0.25
 NAMES = ["ar", "gp_regression", "normal_mixture", "dirichlet_categorical", "hmm"]
-
-_FITS = {}
-
-
-def fit_of(name, family="fullrank", seed=0):
-    key = (name, family, seed)
-    if key not in _FITS:
-        entry = load_model(name)
-        _FITS[key] = ppl.advi(entry.model(**entry.data()), family=family, seed=seed)
-    return _FITS[key]
-
-
-def pieces(m, z):
-    """Flat unconstrained z, (D,) or (S, D) -> dict site -> z[..., offset:offset + size]."""
-    return {n: z[..., p.offset:p.offset + p.size] for n, p in m.parameters.items()}
 
 
 def stick_breaking(x):
@@ -177,12 +164,6 @@ LOG_DENSITY = {"ar": lp_ar, "gp_regression": lp_gp_regression,
                "dirichlet_categorical": lp_dirichlet_categorical, "hmm": lp_hmm}
 
 
-def bound(name):
-    entry = load_model(name)
-    d = entry.data()
-    return entry.model(**d), d
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_log_density_matches_scipy_by_hand(name):
     m, d = bound(name)
@@ -205,77 +186,28 @@ def test_gp_batched_likelihood_equals_scipy_multivariate_normal():
 
 
 # ---- references ------------------------------------------------------------------------------
-def ar_reference(d, grid=4001):
-    """Posterior means and sds of alpha, beta, sigma for the AR model: (alpha, beta) | sigma is
-    N(m_s, V_s) (prior N(0, P0^-1), P0 = diag(1/100, 1, ..., 1); design X = [1, lags]), and
-    log p(sigma | y) = log N+(sigma | 5) - n log sigma + (log|V_s| + m_s' V_s^-1 m_s
-    - y'y / sigma^2) / 2 + const, integrated on a grid (trapezoid weights)."""
+def ar_reference(d):
+    """Posterior means and sds of alpha, beta, sigma for the AR model, a Gaussian linear model
+    on the design X = [1, y_{t-1}, ..., y_{t-K}] (t = K..T-1) with prior sds (10, 1, ..., 1) and
+    sigma ~ N+(0, 5): exact up to quadrature over sigma (`normal_linear_reference`)."""
     y, K = d["y"], d["K"]
     X = np.column_stack([np.ones(d["T"] - K)] + [y[K - 1 - k:d["T"] - 1 - k] for k in range(K)])
-    yt = y[K:]
-    P0 = np.diag([1 / 100.0] + [1.0] * K)
-    resid_sd = np.std(yt - X @ np.linalg.lstsq(X, yt, rcond=None)[0])
-    sigmas = np.linspace(0.5 * resid_sd, 2.0 * resid_sd, grid)
-    logp, means, covs = [], [], []
-    for s in sigmas:
-        prec = X.T @ X / s**2 + P0
-        V = np.linalg.inv(prec)
-        mean = V @ X.T @ yt / s**2
-        logp.append(st.halfnorm.logpdf(s, scale=5) - len(yt) * np.log(s)
-                    + 0.5 * (np.linalg.slogdet(V)[1] + mean @ prec @ mean - yt @ yt / s**2))
-        means.append(mean)
-        covs.append(V)
-    w = np.exp(np.array(logp) - max(logp)) * np.gradient(sigmas)
-    w /= w.sum()
-    means, covs = np.array(means), np.array(covs)
-    m = w @ means
-    second = np.einsum("g,gij->ij", w, covs + np.einsum("gi,gj->gij", means, means))
-    sd = np.sqrt(np.diag(second) - m * m)
-    s_mean = w @ sigmas
-    s_sd = np.sqrt(w @ (sigmas - s_mean) ** 2)
-    assert w[0] < 1e-12 and w[-1] < 1e-12         # the grid covers the posterior of sigma
-    return ({"alpha": m[0], "beta": m[1:], "sigma": s_mean},
-            {"alpha": sd[0], "beta": sd[1:], "sigma": s_sd})
+    ref = normal_linear_reference(X, y[K:], np.r_[10.0, np.ones(K)],
+                                  lambda s: st.halfnorm.logpdf(s, scale=5))
+    return tuple({"alpha": v["beta"][0], "beta": v["beta"][1:], "sigma": v["sigma"]}
+                 for v in ref)
 
 
-def fd_gradient(f, x, h=1e-6):
-    """Central finite-difference gradient of f (batched over rows) at x, in one call of f."""
-    E = np.eye(len(x)) * h
-    v = f(np.concatenate([x + E, x - E]))
-    return (v[:len(x)] - v[len(x):]) / (2 * h)
-
-
-def fd_hessian(f, x, h=1e-4):
-    """Central finite-difference Hessian of f (batched over rows) at x, in one call of f."""
-    n = len(x)
-    E = np.eye(n) * h
-    i, j = np.triu_indices(n)
-    pts = [x + E[i] + E[j], x + E[i] - E[j], x - E[i] + E[j], x - E[i] - E[j]]
-    a, b, c, d = f(np.concatenate(pts)).reshape(4, -1)
-    H = np.empty((n, n))
-    H[i, j] = H[j, i] = (a - b - c + d) / (4 * h * h)
-    return H
-
-
-def laplace_is_reference(logp, constrain, z0, draws=8000, seed=0):
-    """Self-normalised importance sampling of the hand-written log density `logp` ((S, D) ->
-    (S,)) from a multivariate t(10) at its mode (BFGS from z0), scale (-H)^-1 (finite
-    differences); Pareto-smoothed weights. `constrain`: (S, D) -> dict name -> (S, ...).
-    Returns (means, sds, k-hat, the Monte Carlo error of the means in sd, 1 / sqrt(ESS))."""
-    res = so.minimize(lambda z: -logp(z[None])[0], z0, jac=lambda z: -fd_gradient(logp, z),
-                      method="BFGS")
-    assert np.max(np.abs(res.jac)) < 1e-3, res      # at the mode (BFGS may report precision loss)
-    cov = np.linalg.inv(-fd_hessian(logp, res.x))
-    proposal = st.multivariate_t(res.x, cov, df=10, seed=seed)
-    z = proposal.rvs(draws)
-    lw, khat = psis(logp(z) - proposal.logpdf(z))
-    w = np.exp(lw)
-    ess = 1.0 / np.sum(w * w)
-    means, sds = {}, {}
-    for name, v in constrain(z).items():
-        means[name] = np.tensordot(w, v, axes=1)
-        sds[name] = np.sqrt(np.tensordot(w, (v - means[name]) ** 2, axes=1))
-    return means, sds, khat, 1.0 / np.sqrt(ess)
+def laplace_is_reference(name, constrain, draws=8000):
+    """Importance sampling of entry `name`'s hand-written density from a multivariate t(10) at
+    its mode (BFGS from TRUE; zoo_reference's `importance_sampling`, seed 0). `constrain`:
+    (m, (S, D) z) -> dict name -> (S, ...). Returns (means, sds, k-hat, the Monte Carlo error
+    of the means in sd, 1 / sqrt(ESS))."""
+    m, d = bound(name)
+    z, w, khat, ess = importance_sampling(lambda z: LOG_DENSITY[name](m, d, z),
+                                          m.unconstrain(load_model(name).TRUE), draws, seed=0,
+                                          df=10)
+    return (*weighted_moments(w, constrain(m, z)), khat, 1.0 / np.sqrt(ess))
 
 
 def _positive(x):
@@ -318,25 +250,21 @@ _REFS = {}
 def reference(name):
     """(means, sds, k-hat or None, Monte Carlo error or 0) for the entry's shipped data."""
     if name not in _REFS:
-        m, d = bound(name)
+        d = load_model(name).data()
         if name == "ar":
             _REFS[name] = (*ar_reference(d), None, 0.0)
         elif name == "dirichlet_categorical":
             _REFS[name] = (*dirichlet_reference(d), None, 0.0)
         else:
-            z0 = m.unconstrain(load_model(name).TRUE)     # a start near the mode
-            _REFS[name] = laplace_is_reference(lambda z: LOG_DENSITY[name](m, d, z),
-                                               lambda z: CONSTRAIN[name](m, z), z0)
+            _REFS[name] = laplace_is_reference(name, CONSTRAIN[name])
     return _REFS[name]
 
 
 def errors(fit, name):
     """(worst |mean - ref| / ref sd, worst |sd / ref sd - 1|) over every latent element."""
-    means, sds = reference(name)[:2]
-    mean_err = max(float(np.max(np.abs(np.asarray(fit.mean[n]) - means[n]) / sds[n]))
-                   for n in means)
-    sd_err = max(float(np.max(np.abs(np.asarray(fit.sd[n]) / sds[n] - 1))) for n in sds)
-    return mean_err, sd_err
+    errs = standardised_errors(fit, *reference(name)[:2]).values()
+    return (max(float(np.max(np.abs(e))) for e, _ in errs),
+            max(float(np.max(np.abs(r - 1))) for _, r in errs))
 
 
 # ---- fits --------------------------------------------------------------------------------------
@@ -347,11 +275,9 @@ def test_importance_sampling_references_are_reliable(name):
 
 
 def test_ar_reference_grid_agrees_with_importance_sampling():
-    m, d = bound("ar")
     means, sds, khat, mcse = laplace_is_reference(
-        lambda z: lp_ar(m, d, z),
-        lambda z: {"alpha": z[:, 0], "beta": z[:, 1:3], "sigma": np.exp(z[:, 3])},
-        m.unconstrain(load_model("ar").TRUE), draws=4000)
+        "ar", lambda m, z: {"alpha": z[:, 0], "beta": z[:, 1:3], "sigma": np.exp(z[:, 3])},
+        draws=4000)
     ref_means, ref_sds = reference("ar")[:2]
     assert khat < 0.5
     for n in ref_means:
