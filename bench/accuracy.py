@@ -2,8 +2,8 @@
 NUTS) and every model of the zoo, under the meanfield and fullrank families, with NumPyro's and
 PyMC's ADVI side by side when they are importable.
 
-    python bench/accuracy.py                    # everything (~15 min on 2 cores with peers)
-    python bench/accuracy.py --quick            # shorter references, posteriordb + a few
+    python bench/accuracy.py                    # everything (~9 min on 2 cores with peers)
+    python bench/accuracy.py --quick            # shorter references, posteriordb + 3 (<1 min)
     python bench/accuracy.py --only pdb/kidiq,radon --family fullrank --no-peers
     PYTHONPATH=$PWD /tmp/peers/bin/python bench/accuracy.py --json bench/out/accuracy.json
 
