@@ -20,7 +20,8 @@ scalar i the reference has (constrained, deterministic sites included):
     steps     = fit.steps, and (in brackets) the step at which Stan's relative-ELBO rule fired
                 (fit.info["stan_converged_at"]); the rest are the averaging windows. "!" marks
                 a fit that stopped at the step cap. Peers run a fixed 10,000 steps;
-    s         = wall seconds of ppl.advi(model, family=..., seed=0), median of 3 (--quick, or
+    s         = wall seconds of ppl.advi(model, family=..., seed=0) (plus the zoo entry's
+                advi_options, as `wengert fit` passes them), median of 3 (--quick, or
                 a fit over 5 s: 1) (peers: one svi.run / pm.fit, compilation included).
 
 References (the "reference" column): posteriordb's NUTS summaries (10 x 1000 draws) for the
@@ -186,9 +187,10 @@ def chosen_reference(model, draws, hmc_draws, seed=0):
 class Case:
     """One row group: a bound model, its data, the reference (made lazily) and the peers' key."""
 
-    def __init__(self, name, model, data, make_ref, peer=None, note=""):
+    def __init__(self, name, model, data, make_ref, peer=None, note="", options=None):
         self.name, self.model, self.data, self.make_ref = name, model, data, make_ref
         self.peer, self.note = peer, note
+        self.options = options or {}     # the zoo entry's advi_options(data), as wengert fit
 
 
 def pdb_cases(zoo):
@@ -251,7 +253,9 @@ def zoo_cases(zoo, only, quick, ref_draws, hmc_draws):
             if notes:
                 ref.source += " (" + "; ".join(notes) + ")"
             return ref
-        out.append(Case(name, model, data, make, peer=name))
+        opts = getattr(entry, "advi_options", None)
+        out.append(Case(name, model, data, make, peer=name,
+                        options=opts(data) if opts is not None else None))
     return out
 
 
@@ -298,7 +302,8 @@ def wengert_rows(case, families, seed, repeats):
                 t = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    fit = ppl.advi(case.model, family=family, seed=seed, progress=False)
+                    fit = ppl.advi(case.model, family=family, seed=seed, progress=False,
+                                   **case.options)
                 times.append(time.perf_counter() - t)
         except Exception as e:                  # noqa: BLE001 -- a failed fit is a row
             rows.append(dict(family=family, library="Wengert", note=f"failed: {e}"[:120]))
