@@ -112,7 +112,12 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
                                      lam0)
                 if bar is not None:
                     bar.reset()
-                _attempt(run, lam0, cfg, out, bar, optimizer, eta, lr, average)
+                try:
+                    _attempt(run, lam0, cfg, out, bar, optimizer, eta, lr, average)
+                except (FloatingPointError, RuntimeError) as e:   # the whitened fit stands
+                    first["info"]["restart"] = ("kept the whitened fit: the restart from "
+                                                f"Stan's start failed ({e})")
+                    out = first
     except KeyboardInterrupt:
         out["converged"] = False
         out["info"]["interrupted"] = True
@@ -124,7 +129,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     finally:
         if bar is not None:
             bar.close()
-    if first is not None and not out["info"].get("interrupted"):
+    if first is not None and out is not first and not out["info"].get("interrupted"):
         out["final_elbo"] = run.elbo(out["lam"])
         both = (f"ELBO {first['final_elbo']:.6g} from the whitened start (not converged), "
                 f"{out['final_elbo']:.6g} from Stan's")

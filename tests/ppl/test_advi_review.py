@@ -206,3 +206,35 @@ def test_a_whitened_fit_that_fails_restarts_from_stans_start_and_the_higher_elbo
     prec = 1 / 2.0 ** 2 + len(y) / 1.5 ** 2                    # the conjugate posterior
     exact_mean = (1.0 / 2.0 ** 2 + y.sum() / 1.5 ** 2) / prec
     assert abs(fit.mean["mu"] - exact_mean) < 0.25 * prec ** -0.5     # the issue's bar
+
+
+def _spoil_attempts(monkeypatch, second):
+    """The whitened attempt runs but does not converge; the restart then runs `second`."""
+    advi_mod = sys.modules["ppl.advi"]
+    real, calls = advi_mod._optimise, []
+
+    def optimise(run, lam0, cfg, out, *args):
+        calls.append(run.C is not None)
+        if len(calls) == 2:
+            second(out)
+        real(run, lam0, cfg, out, *args)
+        out["converged"] = False
+    monkeypatch.setattr(advi_mod, "_optimise", optimise)
+    return calls
+
+
+def _diverge(out):
+    raise FloatingPointError("ADVI diverged at step 100")
+
+
+def test_a_restart_that_diverges_keeps_the_whitened_fit(monkeypatch):
+    # advi.py: the restart from Stan's start is extra; when it diverges (FloatingPointError)
+    # or finds no step size (RuntimeError), advi raised and lost the whitened fit it had
+    calls = _spoil_attempts(monkeypatch, _diverge)
+    fit = ppl.advi(normal_mean(Y), seed=0)
+    assert calls == [True, False]
+    assert fit.info["restart"].startswith("kept the whitened fit: the restart")
+    assert fit.info["preconditioned"].startswith("yes") and not fit.converged
+    prec = 1 / 2.0 ** 2 + len(Y) / 1.5 ** 2
+    exact_mean = (1.0 / 2.0 ** 2 + Y.sum() / 1.5 ** 2) / prec
+    assert abs(fit.mean["mu"] - exact_mean) < 0.25 * prec ** -0.5
