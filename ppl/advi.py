@@ -129,12 +129,16 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     finally:
         if bar is not None:
             bar.close()
-    if first is not None and out is not first and not out["info"].get("interrupted"):
+    if first is not None and out is not first:
         out["final_elbo"] = run.elbo(out["lam"])
         both = (f"ELBO {first['final_elbo']:.6g} from the whitened start (not converged), "
                 f"{out['final_elbo']:.6g} from Stan's")
         if first["final_elbo"] > out["final_elbo"]:
             first["info"]["restart"] = f"kept the whitened fit: {both}"
+            if out["info"].get("interrupted"):     # Ctrl-C in the restart: still "interrupted"
+                first["info"]["interrupted"] = True
+                first["reason"] = ("interrupted (Ctrl-C) in the restart from Stan's start; "
+                                   "the whitened fit: " + first["reason"])
             out = first
         else:
             out["info"]["restart"] = f"kept the restart: {both}"

@@ -238,3 +238,20 @@ def test_a_restart_that_diverges_keeps_the_whitened_fit(monkeypatch):
     prec = 1 / 2.0 ** 2 + len(Y) / 1.5 ** 2
     exact_mean = (1.0 / 2.0 ** 2 + Y.sum() / 1.5 ** 2) / prec
     assert abs(fit.mean["mu"] - exact_mean) < 0.25 * prec ** -0.5
+
+
+def _interrupt(out):
+    out["steps"] = 3
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_in_the_restart_keeps_the_better_fit_so_far(monkeypatch):
+    # advi.py: Ctrl-C during the restart returned the restart's first steps (near Stan's
+    # start: mu -0.82, exact 0.93) and dropped the whole whitened fit
+    _spoil_attempts(monkeypatch, _interrupt)
+    fit = ppl.advi(normal_mean(Y), seed=0)
+    assert fit.info["interrupted"] and fit.stop_reason.startswith("interrupted")
+    assert fit.info["restart"].startswith("kept the whitened fit")
+    prec = 1 / 2.0 ** 2 + len(Y) / 1.5 ** 2
+    exact_mean = (1.0 / 2.0 ** 2 + Y.sum() / 1.5 ** 2) / prec
+    assert abs(fit.mean["mu"] - exact_mean) < 0.25 * prec ** -0.5
