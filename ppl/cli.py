@@ -205,7 +205,8 @@ def _check_keys(factory, data, label):
 
 def _bind(args):
     """(bound Model, ADVI options): a zoo entry may recommend options for its data (as
-    `advi_options(data)`: a start, say), which the command passes to ppl.advi."""
+    `advi_options(data)`: a start, say), which the command passes to ppl.advi; none, with a
+    note, when they fail on the user's data."""
     import ppl
     factory, label, shipped, options = _resolve(args.model)
     data = {}
@@ -224,7 +225,14 @@ def _bind(args):
     if model.num_params == 0:
         raise CliError(f"model {label!r} has no latent variables to fit (no ppl.sample site "
                        "without obs=): is it a model function?")
-    return model, (options(data) if options is not None else {})
+    if options is None:
+        return model, {}
+    try:
+        return model, options(data)
+    except Exception as e:        # data the entry did not expect (no y: the prior alone)
+        print(f"wengert: note: the zoo entry's advi_options do not fit this data "
+              f"({type(e).__name__}: {e}); ADVI's defaults are used", file=sys.stderr)
+        return model, {}
 
 
 # ---- the fit -------------------------------------------------------------------------------------

@@ -309,3 +309,14 @@ def test_a_zoo_entrys_advi_options_reach_ppl_advi(monkeypatch, capsys):
     seen.clear()
     run_main(capsys, "fit", "eight_schools", "--seed", "3")
     assert "init" not in seen and "precondition" not in seen
+
+
+def test_a_zoo_entrys_advi_options_that_fail_on_the_users_data_fall_back(tmp_path, capsys):
+    # cli._bind called advi_options(data) unguarded: stochastic_volatility's y is optional
+    # (no y: the prior), and {"T": 20} gave a KeyError traceback instead of a fit
+    path = tmp_path / "d.json"
+    path.write_text('{"T": 20}')
+    code, out, err = run_main(capsys, "fit", "stochastic_volatility", "--data", path,
+                              "--seed", "0", "--steps", "200", "--quiet")
+    assert code == 0 and "ADVI's defaults are used" in err and "KeyError" in err, err
+    assert "the zoo entry's options" not in out
