@@ -74,8 +74,11 @@ def data():
 
 def initial_point(data):
     """A data-based start for ADVI (init=): mu = mean(log y^2) + 1.27 (E log chi2_1 = -1.27),
-    phi = 0, sigma = 1, h_std = 0; use it with precondition=None (see the module docstring)."""
-    return {"mu": np.array(np.mean(np.log(data["y"] ** 2)) + 1.27), "phi": np.array(0.0),
+    phi = 0, sigma = 1, h_std = 0; use it with precondition=None (see the module docstring).
+    An exact zero return (y_t = 0) counts as 1e-6 of the mean square, not log 0 = -inf."""
+    y2 = np.asarray(data["y"], dtype=float) ** 2
+    y2 = np.where(y2 > 0, y2, 1e-6 * max(float(y2.mean()), 1e-300))
+    return {"mu": np.array(np.mean(np.log(y2)) + 1.27), "phi": np.array(0.0),
             "sigma": np.array(1.0), "h_std": np.zeros(data["T"])}
 
 

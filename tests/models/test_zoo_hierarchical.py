@@ -175,3 +175,14 @@ def test_stochastic_volatility_meanfield_recovers_truth():
     _, h_true = zoo_sv.simulate_with_h()
     lo, hi = np.quantile(fit.sample(1000, seed=1)["h"], [0.05, 0.95], axis=0)
     assert np.mean((h_true >= lo) & (h_true <= hi)) >= 0.85
+
+
+def test_stochastic_volatility_start_survives_a_zero_return():
+    # real returns are often exactly 0 on some days: log(0) must not make the start -inf
+    d = zoo_sv.data()
+    y = d["y"].copy()
+    y[[3, 10]] = 0.0
+    start = zoo_sv.initial_point({**d, "y": y})
+    assert np.isfinite(start["mu"]) and abs(start["mu"] - zoo_sv.initial_point(d)["mu"]) < 0.2
+    m = zoo_sv.model(**{**d, "y": y})
+    assert np.isfinite(float(m.unconstrained_log_density(m.unconstrain(start))))
