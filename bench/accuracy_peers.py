@@ -115,23 +115,11 @@ def numpyro_mirrors():
             logits = a[0] + a[1] * x1 + a[2] * x2 + a[3] * x1 * x2 + b
             numpyro.sample("r", nd.Binomial(n.astype(int), logits=logits), obs=r)
 
-    def sv(T, y):
-        import jax
-        mu = numpyro.sample("mu", nd.Cauchy(0.0, 10.0))
-        phi = numpyro.sample("phi", nd.Uniform(-1.0, 1.0))
-        sigma = numpyro.sample("sigma", nd.HalfCauchy(5.0))
-        with numpyro.plate("time", T):
-            h_std = numpyro.sample("h_std", nd.Normal(0.0, 1.0))
-        e = sigma * h_std.at[0].divide(jnp.sqrt(1.0 - phi * phi))
-        x = jax.lax.scan(lambda c, et: (phi * c + et,) * 2, 0.0, e)[1]
-        h = numpyro.deterministic("h", mu + x)
-        with numpyro.plate("time_y", T):
-            numpyro.sample("y", nd.Normal(0.0, jnp.exp(h / 2.0)), obs=y)
-
-    return dict(_table(es, kidiq, blr, kidiq_normal, es_centered, radon, poisson, negbin,
-                       advi_models.numpyro_models()),
+    bench = advi_models.numpyro_models()
+    return dict(_table(es, kidiq, blr, kidiq_normal, es_centered, radon, poisson, negbin, bench),
                 seeds=(seeds, _seeds_data),
-                stochastic_volatility=(sv, lambda d: {"T": int(d["T"]), "y": d["y"]}))
+                stochastic_volatility=(bench["stochastic_volatility"],
+                                       lambda d: {"T": int(d["T"]), "y": d["y"]}))
 
 
 def _seeds_data(d):
