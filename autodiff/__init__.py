@@ -8,7 +8,8 @@
     ad.grad(lambda x: ad.sum(ad.sin(x)))(np.zeros(3))
 """
 # tensor first: it wires the machinery (core) and the operators (ops) together on import
-from .tensor import Node, Tensor, enable_grad, is_grad_enabled, no_grad, primitive  # noqa: I001
+from .tensor import (Node, Tensor, enable_grad, getval, is_grad_enabled, no_grad,  # noqa: I001
+                     primitive)
 from . import ops
 from .ops import *  # noqa: F403
 from .check import check_grads
@@ -19,7 +20,7 @@ from .optimize import NewtonError, NewtonResult, minimize_newton, newton
 from .replay import Replay, compile_value_and_grad
 from . import nn, optim  # modules, not star exports: `from autodiff import nn, optim`
 
-__all__ = ["Tensor", "Node", "primitive", "no_grad", "enable_grad", "is_grad_enabled",
+__all__ = ["Tensor", "Node", "getval", "primitive", "no_grad", "enable_grad", "is_grad_enabled",
            "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobian", "hessian",
            "hvp", "tree_flatten", "tree_unflatten", "check_grads", "topological_order", "to_dot",
            "draw_graph", "newton", "minimize_newton", "NewtonResult", "NewtonError",

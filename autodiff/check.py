@@ -3,14 +3,14 @@ import numpy as np
 
 from .functional import jacfwd, jacrev, jvp, tree_flatten, vjp
 from .ops import concatenate, getitem, reshape
-from .tensor import _raw
+from .tensor import getval
 
 __all__ = ["check_grads"]
 
 
 def _flat_function(f, args):
     """f as a map R^n -> R^m between flat vectors, plus the flat float64 point and dtypes."""
-    arrays = [np.asarray(_raw(a)) for a in args]
+    arrays = [np.asarray(getval(a)) for a in args]
     shapes = [a.shape for a in arrays]
     sizes = [a.size for a in arrays]
 
@@ -75,13 +75,13 @@ def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=1e-6, rtol=None, ato
     for m in modes:
         if m not in ("fwd", "rev"):
             raise ValueError(f"check_grads: modes must be 'fwd' and/or 'rev', got {m!r}")
-    dtypes = [np.result_type(_raw(a)) for a in args]
+    dtypes = [np.result_type(getval(a)) for a in args]
     low = any(np.dtype(d).itemsize < 8 for d in dtypes if np.issubdtype(d, np.floating))
     rtol = rtol if rtol is not None else (2e-3 if low else 1e-5)
     atol = atol if atol is not None else (2e-4 if low else 1e-6)
     F, x0, shapes = _flat_function(f, args)
     x64 = x0.astype(np.float64)
-    F64, _, _ = _flat_function(f, [np.asarray(_raw(a),
+    F64, _, _ = _flat_function(f, [np.asarray(getval(a),
                                               dtype=np.float64) for a in args])
     _check(F, F64, x0, x64, order, modes, eps, rtol, atol, shapes, np.random.default_rng(seed))
 

@@ -19,7 +19,7 @@ from heapq import heapify, heappop, heappush
 
 import numpy as np
 
-from .tensor import Tensor, _ids, _new, _raw
+from .tensor import Tensor, _ids, _new, getval
 
 _alloc = object.__new__
 
@@ -100,7 +100,7 @@ class Primitive:
                                  f"use .value, or compute inside the function")
             return top.apply(self, args, params)
         if boxed:  # constant Tensors in, constant Tensor out
-            return Tensor(self.forward([_raw(a) for a in args], params))
+            return Tensor(self.forward([getval(a) for a in args], params))
         try:  # plain numpy in, plain numpy out (the forward method, inlined: the hot path)
             return self.fn(*args, **params)
         except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as e:
@@ -114,7 +114,7 @@ class Primitive:
             raise self.error(e, vals, params) from e
 
     def error(self, e, vals, params):
-        shapes = ", ".join(str(np.shape(_raw(v))) for v in vals)
+        shapes = ", ".join(str(np.shape(getval(v))) for v in vals)
         extra = ", " + ", ".join(f"{k}={v!r}" for k, v in params.items()) if params else ""
         return type(e)(f"{self.name}: {e} (argument shapes {shapes}{extra})")
 

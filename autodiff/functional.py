@@ -10,7 +10,7 @@ import numpy as np
 
 from .ops import concatenate, getitem, reshape, stack, transpose
 from .core import ForwardTrace, ReverseTrace, backward_pass, new_trace
-from .tensor import Tensor, _new, _raw
+from .tensor import Tensor, _new, getval
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobian", "hessian",
            "hvp", "tree_flatten", "tree_unflatten"]
@@ -107,7 +107,7 @@ def _unbox(x, trace):
 
 
 def _zeros(x):
-    x = np.asarray(_raw(x))
+    x = np.asarray(getval(x))
     return np.zeros(x.shape, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float)
 
 
@@ -216,11 +216,11 @@ def _forward(f, args, nums, tangent_leaves, batch, fname):
 def _as_tangent(t, p):
     if isinstance(t, Tensor) and t._trace is not None:
         return reshape(t, (1,) + t.shape)
-    t = np.asarray(_raw(t))
-    shape = np.shape(_raw(p))
+    t = np.asarray(getval(t))
+    shape = np.shape(getval(p))
     if t.shape != shape:
         raise ValueError(f"jvp: tangent of shape {t.shape} for a primal of shape {shape}")
-    dtype = np.result_type(_raw(p))
+    dtype = np.result_type(getval(p))
     return t.astype(dtype if np.issubdtype(dtype, np.floating) else np.float64)[None]
 
 
@@ -242,7 +242,7 @@ def jvp(f, primals, tangents):
 
 
 def _shape_of(x):
-    return np.shape(_raw(x))
+    return np.shape(getval(x))
 
 
 def _size(x):
@@ -284,13 +284,13 @@ def jacfwd(f, argnums=0):
         tan, off = [], 0
         for x in flat:  # rows off..off+size of the identity, each in its input's dtype
             s = _size(x)
-            basis = np.zeros((n, s), dtype=_raw(x).dtype)
+            basis = np.zeros((n, s), dtype=getval(x).dtype)
             basis[off:off + s] = np.eye(s, dtype=basis.dtype)
             tan.append(basis.reshape((n,) + _shape_of(x)))
             off += s
         vals, tans, tdef = _forward(f, args, nums, tan, n, "jacfwd")
         return tree_unflatten(tdef, [
-            _jacobian_tree(np.zeros((n,) + _shape_of(v), dtype=_raw(v).dtype) if t is None
+            _jacobian_tree(np.zeros((n,) + _shape_of(v), dtype=getval(v).dtype) if t is None
                            else t, _shape_of(v), per_arg, argnums)
             for v, t in zip(vals, tans)])
     return jac

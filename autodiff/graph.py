@@ -25,7 +25,7 @@ import subprocess
 
 import numpy as np
 
-from .tensor import Tensor, _raw
+from .tensor import Tensor, getval
 
 __all__ = ["topological_order", "to_dot", "draw_graph"]
 
@@ -85,7 +85,7 @@ def _scalar(a):
 
 def _describe(v):
     """(is_scalar, text): the value of a 0-d array, else its shape (and dtype unless float64)."""
-    v = _raw(v)
+    v = getval(v)
     try:
         a = np.asarray(v)
     except Exception:  # an argument numpy cannot hold: show what it is

@@ -10,7 +10,7 @@ import numpy as np
 
 from .core import primitive
 from .ops import getitem, mean, reshape, softmax, softplus, sum
-from .tensor import Tensor, _raw
+from .tensor import Tensor, getval
 
 __all__ = ["mse", "cross_entropy", "binary_cross_entropy_with_logits", "nll"]
 
@@ -23,30 +23,30 @@ def _as_data(target, like, what):
     target = np.asarray(target)
     if not (np.issubdtype(target.dtype, np.number) or target.dtype == bool):
         raise TypeError(f"{what} must be numeric, got dtype {target.dtype}")
-    dt = np.result_type(_raw(like))
+    dt = np.result_type(getval(like))
     return target.astype(dt if np.issubdtype(dt, np.floating) else np.float64, copy=False)
 
 
 def _check_same_shape(pred, target, a, b):
-    if np.shape(_raw(pred)) != np.shape(_raw(target)):
-        raise ValueError(f"{b} has shape {np.shape(_raw(target))} but {a} has shape "
-                         f"{np.shape(_raw(pred))}; they must match (no broadcasting in a loss)")
+    if np.shape(getval(pred)) != np.shape(getval(target)):
+        raise ValueError(f"{b} has shape {np.shape(getval(target))} but {a} has shape "
+                         f"{np.shape(getval(pred))}; they must match (no broadcasting in a loss)")
 
 
 def _nonempty(x, what):
     """A mean over no elements is 0/0: say so instead of returning nan (and failing later)."""
-    if np.size(_raw(x)) == 0:
-        raise ValueError(f"{what} is empty (shape {np.shape(_raw(x))}): the mean loss of an "
+    if np.size(getval(x)) == 0:
+        raise ValueError(f"{what} is empty (shape {np.shape(getval(x))}): the mean loss of an "
                          f"empty batch is undefined")
 
 
 def _classes(x, labels, what):
     """x of shape (..., C) as (n, C) and integer `labels` of shape (...) as (n,), checked."""
-    shape = np.shape(_raw(x))
+    shape = np.shape(getval(x))
     if len(shape) < 1:
         raise ValueError(f"{what} must have a class axis (shape (..., C)), got a scalar")
     _nonempty(x, what)
-    labels = np.asarray(_raw(labels))
+    labels = np.asarray(getval(labels))
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be integers (class indices), got dtype {labels.dtype}")
     if labels.shape != shape[:-1]:
@@ -78,7 +78,7 @@ def _xent_fwd(logits, labels):
 
 def _xent_slope(logits, labels):
     """(softmax(logits) - onehot(labels)) / n: the gradient of the mean cross entropy."""
-    onehot = np.zeros(_raw(logits).shape, dtype=np.result_type(_raw(logits)))
+    onehot = np.zeros(getval(logits).shape, dtype=np.result_type(getval(logits)))
     onehot[np.arange(labels.shape[0]), labels] = 1.0
     return (softmax(logits, axis=-1) - onehot) * (1.0 / labels.shape[0])
 

@@ -26,7 +26,7 @@ from .core import primitive
 from .ops.products import _matmul_jvp_a, _matmul_jvp_b, _matmul_vjp_a, _matmul_vjp_b
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll
 from .ops import relu, reshape, sigmoid, softplus, tanh
-from .tensor import Tensor, _raw
+from .tensor import Tensor, getval
 
 __all__ = ["Module", "Linear", "Sequential", "MLP", "Activation", "Layer", "Neuron", "relu",
            "sigmoid", "tanh", "softplus", "identity", "mse", "cross_entropy",
@@ -167,7 +167,7 @@ class Module:
                              f"{unexpected} (module {type(self).__name__})")
         new = {}  # every value checked before any is set: a failed load changes nothing
         for name, p in params.items():
-            value = np.asarray(_raw(state[name]))
+            value = np.asarray(getval(state[name]))
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"load_state_dict: parameter {name!r}: the state gives dtype "
                                 f"{value.dtype}, not a real number array")

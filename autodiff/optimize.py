@@ -13,7 +13,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
 from .functional import hessian, jacfwd, jvp, value_and_grad
-from .tensor import _raw
+from .tensor import getval
 
 __all__ = ["newton", "minimize_newton", "NewtonResult", "NewtonError"]
 
@@ -61,13 +61,13 @@ def _fmt(v):
 
 
 def _start(x0, tol, maxiter, fname, tol_name="tol"):
-    kind = np.asarray(_raw(x0)).dtype.kind if not isinstance(x0, str) else "U"
+    kind = np.asarray(getval(x0)).dtype.kind if not isinstance(x0, str) else "U"
     if kind == "c":
         raise TypeError(f"{fname}: x0 is complex; only real problems are solved")
     if kind not in "biuf":  # None, strings, objects (np.array(None, float) would be nan)
         raise TypeError(f"{fname}: x0 must be a float or a 1-d array of floats, got "
                         f"{x0!r:.60}")
-    x = np.array(_raw(x0), dtype=np.float64)
+    x = np.array(getval(x0), dtype=np.float64)
     if x.ndim > 1:
         raise ValueError(f"{fname}: x0 must be a scalar or 1-d, got shape {x.shape}")
     if x.ndim == 1 and x.size == 0:
@@ -92,7 +92,7 @@ def _norm(v):
 
 def _call(f, x, shape, fname):
     """f(x) at a plain point as a float array of the expected shape (NaN where not finite)."""
-    v = np.asarray(_raw(f(x)), dtype=np.float64)
+    v = np.asarray(getval(f(x)), dtype=np.float64)
     if v.shape != shape:
         raise ValueError(f"{fname}: f returned shape {v.shape} for x of shape {x.shape}; "
                          f"expected {shape}")
@@ -139,7 +139,7 @@ def newton(f, x0, tol=1e-12, maxiter=50, raise_on_failure=False):
         derivative = lambda z: (None, jac(z))
 
     def jacobian_at(z):
-        J = np.asarray(_raw(derivative(z)[1]), dtype=np.float64)
+        J = np.asarray(getval(derivative(z)[1]), dtype=np.float64)
         if J.shape != x.shape * 2:
             raise ValueError(f"newton: the Jacobian has shape {J.shape}, expected "
                              f"{x.shape * 2}; f must map R^n to R^n")
@@ -253,7 +253,7 @@ def minimize_newton(f, x0, gtol=1e-8, maxiter=100, raise_on_failure=False):
 
     def fg(z):
         val, g = g_fn(z)
-        return float(np.asarray(_raw(val))), np.asarray(_raw(g), dtype=np.float64)
+        return float(np.asarray(getval(val))), np.asarray(getval(g), dtype=np.float64)
 
     val, g = fg(x)
     history = [(out(x), _norm(g))]
@@ -269,7 +269,7 @@ def minimize_newton(f, x0, gtol=1e-8, maxiter=100, raise_on_failure=False):
                                 f"iterations", n_mod)
         if it == maxiter:
             break
-        H = np.asarray(_raw(h_fn(x)), dtype=np.float64)
+        H = np.asarray(getval(h_fn(x)), dtype=np.float64)
         if not np.all(np.isfinite(H)):
             raise NewtonError(f"minimize_newton: the Hessian is not finite at iteration {it}, "
                               f"x = {_fmt(x)}", out(x), r, it)
@@ -285,7 +285,7 @@ def minimize_newton(f, x0, gtol=1e-8, maxiter=100, raise_on_failure=False):
         for _ in range(_MAX_HALVINGS + 1):
             xt = x + t * p
             with np.errstate(all="ignore"):
-                vt = float(np.asarray(_raw(f(xt[0] if scalar else xt))))
+                vt = float(np.asarray(getval(f(xt[0] if scalar else xt))))
             if np.isfinite(vt) and vt <= val + _ARMIJO_C * t * slope:
                 break
             t *= 0.5

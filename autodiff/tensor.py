@@ -193,12 +193,12 @@ class Tensor:
     def __getitem__(self, idx): return getitem(self, idx)
 
     # comparisons carry no gradient: they return numpy boolean arrays
-    def __lt__(self, other): return self.value < _raw(other)
-    def __le__(self, other): return self.value <= _raw(other)
-    def __gt__(self, other): return self.value > _raw(other)
-    def __ge__(self, other): return self.value >= _raw(other)
-    def __eq__(self, other): return self.value == _raw(other)
-    def __ne__(self, other): return self.value != _raw(other)
+    def __lt__(self, other): return self.value < getval(other)
+    def __le__(self, other): return self.value <= getval(other)
+    def __gt__(self, other): return self.value > getval(other)
+    def __ge__(self, other): return self.value >= getval(other)
+    def __eq__(self, other): return self.value == getval(other)
+    def __ne__(self, other): return self.value != getval(other)
 
     # numpy-style methods: the autodiff functions of the same names
     def sum(self, axis=None, keepdims=False): return sum(self, axis=axis, keepdims=keepdims)
@@ -224,11 +224,13 @@ def Node(value, requires_grad=True):
     >>> a.backward(); float(x.grad), float(w.grad)
     (14.0, -1.0)
     """
-    return Tensor(np.asarray(_raw(value), dtype=np.float64), requires_grad=requires_grad)
+    return Tensor(np.asarray(getval(value), dtype=np.float64), requires_grad=requires_grad)
 
 
-def _raw(x):
-    """The numpy value of x, through every box."""
+def getval(x):
+    """The numpy value of x, through every box of every active transformation; x itself when it
+    is not a Tensor (a numpy array or a Python number), so model code may call it on either.
+    Like `.detach()` the result carries no gradient: `ad.getval(mu) > 0` to branch on a value."""
     while isinstance(x, Tensor):
         x = x._v
     return x
@@ -262,7 +264,7 @@ def _make_seed(out, seed):
             raise ValueError(f"backward() on a Tensor of shape {shape} needs a seed: the cotangent "
                              f"of the same shape (it defaults to 1 only for a scalar)")
         return np.ones(shape, dtype=out.dtype)
-    seed = _raw(seed) if not isinstance(seed, Tensor) or seed._trace is None else seed
+    seed = getval(seed) if not isinstance(seed, Tensor) or seed._trace is None else seed
     if np.shape(seed) != shape:
         if math.prod(shape) == 1 and np.size(seed) == 1:
             return np.reshape(np.asarray(seed, dtype=out.dtype), shape)

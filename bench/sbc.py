@@ -93,9 +93,9 @@ class Simulator:
         with ad.no_grad(), handlers.trace() as tr, handlers.seed(rng), \
                 handlers.substitute(fixed):
             self.fn(**self.kwargs)
-        truth = {n: np.asarray(ad.tensor._raw(m["value"])) for n, m in tr.sites.items()
+        truth = {n: np.asarray(ad.getval(m["value"])) for n, m in tr.sites.items()
                  if m["type"] in ("sample", "deterministic") and n != self.site}
-        y = np.asarray(ad.tensor._raw(tr.sites[self.site]["value"]))
+        y = np.asarray(ad.getval(tr.sites[self.site]["value"]))
         return truth, {**self.kwargs, self.key: y.astype(np.asarray(self.data[self.key]).dtype)}
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 import autodiff as ad
 import ppl
-from autodiff.tensor import Tensor, _raw
+from autodiff import Tensor, getval
 from ppl import constraints, dist
 from ppl.distributions.base import Distribution
 
@@ -42,7 +42,7 @@ BURN_IN = 100
 def lags(y, K):
     """The lagged design matrix X[..., t, k] = y[..., K + t - 1 - k]: shape (..., T - K, K).
     A numpy array for data y (no tape); engine ops when y is itself a latent (y=None)."""
-    T = np.shape(_raw(y))[-1]
+    T = np.shape(getval(y))[-1]
     return ad.stack([y[..., K - 1 - k:T - 1 - k] for k in range(K)], axis=-1)
 
 
@@ -57,11 +57,11 @@ class ARProcess(Distribution):
 
     def __init__(self, alpha, beta, sigma, T):
         self.alpha, self.beta, self.sigma = alpha, beta, sigma
-        self.K = int(np.shape(_raw(beta))[-1])
+        self.K = int(np.shape(getval(beta))[-1])
         super().__init__((), (int(T),), validate_args=False)
 
     def sample(self, rng, sample_shape=()):
-        a, b, s = (np.asarray(_raw(p), dtype=float) for p in (self.alpha, self.beta, self.sigma))
+        a, b, s = (np.asarray(getval(p), dtype=float) for p in (self.alpha, self.beta, self.sigma))
         T, K = self.event_shape[0], self.K
         y = np.zeros(tuple(sample_shape) + (BURN_IN + T,))
         eps = rng.standard_normal(y.shape)

@@ -34,7 +34,7 @@ import numpy as np
 
 import autodiff as ad
 import ppl
-from autodiff.tensor import _raw
+from autodiff import getval
 from ppl import constraints, dist
 from ppl.distributions.base import Distribution
 
@@ -72,7 +72,7 @@ class PoissonHMM(Distribution):
         super().__init__((), (int(T),), validate_args=False)
 
     def sample(self, rng, sample_shape=()):
-        init, Gamma, rate = (np.asarray(_raw(p), dtype=float)
+        init, Gamma, rate = (np.asarray(getval(p), dtype=float)
                              for p in (self.init, self.Gamma, self.rate))
         n, T = int(np.prod(sample_shape)), self.event_shape[0]
         s = np.empty((n, T), dtype=int)
@@ -82,7 +82,7 @@ class PoissonHMM(Distribution):
         return rng.poisson(rate[s]).reshape(tuple(sample_shape) + (T,))
 
     def log_prob(self, value):
-        y = np.asarray(_raw(value), dtype=float)
+        y = np.asarray(getval(value), dtype=float)
         if y.ndim != 1:
             raise ValueError(f"PoissonHMM.log_prob: one series of shape (T,), got {y.shape}")
         log_emit = dist.Poisson(self.rate).log_prob(y[:, None])     # (T, S)
@@ -97,7 +97,7 @@ class PoissonHMM(Distribution):
         return ad.logsumexp(log_alpha_1[:, None] + M[0])
 
     def __repr__(self):
-        return f"PoissonHMM(S={np.shape(_raw(self.rate))[-1]}, T={self.event_shape[0]})"
+        return f"PoissonHMM(S={np.shape(getval(self.rate))[-1]}, T={self.event_shape[0]})"
 
 
 @ppl.model

@@ -25,7 +25,7 @@ import numpy as np
 
 import autodiff as ad
 import ppl
-from autodiff.tensor import Tensor, _raw
+from autodiff import Tensor, getval
 from ppl import constraints, dist
 from ppl.distributions.base import Distribution
 
@@ -45,15 +45,15 @@ class NormalMixture(Distribution):
 
     def __init__(self, log_weights, loc, scale):
         self.log_weights, self.loc, self.scale = log_weights, loc, scale
-        super().__init__(np.shape(_raw(loc))[:-1], (), validate_args=False)
+        super().__init__(np.shape(getval(loc))[:-1], (), validate_args=False)
 
     def sample(self, rng, sample_shape=()):
-        w = np.exp(np.asarray(_raw(self.log_weights)))
-        loc = np.asarray(_raw(self.loc))
+        w = np.exp(np.asarray(getval(self.log_weights)))
+        loc = np.asarray(getval(self.loc))
         shape = self.shape(sample_shape)
         k = (rng.random(shape + (1,)) > np.cumsum(w, axis=-1)[..., :-1]).sum(axis=-1)
         return np.take_along_axis(np.broadcast_to(loc, shape + loc.shape[-1:]), k[..., None],
-                                  axis=-1)[..., 0] + np.asarray(_raw(self.scale)) * \
+                                  axis=-1)[..., 0] + np.asarray(getval(self.scale)) * \
             rng.standard_normal(shape)
 
     def log_prob(self, value):
@@ -62,7 +62,7 @@ class NormalMixture(Distribution):
         return ad.logsumexp(lp, axis=-1)
 
     def __repr__(self):
-        return f"NormalMixture(K={np.shape(_raw(self.loc))[-1]})"
+        return f"NormalMixture(K={np.shape(getval(self.loc))[-1]})"
 
 
 @ppl.model

@@ -388,7 +388,7 @@ def _check_initial_point(model, z0):
     bad = []
     with np.errstate(all="ignore"):
         for name, site in model.trace(params).items():
-            if site.log_prob is not None and not np.all(np.isfinite(ad.tensor._raw(
+            if site.log_prob is not None and not np.all(np.isfinite(ad.getval(
                     site.log_prob))):
                 bad.append(f"{name!r} ({site.fn!r})" if site.fn is not None else repr(name))
     where = ("the log density of site(s) " + ", ".join(bad) + " is not finite there") if bad \

@@ -16,7 +16,7 @@ reads their current values. Which bijector maps R^n onto each set lives in `ppl.
 """
 import numpy as np
 
-from autodiff.tensor import _raw
+from autodiff import getval
 
 __all__ = ["Constraint", "real", "real_vector", "positive", "nonnegative", "unit_interval",
            "greater_than", "less_than", "interval", "simplex", "ordered", "positive_ordered",
@@ -41,7 +41,7 @@ class Constraint:
 
 
 def _val(x):
-    return np.asarray(_raw(x))
+    return np.asarray(getval(x))
 
 
 def _num(x):

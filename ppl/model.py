@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import autodiff as ad
-from autodiff.tensor import Tensor, _raw
+from autodiff import Tensor, getval
 
 from . import handlers
 from .primitives import _obs_shape_error
@@ -223,7 +223,7 @@ class Model:
     # ---- flat vector <-> named values ----------------------------------------------------------
     def unflatten(self, z):
         """Flat unconstrained vector -> dict name -> unconstrained array (reshaped slices)."""
-        zr = _raw(z)
+        zr = getval(z)
         if np.ndim(zr) != 1 or np.shape(zr)[0] != self.num_params:
             raise ValueError(f"model {self.name!r}: z must be a flat vector of length "
                              f"{self.num_params}, got shape {np.shape(zr)}")
@@ -245,7 +245,7 @@ class Model:
         self._check_names(unconstrained)
         parts = []
         for name, p in self.parameters.items():
-            a = np.asarray(_raw(unconstrained[name]), dtype=float)
+            a = np.asarray(getval(unconstrained[name]), dtype=float)
             if a.size != p.size:
                 raise ValueError(f"parameter {name!r}: expected {p.size} unconstrained values "
                                  f"(shape {p.unconstrained_shape}), got shape {a.shape}")
@@ -256,10 +256,10 @@ class Model:
         """Flat unconstrained z -> dict of constrained latent values (and, with
         `deterministic`, the model's deterministic sites), as numpy arrays."""
         with ad.no_grad():
-            sites = self._run(_Unconstrained(self.unflatten(np.asarray(_raw(z), dtype=float))))
+            sites = self._run(_Unconstrained(self.unflatten(np.asarray(getval(z), dtype=float))))
         self._check_sites(sites)
         keep = ("sample", "deterministic") if deterministic else ("sample",)
-        return {n: np.asarray(_raw(m["value"])) for n, m in sites.items()
+        return {n: np.asarray(getval(m["value"])) for n, m in sites.items()
                 if m["type"] in keep and not m["is_observed"]}
 
     def unconstrain(self, params):
@@ -270,21 +270,21 @@ class Model:
             sites = self._run(handlers.substitute(params))
         self._check_sites(sites)
         return self.flatten({n: biject_to(sites[n]["fn"].support).inverse(
-            np.asarray(_raw(params[n]), dtype=float)) for n in self.parameters})
+            np.asarray(getval(params[n]), dtype=float)) for n in self.parameters})
 
     # ---- draws and traces ----------------------------------------------------------------------
     def initial_point(self, seed=None):
         """Stan's initial point: every latent at T(u), u ~ Uniform(-2, 2) in unconstrained
         space. Returns a dict of constrained values."""
         sites = self._run(_Init(np.random.default_rng(seed)))
-        return {n: np.asarray(_raw(sites[n]["value"])) for n in self.parameters}
+        return {n: np.asarray(getval(sites[n]["value"])) for n in self.parameters}
 
     def prior_sample(self, seed=None):
         """One draw of every latent and deterministic site from the prior (a dict)."""
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         with ad.no_grad():
             sites = self._run(handlers.seed(rng))
-        return {n: np.asarray(_raw(m["value"])) for n, m in sites.items()
+        return {n: np.asarray(getval(m["value"])) for n, m in sites.items()
                 if m["type"] in ("sample", "deterministic") and not m["is_observed"]}
 
     def prior_predictive(self, draws=100, seed=None):
@@ -299,7 +299,7 @@ class Model:
                 sites = self._run(handlers.seed(rng), _Resample())
             for n, m in sites.items():
                 if m["type"] in ("sample", "deterministic"):
-                    out.setdefault(n, []).append(np.asarray(_raw(m["value"])))
+                    out.setdefault(n, []).append(np.asarray(getval(m["value"])))
         return {n: np.stack(v) for n, v in out.items()}
 
     def trace(self, params):

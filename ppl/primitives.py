@@ -7,7 +7,7 @@ plates, outermost first).
 """
 import numpy as np
 
-from autodiff.tensor import Tensor, _raw
+from autodiff import Tensor, getval
 
 from . import handlers
 from .distributions.base import Distribution, is_validation_enabled
@@ -147,6 +147,6 @@ class plate(handlers.Messenger):
 
 
 def _obs_shape_error(name, obs, fn):
-    return ValueError(f"site {name!r}: observed data of shape {np.shape(_raw(obs))} do not "
+    return ValueError(f"site {name!r}: observed data of shape {np.shape(getval(obs))} do not "
                       f"broadcast with the distribution's shape {fn.shape()} "
                       f"(batch {fn.batch_shape} + event {fn.event_shape})")

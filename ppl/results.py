@@ -26,7 +26,7 @@ from collections import namedtuple
 import numpy as np
 
 import autodiff as ad
-from autodiff.tensor import _raw
+from autodiff import getval
 
 from .distributions.base import validation_enabled
 from .model import Model
@@ -55,7 +55,7 @@ def _check_draws(draws):
 
 
 def _vector(x, name, d):
-    a = np.asarray(_raw(x), dtype=float)
+    a = np.asarray(getval(x), dtype=float)
     if a.shape != (d,):
         raise ValueError(f"{name} must have shape ({d},) (the model's num_params), "
                          f"got shape {a.shape}")
@@ -123,7 +123,7 @@ class VIResult:
     def _check_L(self, L, d):
         if L is None:
             raise ValueError("family='fullrank' needs L, the (D, D) lower-triangular scale")
-        L = np.asarray(_raw(L), dtype=float)
+        L = np.asarray(getval(L), dtype=float)
         if L.shape != (d, d):
             raise ValueError(f"L must have shape ({d}, {d}), got shape {L.shape}")
         if np.any(np.triu(L, 1) != 0):
@@ -174,7 +174,7 @@ class VIResult:
     def log_q(self, zeta):
         """log N(zeta | mu, L L^T) = -|L^{-1}(zeta - mu)|^2 / 2 - sum(omega) - D/2 log 2 pi,
         for zeta of shape (D,) (a float) or (n, D) (an (n,) array)."""
-        z = np.asarray(_raw(zeta), dtype=float)
+        z = np.asarray(getval(zeta), dtype=float)
         if z.ndim not in (1, 2) or z.shape[-1] != self.mu.size:
             raise ValueError(f"zeta must have shape ({self.mu.size},) or (n, {self.mu.size}), "
                              f"got shape {z.shape}")
@@ -194,7 +194,7 @@ class VIResult:
         out = np.empty(len(zeta))
         with ad.no_grad(), validation_enabled(False), np.errstate(all="ignore"):
             for i, z in enumerate(zeta):
-                out[i] = float(_raw(self.model.unconstrained_log_density(z)))
+                out[i] = float(getval(self.model.unconstrained_log_density(z)))
         return out
 
     def _constrain(self, zeta):
@@ -276,7 +276,7 @@ class VIResult:
         for name, msg in sites.items():
             if msg["type"] not in ("sample", "deterministic"):
                 continue
-            shape = np.shape(_raw(msg["value"]))
+            shape = np.shape(getval(msg["value"]))
             # a distribution's plate axes sit in its batch shape; a deterministic's are taken
             # to be its trailing axes
             full = len(msg["fn"].shape()) if msg["fn"] is not None else len(shape)
@@ -300,7 +300,7 @@ class VIResult:
         zeta = self.sample_unconstrained(draws, seed)
         post = self._constrain(zeta)
         dims, coords = self._dims(post)
-        observed = {n: np.asarray(_raw(v)) for n, v in self.model.observed.items()}
+        observed = {n: np.asarray(getval(v)) for n, v in self.model.observed.items()}
         stats = {"lp": self._log_p(zeta)[None], "log_q": self.log_q(zeta)[None]}
         attrs = {"inference_library": "wengert", "model": self.model.name,
                  "method": self.method, "family": self.family, "converged": self.converged,

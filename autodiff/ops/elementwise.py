@@ -12,7 +12,7 @@ import numpy as np
 from scipy import special as sp
 
 from ..core import primitive
-from ..tensor import _raw
+from ..tensor import getval
 
 # ---- arithmetic --------------------------------------------------------------------------------
 add = primitive("add", operator.add,
@@ -41,7 +41,7 @@ def _log_base(x):
     # d(x**y)/dy = x**y log x; where x == 0 the product x**y log x is 0 (y > 0), not nan
     if isinstance(x, (int, float)):  # a Python base (2.0 ** t) stays a Python float, so that
         return float(np.log(x)) if x else 0.0  # it does not make float32 gradients float64
-    return log(where(_raw(x) == 0, 1.0, x))
+    return log(where(getval(x) == 0, 1.0, x))
 
 
 def _pow_dx(x, y):
@@ -50,7 +50,7 @@ def _pow_dx(x, y):
     # there: elsewhere the rule must keep depending on y (d2/dxdy x^y = 1/x at y == 0)
     if isinstance(y, (int, float)) and y != 0:  # x ** 2 and the like: the common case
         return y * x ** (y - 1)
-    zero = (_raw(y) == 0) & (_raw(x) == 0)
+    zero = (getval(y) == 0) & (getval(x) == 0)
     if not zero.any():
         return y * x ** (y - 1)
     return where(zero, 0.0, y * where(zero, 1.0, x) ** (y - 1))
@@ -124,12 +124,12 @@ def log_sigmoid(x):
 # ---- piecewise: the gradient at a kink is a choice, stated per op ------------------------------
 def _tie_mask(x, y, dtype):
     # d max(x, y)/dx: 1 where x > y, 1/2 at ties (as JAX), 0 elsewhere
-    x, y = _raw(x), _raw(y)
+    x, y = getval(x), getval(y)
     return ((x > y) + 0.5 * (x == y)).astype(dtype)
 
 
 def _dtype(*xs):
-    return np.result_type(*[_raw(x) for x in xs])
+    return np.result_type(*[getval(x) for x in xs])
 
 
 maximum = primitive("maximum", np.maximum,
@@ -154,7 +154,7 @@ _where = primitive("where", np.where,
 
 def where(condition, x, y):
     """x where condition holds, else y; the condition carries no gradient."""
-    c = np.asarray(_raw(condition))
+    c = np.asarray(getval(condition))
     if c.dtype != bool:
         c = c.astype(bool)
     return _where(c, x, y)
@@ -162,7 +162,7 @@ def where(condition, x, y):
 
 def sign(x):
     """Elementwise sign, as a numpy array: its derivative is zero almost everywhere."""
-    return np.sign(_raw(x))
+    return np.sign(getval(x))
 
 
 absolute = primitive("absolute", np.abs, vjp=lambda g, ans, x: g * sign(x),
@@ -173,15 +173,15 @@ abs = absolute
 
 def relu(x):
     """max(x, 0), with gradient 0 at 0 (as PyTorch and JAX)."""
-    return x * (_raw(x) > 0)
+    return x * (getval(x) > 0)
 
 
 def clip(x, a_min, a_max):
     """min(max(x, a_min), a_max); the gradient flows to whichever of the three is returned."""
     if a_min is not None:
-        x = where(_raw(x) < _raw(a_min), a_min, x)
+        x = where(getval(x) < getval(a_min), a_min, x)
     if a_max is not None:
-        x = where(_raw(x) > _raw(a_max), a_max, x)
+        x = where(getval(x) > getval(a_max), a_max, x)
     return x
 
 
@@ -200,10 +200,10 @@ def astype(x, dtype):
     an integer or boolean dtype the result is a plain numpy array with no gradient."""
     dtype = np.dtype(dtype)
     if dtype.kind not in "fc":
-        return np.asarray(_raw(x)).astype(dtype)
+        return np.asarray(getval(x)).astype(dtype)
     return _astype(x, dtype=dtype)
 
 
 _astype = primitive("astype", lambda x, dtype: np.asarray(x).astype(dtype),
-                    vjp=lambda g, ans, x, dtype: _astype(g, dtype=_raw(x).dtype),
+                    vjp=lambda g, ans, x, dtype: _astype(g, dtype=getval(x).dtype),
                     jvp=lambda t, ans, x, dtype: _astype(t, dtype=dtype))

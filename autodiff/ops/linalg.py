@@ -11,7 +11,7 @@ import numpy as np
 from scipy import linalg as sla
 
 from ..core import Each, primitive
-from ..tensor import _raw
+from ..tensor import getval
 from .elementwise import where
 from .products import matmul
 from .reductions import sum
@@ -24,7 +24,7 @@ def _T(x):
 
 def _align(t, ans):
     """The tangent t, shape (B,) + s, padded to (B,) + (1, ...) + s of rank ans.ndim + 1."""
-    k = np.ndim(_raw(ans)) + 1 - t.ndim
+    k = np.ndim(getval(ans)) + 1 - t.ndim
     return reshape(t, t.shape[:1] + (1,) * k + t.shape[1:]) if k > 0 else t
 
 
@@ -234,7 +234,7 @@ _logabsdet = primitive(
 def slogdet(a):
     """(sign, log|det a|): the sign as a plain numpy array; d log|det a|/da = a^-T."""
     _check_square("slogdet", _shape(a))
-    return np.linalg.slogdet(_raw(a))[0], _logabsdet(a)
+    return np.linalg.slogdet(getval(a))[0], _logabsdet(a)
 
 
 def logdet(a):
@@ -243,7 +243,7 @@ def logdet(a):
     d log det a = tr(a^-1 da). For positive definite a, prefer 2 sum(log(diag(cholesky(a)))).
     """
     _check_square("logdet", _shape(a))
-    sign = np.linalg.slogdet(_raw(a))[0]
+    sign = np.linalg.slogdet(getval(a))[0]
     out = _logabsdet(a)
     return out if np.all(sign > 0) else where(sign > 0, out, np.nan)
 
@@ -252,7 +252,7 @@ def logdet(a):
 def _phi(x, like):
     """Lower triangle of x with the diagonal halved."""
     n = _shape(like)[-1]
-    dtype = np.result_type(_raw(like))
+    dtype = np.result_type(getval(like))
     return x * (np.tri(n, dtype=dtype) - 0.5 * np.eye(n, dtype=dtype))
 
 

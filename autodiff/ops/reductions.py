@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from ..core import primitive
-from ..tensor import _raw
+from ..tensor import getval
 from .elementwise import exp, where
 from .shape import _ndim, _shape, broadcast_to, flip, neg_axes, reshape, transpose
 
@@ -65,8 +65,8 @@ def std(x, axis=None, keepdims=False, ddof=0):
 
 # ---- max / min: the gradient is shared equally between tied maxima ------------------------------
 def _argmax_weights(x, ans, axes):
-    xr = _raw(x)
-    mask = (xr == np.reshape(_raw(ans), _kd_shape(xr.shape, axes))).astype(xr.dtype)
+    xr = getval(x)
+    mask = (xr == np.reshape(getval(ans), _kd_shape(xr.shape, axes))).astype(xr.dtype)
     return mask / mask.sum(axis=axes, keepdims=True)
 
 
@@ -93,7 +93,7 @@ min = amin = _extremum("min", np.minimum.reduce)
 def _prod_others(x, ans, axes):
     """prod_{j != i} x_j along the reduced axes: ans / x_i, or where some x_i is 0, the exact
     product of the others (O(n^2) memory in the reduced size n)."""
-    if np.all(_raw(x) != 0):
+    if np.all(getval(x) != 0):
         return _keep(ans, x, axes) / x
     shape = _shape(x)
     nd = len(shape)

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ..core import Each, primitive, sum_to
-from ..tensor import Tensor, _raw
+from ..tensor import Tensor, getval
 
 
 def _shape(x):
@@ -75,7 +75,7 @@ _reshape = primitive("reshape", lambda x, shape: x.reshape(shape),
 def reshape(x, shape):
     """x with a new shape of the same size (-1 allowed once)."""
     if type(shape) is not tuple or -1 in shape:
-        shape = _resolve(shape, int(np.size(_raw(x))))
+        shape = _resolve(shape, int(np.size(getval(x))))
     if shape == _shape(x):
         return x
     return _reshape(np.asarray(x) if isinstance(x, (list, float, int)) else x, shape=shape)
@@ -180,7 +180,7 @@ def _index(idx):
     out = []
     for i in idx:
         if isinstance(i, Tensor):
-            i = _raw(i)
+            i = getval(i)
         elif isinstance(i, list):
             i = np.asarray(i)
         if isinstance(i, np.ndarray) and i.dtype.kind == "f":
@@ -247,7 +247,7 @@ def scatter_add(g, idx, shape):
 def take_along_axis(arr, indices, axis):
     """numpy.take_along_axis, as integer-array indexing (so its VJP is a scatter-add)."""
     shape = _shape(arr)
-    indices = np.asarray(_raw(indices))
+    indices = np.asarray(getval(indices))
     n = len(shape)
     axis = _axis(axis, n, "take_along_axis")
     idx = []

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import special as sp
 
 from ..core import primitive
-from ..tensor import _raw
+from ..tensor import getval
 from .elementwise import exp, log, log1p, where
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -74,7 +74,7 @@ log_ndtr = _unary("log_ndtr", sp.log_ndtr,
 def _both_zero(x, y, y0):
     # where x == 0 and y == y0 the function is 0 by convention and x log y has no derivative:
     # substituting y = 1 + y0 there makes both partials 0 instead of nan
-    return (np.asarray(_raw(x)) == 0) & (np.asarray(_raw(y)) == y0)
+    return (np.asarray(getval(x)) == 0) & (np.asarray(getval(y)) == y0)
 
 
 def _safe_y(x, y, y0):

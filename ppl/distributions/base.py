@@ -16,7 +16,7 @@ import contextlib
 import numpy as np
 
 import autodiff as ad
-from autodiff.tensor import Tensor, _raw
+from autodiff import Tensor, getval
 
 from .. import constraints
 
@@ -62,7 +62,7 @@ def broadcast_shape(*params):
     try:
         shapes = [p.shape for p in params]  # arrays and Tensors alike
     except AttributeError:
-        shapes = [np.shape(_raw(p)) for p in params]
+        shapes = [np.shape(getval(p)) for p in params]
     first = shapes[0]
     for s in shapes[1:]:
         if s != first:
@@ -93,7 +93,7 @@ def as_param(x, name):
 
 
 def _describe(v):
-    v = np.asarray(_raw(v))
+    v = np.asarray(getval(v))
     if v.size == 1:
         return repr(v.reshape(()).item())
     head = ", ".join(f"{b:g}" for b in v.ravel()[:6])
@@ -192,7 +192,7 @@ class Distribution:
         """
         if not _VALIDATE[0]:
             return log_prob_fn(value)
-        v = np.asarray(_raw(value))
+        v = np.asarray(getval(value))
         ok = self._check_value(v)
         if ok.all():
             return log_prob_fn(value)
@@ -205,7 +205,8 @@ class Distribution:
     def _support_point(self, v):
         """A value inside the support with v's shape (used to evaluate masked-out entries)."""
         m = self.mean
-        return np.broadcast_to(np.asarray(_raw(m)), np.broadcast_shapes(v.shape, np.shape(_raw(m))))
+        m = np.asarray(getval(m))
+        return np.broadcast_to(m, np.broadcast_shapes(v.shape, m.shape))
 
     def _validate_sample(self, value):
         return self._check_value(value)
@@ -217,7 +218,7 @@ class Distribution:
 
 
 def _short(v):
-    v = _raw(v)
+    v = getval(v)
     a = np.asarray(v)
     return f"{a.item():g}" if a.size == 1 else f"<array {a.shape}>"
 
@@ -258,7 +259,7 @@ class ExpandedDistribution(Distribution):
 
     def log_prob(self, value):
         lp = self.base.log_prob(value)
-        have = np.shape(_raw(lp))
+        have = np.shape(getval(lp))
         if have == self._batch_shape or have[len(have) - len(self._batch_shape):] \
                 == self._batch_shape:
             return lp
@@ -266,11 +267,11 @@ class ExpandedDistribution(Distribution):
 
     @property
     def mean(self):
-        return np.broadcast_to(_raw(self.base.mean), self.shape())
+        return np.broadcast_to(getval(self.base.mean), self.shape())
 
     @property
     def variance(self):
-        return np.broadcast_to(_raw(self.base.variance), self.shape())
+        return np.broadcast_to(getval(self.base.variance), self.shape())
 
     def expand(self, batch_shape):
         return self.base.expand(batch_shape)

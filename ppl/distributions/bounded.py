@@ -4,7 +4,7 @@ import numpy as np
 from scipy import special as sp
 
 import autodiff as ad
-from autodiff.tensor import _raw
+from autodiff import getval
 
 from .. import constraints
 from .base import Distribution, as_param, broadcast_shape
@@ -31,7 +31,7 @@ class Beta(Distribution):
                          validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        return rng.beta(_raw(self.concentration1), _raw(self.concentration0),
+        return rng.beta(getval(self.concentration1), getval(self.concentration0),
                         self.shape(sample_shape))
 
     def log_prob(self, value):
@@ -43,12 +43,12 @@ class Beta(Distribution):
 
     @property
     def mean(self):
-        a, b = _raw(self.concentration1), _raw(self.concentration0)
+        a, b = getval(self.concentration1), getval(self.concentration0)
         return _full(a / (a + b), self.batch_shape)
 
     @property
     def variance(self):
-        a, b = _raw(self.concentration1), _raw(self.concentration0)
+        a, b = getval(self.concentration1), getval(self.concentration0)
         return _full(a * b / ((a + b) ** 2 * (a + b + 1.0)), self.batch_shape)
 
 
@@ -68,7 +68,7 @@ class Uniform(Distribution):
         super().__init__(broadcast_shape(self.low, self.high), validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        low, high = _raw(self.low), _raw(self.high)
+        low, high = getval(self.low), getval(self.high)
         return low + (high - low) * rng.random(self.shape(sample_shape))
 
     def log_prob(self, value):
@@ -78,17 +78,17 @@ class Uniform(Distribution):
 
     @property
     def mean(self):
-        return _full(0.5 * (_raw(self.low) + _raw(self.high)), self.batch_shape)
+        return _full(0.5 * (getval(self.low) + getval(self.high)), self.batch_shape)
 
     @property
     def variance(self):
-        return _full((_raw(self.high) - _raw(self.low)) ** 2 / 12.0, self.batch_shape)
+        return _full((getval(self.high) - getval(self.low)) ** 2 / 12.0, self.batch_shape)
 
 
 def _log1mexp(d):
     """log(1 - e^d) for d < 0: log(-expm1(d)) near 0, log1p(-e^d) further out (Maechler,
     Accurately computing log(1 - exp(-|a|)), 2012). Both branches are finite for d < 0."""
-    near = np.asarray(_raw(d)) > -_LOG_2
+    near = np.asarray(getval(d)) > -_LOG_2
     if near.all():
         return ad.log(-ad.expm1(d))
     if not near.any():
@@ -99,7 +99,7 @@ def _log1mexp(d):
 def _log_ndtr_diff(a, b):
     """log(Phi(b) - Phi(a)) for a < b, stable in both tails: where a + b > 0 the interval is
     reflected, Phi(b) - Phi(a) = Phi(-a) - Phi(-b), so log_ndtr works in its accurate left tail."""
-    flip = np.asarray(_raw(a)) > -np.asarray(_raw(b))
+    flip = np.asarray(getval(a)) > -np.asarray(getval(b))
     if flip.all():
         a, b = -b, -a
     elif flip.any():
@@ -155,9 +155,9 @@ class TruncatedNormal(Distribution):
 
     def _bounds(self):
         """Standardised bounds a, b as numpy arrays (-inf, +inf where missing)."""
-        loc, scale = _raw(self.loc), _raw(self.scale)
-        a = -np.inf if self.low is None else (_raw(self.low) - loc) / scale
-        b = np.inf if self.high is None else (_raw(self.high) - loc) / scale
+        loc, scale = getval(self.loc), getval(self.scale)
+        a = -np.inf if self.low is None else (getval(self.low) - loc) / scale
+        b = np.inf if self.high is None else (getval(self.high) - loc) / scale
         return np.asarray(a), np.asarray(b)
 
     def sample(self, rng, sample_shape=()):
@@ -170,12 +170,12 @@ class TruncatedNormal(Distribution):
             log_p = np.logaddexp(sp.log_ndtr(lo) + np.log1p(-u), sp.log_ndtr(hi) + np.log(u))
         x = np.clip(sp.ndtri_exp(log_p), lo, hi)
         x = np.clip(np.where(flip, -x, x), a, b)
-        return _raw(self.loc) + _raw(self.scale) * x
+        return getval(self.loc) + getval(self.scale) * x
 
     def _standard_moments(self):
         """(E z, Var z) of the standardised truncated normal, from phi(a)/Z and phi(b)/Z."""
         a, b = self._bounds()
-        log_z = np.asarray(_raw(self._log_normalizer()))
+        log_z = np.asarray(getval(self._log_normalizer()))
         pa = np.exp(-0.5 * a * a - _HALF_LOG_2PI - log_z)
         pb = np.exp(-0.5 * b * b - _HALF_LOG_2PI - log_z)
         apa = np.where(np.isfinite(a), a, 0.0) * pa  # a phi(a) -> 0 as a -> -inf
@@ -186,19 +186,20 @@ class TruncatedNormal(Distribution):
     @property
     def mean(self):
         m, _ = self._standard_moments()
-        return _full((_raw(self.loc) + _raw(self.scale) * m).astype(self._dtype), self.batch_shape)
+        mean = getval(self.loc) + getval(self.scale) * m
+        return _full(mean.astype(self._dtype), self.batch_shape)
 
     @property
     def variance(self):
         _, v = self._standard_moments()
-        return _full((_raw(self.scale) ** 2 * v).astype(self._dtype), self.batch_shape)
+        return _full((getval(self.scale) ** 2 * v).astype(self._dtype), self.batch_shape)
 
     def _support_point(self, v):
-        loc, scale = _raw(self.loc), _raw(self.scale)
+        loc, scale = getval(self.loc), getval(self.scale)
         if self.low is None:
-            p = loc if self.high is None else np.minimum(loc, _raw(self.high) - scale)
+            p = loc if self.high is None else np.minimum(loc, getval(self.high) - scale)
         elif self.high is None:
-            p = np.maximum(loc, _raw(self.low) + scale)
+            p = np.maximum(loc, getval(self.low) + scale)
         else:
-            p = 0.5 * (_raw(self.low) + _raw(self.high))
+            p = 0.5 * (getval(self.low) + getval(self.high))
         return np.broadcast_to(p, np.broadcast_shapes(v.shape, self.batch_shape))

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 import autodiff as ad
-from autodiff.tensor import _raw
+from autodiff import getval
 
 from .. import constraints
 from .base import Distribution, as_param, broadcast_shape
@@ -25,12 +25,12 @@ _LOG_2 = math.log(2.0)
 
 def _full(x, shape):
     """A numpy array of `shape` from a number, array or Tensor (mean, variance)."""
-    return np.broadcast_to(np.asarray(_raw(x)), shape)
+    return np.broadcast_to(np.asarray(getval(x)), shape)
 
 
 def _dtype(*params):
     """The floating dtype of the parameters (float32 stays float32)."""
-    return np.result_type(*(_raw(p) for p in params))
+    return np.result_type(*(getval(p) for p in params))
 
 
 def _student_t_log_prob(z, df, scale):
@@ -57,18 +57,18 @@ class Normal(Distribution):
 
     def sample(self, rng, sample_shape=()):
         eps = rng.standard_normal(self.shape(sample_shape))
-        return _raw(self.loc) + _raw(self.scale) * eps
+        return getval(self.loc) + getval(self.scale) * eps
 
     def log_prob(self, value):
         return self._mask(value, lambda x: normal_log_prob(x, self.loc, self.scale))
 
     @property
     def mean(self):
-        return np.broadcast_to(_raw(self.loc), self.batch_shape)
+        return np.broadcast_to(getval(self.loc), self.batch_shape)
 
     @property
     def variance(self):
-        return np.broadcast_to(_raw(self.scale) ** 2, self.batch_shape)
+        return np.broadcast_to(getval(self.scale) ** 2, self.batch_shape)
 
 
 class Cauchy(Distribution):
@@ -85,7 +85,7 @@ class Cauchy(Distribution):
         super().__init__(broadcast_shape(self.loc, self.scale), validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        return _raw(self.loc) + _raw(self.scale) * rng.standard_cauchy(self.shape(sample_shape))
+        return getval(self.loc) + getval(self.scale) * rng.standard_cauchy(self.shape(sample_shape))
 
     def log_prob(self, value):
         def lp(x):
@@ -102,7 +102,7 @@ class Cauchy(Distribution):
         return np.full(self.batch_shape, np.nan, _dtype(self.loc, self.scale))
 
     def _support_point(self, v):
-        return np.broadcast_to(_raw(self.loc), np.broadcast_shapes(v.shape, self.batch_shape))
+        return np.broadcast_to(getval(self.loc), np.broadcast_shapes(v.shape, self.batch_shape))
 
 
 class StudentT(Distribution):
@@ -124,8 +124,8 @@ class StudentT(Distribution):
 
     def sample(self, rng, sample_shape=()):
         shape = self.shape(sample_shape)
-        t = rng.standard_t(np.broadcast_to(_raw(self.df), shape), shape)
-        return _raw(self.loc) + _raw(self.scale) * t
+        t = rng.standard_t(np.broadcast_to(getval(self.df), shape), shape)
+        return getval(self.loc) + getval(self.scale) * t
 
     def log_prob(self, value):
         def lp(x):
@@ -134,18 +134,18 @@ class StudentT(Distribution):
 
     @property
     def mean(self):  # nan for df <= 1, as NumPyro
-        df = _raw(self.df)
-        return _full(np.where(df > 1.0, _raw(self.loc), np.nan), self.batch_shape)
+        df = getval(self.df)
+        return _full(np.where(df > 1.0, getval(self.loc), np.nan), self.batch_shape)
 
     @property
     def variance(self):  # inf for 1 < df <= 2, nan for df <= 1, as NumPyro
-        df, scale = _raw(self.df), _raw(self.scale)
+        df, scale = getval(self.df), getval(self.scale)
         with np.errstate(divide="ignore", invalid="ignore"):
             var = np.where(df > 2.0, scale ** 2 * df / (df - 2.0), np.inf)
         return _full(np.where(df > 1.0, var, np.nan), self.batch_shape)
 
     def _support_point(self, v):
-        return np.broadcast_to(_raw(self.loc), np.broadcast_shapes(v.shape, self.batch_shape))
+        return np.broadcast_to(getval(self.loc), np.broadcast_shapes(v.shape, self.batch_shape))
 
 
 class Laplace(Distribution):
@@ -162,7 +162,7 @@ class Laplace(Distribution):
         super().__init__(broadcast_shape(self.loc, self.scale), validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        return _raw(self.loc) + _raw(self.scale) * rng.laplace(size=self.shape(sample_shape))
+        return getval(self.loc) + getval(self.scale) * rng.laplace(size=self.shape(sample_shape))
 
     def log_prob(self, value):
         def lp(x):
@@ -175,7 +175,7 @@ class Laplace(Distribution):
 
     @property
     def variance(self):
-        return _full(2.0 * _raw(self.scale) ** 2, self.batch_shape)
+        return _full(2.0 * getval(self.scale) ** 2, self.batch_shape)
 
 
 class Logistic(Distribution):
@@ -192,7 +192,7 @@ class Logistic(Distribution):
         super().__init__(broadcast_shape(self.loc, self.scale), validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        return _raw(self.loc) + _raw(self.scale) * rng.logistic(size=self.shape(sample_shape))
+        return getval(self.loc) + getval(self.scale) * rng.logistic(size=self.shape(sample_shape))
 
     def log_prob(self, value):
         def lp(x):
@@ -206,4 +206,4 @@ class Logistic(Distribution):
 
     @property
     def variance(self):
-        return _full(_raw(self.scale) ** 2 * (math.pi ** 2 / 3.0), self.batch_shape)
+        return _full(getval(self.scale) ** 2 * (math.pi ** 2 / 3.0), self.batch_shape)

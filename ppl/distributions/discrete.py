@@ -9,7 +9,7 @@ the one given, in the stable form for logits (x l - softplus(l)). Draws are int6
 import numpy as np
 
 import autodiff as ad
-from autodiff.tensor import Tensor, _raw
+from autodiff import Tensor, getval
 
 from .. import constraints
 from .base import Distribution, as_param
@@ -24,11 +24,11 @@ _BIG = 1e6
 
 
 def _shape(x):
-    return np.shape(_raw(x))
+    return np.shape(getval(x))
 
 
 def _full(x, shape):
-    return np.broadcast_to(np.asarray(_raw(x)), shape)
+    return np.broadcast_to(np.asarray(getval(x)), shape)
 
 
 def _data(value, *params):
@@ -38,7 +38,7 @@ def _data(value, *params):
     v = np.asarray(value)
     if np.issubdtype(v.dtype, np.floating):
         return v
-    return v.astype(np.result_type(*(_raw(p) for p in params if p is not None), np.float32))
+    return v.astype(np.result_type(*(getval(p) for p in params if p is not None), np.float32))
 
 
 def _one_of(cls, probs, logits):
@@ -99,7 +99,7 @@ class Bernoulli(_ProbsLogits):
         super().__init__(_shape(p), validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        p = _raw(self.probs)
+        p = getval(self.probs)
         return (rng.random(self.shape(sample_shape)) < p).astype(np.int64)
 
     def log_prob(self, value):
@@ -115,7 +115,7 @@ class Bernoulli(_ProbsLogits):
 
     @property
     def variance(self):
-        p = _raw(self.probs)
+        p = getval(self.probs)
         return _full(p * (1.0 - p), self.batch_shape)
 
 
@@ -137,14 +137,14 @@ class Binomial(_ProbsLogits):
 
     def sample(self, rng, sample_shape=()):
         shape = self.shape(sample_shape)
-        n = np.broadcast_to(_raw(self.total_count), shape).astype(np.int64)
-        return rng.binomial(n, np.broadcast_to(_raw(self.probs), shape))
+        n = np.broadcast_to(getval(self.total_count), shape).astype(np.int64)
+        return rng.binomial(n, np.broadcast_to(getval(self.probs), shape))
 
     def log_prob(self, value):
         n = self.total_count
 
         def lp(k):
-            if np.any(np.asarray(_raw(n)) > _BIG):  # the lgammas cancel: one betaln instead
+            if np.any(np.asarray(getval(n)) > _BIG):  # the lgammas cancel: one betaln instead
                 log_choose = -ad.log1p(n) - ad.betaln(k + 1.0, n - k + 1.0)
             else:
                 log_choose = ad.lgamma(n + 1.0) - ad.lgamma(k + 1.0) - ad.lgamma(n - k + 1.0)
@@ -155,12 +155,12 @@ class Binomial(_ProbsLogits):
 
     @property
     def mean(self):
-        return _full(_raw(self.total_count) * _raw(self.probs), self.batch_shape)
+        return _full(getval(self.total_count) * getval(self.probs), self.batch_shape)
 
     @property
     def variance(self):
-        p = _raw(self.probs)
-        return _full(_raw(self.total_count) * p * (1.0 - p), self.batch_shape)
+        p = getval(self.probs)
+        return _full(getval(self.total_count) * p * (1.0 - p), self.batch_shape)
 
 
 class Poisson(Distribution):
@@ -202,7 +202,7 @@ class Poisson(Distribution):
         return self._log_rate
 
     def sample(self, rng, sample_shape=()):
-        return rng.poisson(np.broadcast_to(_raw(self.rate), self.shape(sample_shape)))
+        return rng.poisson(np.broadcast_to(getval(self.rate), self.shape(sample_shape)))
 
     def log_prob(self, value):
         def lp(k):
@@ -243,7 +243,7 @@ class NegativeBinomial(Distribution):
 
     def sample(self, rng, sample_shape=()):
         shape = self.shape(sample_shape)
-        mu, phi = _raw(self._mean), _raw(self.concentration)
+        mu, phi = getval(self._mean), getval(self.concentration)
         lam = rng.gamma(np.broadcast_to(phi, shape), np.broadcast_to(mu / phi, shape))
         return rng.poisson(lam)
 
@@ -251,7 +251,7 @@ class NegativeBinomial(Distribution):
         mu, phi = self._mean, self.concentration
 
         def lp(k):
-            if np.any(np.asarray(_raw(phi)) > _BIG):  # near the Poisson limit the lgammas cancel
+            if np.any(np.asarray(getval(phi)) > _BIG):  # near the Poisson limit the lgammas cancel
                 log_choose = -ad.betaln(k + 1.0, phi) - ad.log(k + phi)
             else:
                 log_choose = ad.lgamma(k + phi) - ad.lgamma(phi) - ad.lgamma(k + 1.0)
@@ -271,8 +271,8 @@ class NegativeBinomial(Distribution):
 
     @property
     def variance(self):
-        mu = _raw(self._mean)
-        return _full(mu + mu * mu / _raw(self.concentration), self.batch_shape)
+        mu = getval(self._mean)
+        return _full(mu + mu * mu / getval(self.concentration), self.batch_shape)
 
 
 class Categorical(_ProbsLogits):
@@ -297,7 +297,7 @@ class Categorical(_ProbsLogits):
         super().__init__(shape[:-1], validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        p = np.asarray(_raw(self.probs))
+        p = np.asarray(getval(self.probs))
         cum = np.cumsum(p, axis=-1)
         u = rng.random(self.shape(sample_shape) + (1,)) * cum[..., -1:]
         k = np.sum(cum[..., :-1] <= u, axis=-1)   # u in [cum[k-1], cum[k]) -> k
@@ -305,7 +305,7 @@ class Categorical(_ProbsLogits):
 
     def log_prob(self, value):
         def lp(k):
-            k = np.asarray(_raw(k)).astype(np.intp)
+            k = np.asarray(getval(k)).astype(np.intp)
             # with probs, pick then take the log: log of every probability would put 0 * inf
             # = nan into the gradient of a category of probability 0 that no value takes
             p = ad.log_softmax(self._logits) if self._given == "logits" else self._probs
@@ -323,12 +323,12 @@ class Categorical(_ProbsLogits):
     @property
     def mean(self):
         """The mean of the label k (sum_k k p_k; NumPyro gives nan)."""
-        p = np.asarray(_raw(self.probs))
+        p = np.asarray(getval(self.probs))
         return np.asarray(p @ np.arange(self.num_categories, dtype=p.dtype))
 
     @property
     def variance(self):
-        p = np.asarray(_raw(self.probs))
+        p = np.asarray(getval(self.probs))
         k = np.arange(self.num_categories, dtype=p.dtype)
         return np.asarray(p @ (k * k) - (p @ k) ** 2)
 
@@ -349,7 +349,7 @@ class Geometric(_ProbsLogits):
         super().__init__(_shape(p), validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        p = np.broadcast_to(_raw(self.probs), self.shape(sample_shape))
+        p = np.broadcast_to(getval(self.probs), self.shape(sample_shape))
         return rng.geometric(p) - 1
 
     def log_prob(self, value):
@@ -361,11 +361,11 @@ class Geometric(_ProbsLogits):
 
     @property
     def mean(self):
-        p = _raw(self.probs)
+        p = getval(self.probs)
         return _full((1.0 - p) / p, self.batch_shape)
 
     @property
     def variance(self):
-        p = _raw(self.probs)
+        p = getval(self.probs)
         return _full((1.0 - p) / (p * p), self.batch_shape)
 

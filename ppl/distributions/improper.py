@@ -7,7 +7,7 @@ initialises them in unconstrained space (Stan's uniform(-2, 2)).
 """
 import numpy as np
 
-from autodiff.tensor import _raw
+from autodiff import getval
 
 from .. import constraints
 from .base import Distribution
@@ -47,7 +47,7 @@ class ImproperUniform(Distribution):
     def log_prob(self, value):
         """0 where value is in the support, -inf elsewhere, as a numpy array of shape
         sample_shape + batch_shape (a constant: no gradient to carry)."""
-        v = np.asarray(_raw(value))
+        v = np.asarray(getval(value))
         ok = self.support.check(v)
         shape = np.broadcast_shapes(ok.shape, self.batch_shape)
         dtype = v.dtype if np.issubdtype(v.dtype, np.floating) else np.float64

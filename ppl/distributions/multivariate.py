@@ -11,7 +11,7 @@ import numpy as np
 from scipy import special as sp
 
 import autodiff as ad
-from autodiff.tensor import _raw
+from autodiff import getval
 
 from .. import constraints
 from .base import Distribution, as_param
@@ -24,7 +24,7 @@ _LOG_PI = math.log(math.pi)
 
 
 def _shape(x):
-    return np.shape(_raw(x))
+    return np.shape(getval(x))
 
 
 def _diag(m, start=0):
@@ -96,7 +96,7 @@ def _cholesky(to_cov, m):
         return ad.cholesky(to_cov(m))
     except np.linalg.LinAlgError:
         pass
-    v = np.asarray(_raw(m))
+    v = np.asarray(getval(m))
     flat = v.reshape((-1,) + v.shape[-2:])
     bad = np.zeros(len(flat), bool)
     for i, a in enumerate(flat):
@@ -154,10 +154,10 @@ class _Gaussian(Distribution):
 
     def _mvn_draw(self, rng, sample_shape):
         eps = rng.standard_normal(self.shape(sample_shape))
-        return np.einsum("...ij,...j->...i", np.asarray(_raw(self.scale_tril)), eps)
+        return np.einsum("...ij,...j->...i", np.asarray(getval(self.scale_tril)), eps)
 
     def _var_diag(self):
-        L = np.asarray(_raw(self.scale_tril))
+        L = np.asarray(getval(self.scale_tril))
         return np.broadcast_to(np.sum(L * L, axis=-1), self.shape())
 
 
@@ -181,7 +181,7 @@ class MultivariateNormal(_Gaussian):
         super().__init__(batch, (k,), validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        return _raw(self.loc) + self._mvn_draw(rng, sample_shape)
+        return getval(self.loc) + self._mvn_draw(rng, sample_shape)
 
     def log_prob(self, value):
         k = self.event_shape[0]
@@ -193,7 +193,7 @@ class MultivariateNormal(_Gaussian):
 
     @property
     def mean(self):
-        return np.broadcast_to(np.asarray(_raw(self.loc)), self.shape())
+        return np.broadcast_to(np.asarray(getval(self.loc)), self.shape())
 
     @property
     def variance(self):
@@ -222,8 +222,8 @@ class MultivariateStudentT(_Gaussian):
 
     def sample(self, rng, sample_shape=()):
         shape = tuple(sample_shape) + self.batch_shape
-        w = rng.chisquare(np.broadcast_to(_raw(self.df), shape)) / _raw(self.df)
-        return _raw(self.loc) + self._mvn_draw(rng, sample_shape) / np.sqrt(w)[..., None]
+        w = rng.chisquare(np.broadcast_to(getval(self.df), shape)) / getval(self.df)
+        return getval(self.loc) + self._mvn_draw(rng, sample_shape) / np.sqrt(w)[..., None]
 
     def log_prob(self, value):
         df, k = self.df, self.event_shape[0]
@@ -236,12 +236,12 @@ class MultivariateStudentT(_Gaussian):
 
     @property
     def mean(self):  # nan for df <= 1, as NumPyro
-        df = np.asarray(_raw(self.df))[..., None]
-        return np.broadcast_to(np.where(df > 1.0, _raw(self.loc), np.nan), self.shape())
+        df = np.asarray(getval(self.df))[..., None]
+        return np.broadcast_to(np.where(df > 1.0, getval(self.loc), np.nan), self.shape())
 
     @property
     def variance(self):  # inf for 1 < df <= 2, nan for df <= 1, as NumPyro
-        df = np.asarray(_raw(self.df))[..., None]
+        df = np.asarray(getval(self.df))[..., None]
         with np.errstate(divide="ignore", invalid="ignore"):
             v = np.where(df > 2.0, self._var_diag() * df / (df - 2.0), np.inf)
         return np.broadcast_to(np.where(df > 1.0, v, np.nan), self.shape())
@@ -266,7 +266,7 @@ class Dirichlet(Distribution):
         super().__init__(shp[:-1], shp[-1:], validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        a = np.broadcast_to(_raw(self.concentration), self.shape(sample_shape))
+        a = np.broadcast_to(getval(self.concentration), self.shape(sample_shape))
         # Gamma(a) = Gamma(a + 1) U^(1/a), taken in logs: no underflow to 0/0 for small a
         log_g = np.log(rng.standard_gamma(a + 1.0)) + np.log1p(-rng.random(a.shape)) / a
         g = np.exp(log_g - log_g.max(axis=-1, keepdims=True))
@@ -286,12 +286,12 @@ class Dirichlet(Distribution):
 
     @property
     def mean(self):
-        a = np.asarray(_raw(self.concentration))
+        a = np.asarray(getval(self.concentration))
         return a / a.sum(axis=-1, keepdims=True)
 
     @property
     def variance(self):
-        a = np.asarray(_raw(self.concentration))
+        a = np.asarray(getval(self.concentration))
         a0 = a.sum(axis=-1, keepdims=True)
         return a * (a0 - a) / (a0 * a0 * (a0 + 1.0))
 
@@ -353,7 +353,7 @@ class LKJCholesky(Distribution):
     def _row_beta(self):
         """The Beta parameters (a_i, b_i) of y_i = 1 - L_ii^2, rows i = 1, ..., D-1."""
         i = np.arange(1.0, self.dim)
-        eta = np.asarray(_raw(self.concentration))[..., None]
+        eta = np.asarray(getval(self.concentration))[..., None]
         return 0.5 * i, eta + 0.5 * (self.dim - 1.0 - i)
 
     def log_prob(self, value):

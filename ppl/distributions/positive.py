@@ -11,7 +11,7 @@ import numpy as np
 from scipy import special as sp
 
 import autodiff as ad
-from autodiff.tensor import _raw
+from autodiff import getval
 
 from .. import constraints
 from .base import Distribution, as_param, broadcast_shape
@@ -26,7 +26,7 @@ _LOG_2_OVER_PI = math.log(2.0 / math.pi)
 
 def _c_log(c, x):
     """c log x, and 0 where c == 0 and x == 0 (xlogy only when x has a 0: it costs ~5 logs)."""
-    if (np.asarray(_raw(x)) == 0).any():
+    if (np.asarray(getval(x)) == 0).any():
         return ad.xlogy(c, x)
     return c * ad.log(x)
 
@@ -50,7 +50,7 @@ class HalfNormal(Distribution):
         super().__init__(broadcast_shape(self.scale), validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        return _raw(self.scale) * np.abs(rng.standard_normal(self.shape(sample_shape)))
+        return getval(self.scale) * np.abs(rng.standard_normal(self.shape(sample_shape)))
 
     def log_prob(self, value):
         # twice the Normal(0, scale) density: the fused kernel, one tape entry plus the log 2
@@ -58,11 +58,11 @@ class HalfNormal(Distribution):
 
     @property
     def mean(self):
-        return _full(_raw(self.scale) * math.sqrt(2.0 / math.pi), self.batch_shape)
+        return _full(getval(self.scale) * math.sqrt(2.0 / math.pi), self.batch_shape)
 
     @property
     def variance(self):
-        return _full(_raw(self.scale) ** 2 * (1.0 - 2.0 / math.pi), self.batch_shape)
+        return _full(getval(self.scale) ** 2 * (1.0 - 2.0 / math.pi), self.batch_shape)
 
 
 class HalfCauchy(Distribution):
@@ -79,7 +79,7 @@ class HalfCauchy(Distribution):
         super().__init__(broadcast_shape(self.scale), validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        return _raw(self.scale) * np.abs(rng.standard_cauchy(self.shape(sample_shape)))
+        return getval(self.scale) * np.abs(rng.standard_cauchy(self.shape(sample_shape)))
 
     def log_prob(self, value):
         def lp(x):
@@ -96,7 +96,7 @@ class HalfCauchy(Distribution):
         return np.full(self.batch_shape, np.inf, _dtype(self.scale))
 
     def _support_point(self, v):
-        return _broadcast_point(_raw(self.scale), v, self.batch_shape)
+        return _broadcast_point(getval(self.scale), v, self.batch_shape)
 
 
 class HalfStudentT(Distribution):
@@ -115,7 +115,7 @@ class HalfStudentT(Distribution):
 
     def sample(self, rng, sample_shape=()):
         shape = self.shape(sample_shape)
-        return _raw(self.scale) * np.abs(rng.standard_t(np.broadcast_to(_raw(self.df), shape)))
+        return getval(self.scale) * np.abs(rng.standard_t(np.broadcast_to(getval(self.df), shape)))
 
     def log_prob(self, value):
         def lp(x):
@@ -124,20 +124,20 @@ class HalfStudentT(Distribution):
 
     @property
     def mean(self):  # 2 scale sqrt(df) / (B(df/2, 1/2) (df - 1)); inf for df <= 1
-        df, scale = _raw(self.df), _raw(self.scale)
+        df, scale = getval(self.df), getval(self.scale)
         with np.errstate(divide="ignore", invalid="ignore"):
             m = 2.0 * scale * np.sqrt(df) * np.exp(-sp.betaln(0.5 * df, 0.5)) / (df - 1.0)
         return _full(np.where(df > 1.0, m, np.inf).astype(_dtype(df, scale)), self.batch_shape)
 
     @property
     def variance(self):  # E x^2 = scale^2 df / (df - 2); inf for df <= 2
-        df, scale = _raw(self.df), _raw(self.scale)
+        df, scale = getval(self.df), getval(self.scale)
         with np.errstate(divide="ignore", invalid="ignore"):
             v = scale ** 2 * df / (df - 2.0) - self.mean ** 2
         return _full(np.where(df > 2.0, v, np.inf), self.batch_shape)
 
     def _support_point(self, v):
-        return _broadcast_point(_raw(self.scale), v, self.batch_shape)
+        return _broadcast_point(getval(self.scale), v, self.batch_shape)
 
 
 class LogNormal(Distribution):
@@ -156,7 +156,7 @@ class LogNormal(Distribution):
 
     def sample(self, rng, sample_shape=()):
         eps = rng.standard_normal(self.shape(sample_shape))
-        return np.exp(_raw(self.loc) + _raw(self.scale) * eps)
+        return np.exp(getval(self.loc) + getval(self.scale) * eps)
 
     def log_prob(self, value):
         def lp(x):
@@ -167,15 +167,15 @@ class LogNormal(Distribution):
 
     @property
     def mean(self):
-        return _full(np.exp(_raw(self.loc) + 0.5 * _raw(self.scale) ** 2), self.batch_shape)
+        return _full(np.exp(getval(self.loc) + 0.5 * getval(self.scale) ** 2), self.batch_shape)
 
     @property
     def variance(self):
-        s2 = _raw(self.scale) ** 2
-        return _full(np.expm1(s2) * np.exp(2.0 * _raw(self.loc) + s2), self.batch_shape)
+        s2 = getval(self.scale) ** 2
+        return _full(np.expm1(s2) * np.exp(2.0 * getval(self.loc) + s2), self.batch_shape)
 
     def _support_point(self, v):  # the median: the mean overflows for a large scale
-        return _broadcast_point(np.exp(_raw(self.loc)), v, self.batch_shape)
+        return _broadcast_point(np.exp(getval(self.loc)), v, self.batch_shape)
 
 
 class Exponential(Distribution):
@@ -192,18 +192,18 @@ class Exponential(Distribution):
         super().__init__(broadcast_shape(self.rate), validate_args=validate_args)
 
     def sample(self, rng, sample_shape=()):
-        return rng.standard_exponential(self.shape(sample_shape)) / _raw(self.rate)
+        return rng.standard_exponential(self.shape(sample_shape)) / getval(self.rate)
 
     def log_prob(self, value):
         return self._mask(value, lambda x: ad.log(self.rate) - self.rate * x)
 
     @property
     def mean(self):
-        return _full(1.0 / _raw(self.rate), self.batch_shape)
+        return _full(1.0 / getval(self.rate), self.batch_shape)
 
     @property
     def variance(self):
-        return _full(_raw(self.rate) ** -2.0, self.batch_shape)
+        return _full(getval(self.rate) ** -2.0, self.batch_shape)
 
 
 class Gamma(Distribution):
@@ -223,8 +223,8 @@ class Gamma(Distribution):
 
     def sample(self, rng, sample_shape=()):
         shape = self.shape(sample_shape)
-        a = np.broadcast_to(_raw(self.concentration), shape)
-        return rng.standard_gamma(a, shape) / _raw(self.rate)
+        a = np.broadcast_to(getval(self.concentration), shape)
+        return rng.standard_gamma(a, shape) / getval(self.rate)
 
     def log_prob(self, value):
         a, b = self.concentration, self.rate
@@ -235,11 +235,11 @@ class Gamma(Distribution):
 
     @property
     def mean(self):
-        return _full(_raw(self.concentration) / _raw(self.rate), self.batch_shape)
+        return _full(getval(self.concentration) / getval(self.rate), self.batch_shape)
 
     @property
     def variance(self):
-        return _full(_raw(self.concentration) / _raw(self.rate) ** 2, self.batch_shape)
+        return _full(getval(self.concentration) / getval(self.rate) ** 2, self.batch_shape)
 
 
 class InverseGamma(Distribution):
@@ -260,8 +260,8 @@ class InverseGamma(Distribution):
 
     def sample(self, rng, sample_shape=()):
         shape = self.shape(sample_shape)
-        a = np.broadcast_to(_raw(self.concentration), shape)
-        return _raw(self.rate) / rng.standard_gamma(a, shape)
+        a = np.broadcast_to(getval(self.concentration), shape)
+        return getval(self.rate) / rng.standard_gamma(a, shape)
 
     def log_prob(self, value):
         a, b = self.concentration, self.rate
@@ -272,19 +272,19 @@ class InverseGamma(Distribution):
 
     @property
     def mean(self):  # inf for concentration <= 1, as NumPyro
-        a, b = _raw(self.concentration), _raw(self.rate)
+        a, b = getval(self.concentration), getval(self.rate)
         with np.errstate(divide="ignore", invalid="ignore"):
             return _full(np.where(a > 1.0, b / (a - 1.0), np.inf), self.batch_shape)
 
     @property
     def variance(self):  # inf for concentration <= 2
-        a, b = _raw(self.concentration), _raw(self.rate)
+        a, b = getval(self.concentration), getval(self.rate)
         with np.errstate(divide="ignore", invalid="ignore"):
             v = b ** 2 / ((a - 1.0) ** 2 * (a - 2.0))
         return _full(np.where(a > 2.0, v, np.inf), self.batch_shape)
 
     def _support_point(self, v):  # the mode: the mean is inf for concentration <= 1
-        return _broadcast_point(_raw(self.rate) / (_raw(self.concentration) + 1.0), v,
+        return _broadcast_point(getval(self.rate) / (getval(self.concentration) + 1.0), v,
                                 self.batch_shape)
 
 
@@ -306,15 +306,15 @@ class Weibull(Distribution):
 
     def sample(self, rng, sample_shape=()):
         shape = self.shape(sample_shape)
-        k = np.broadcast_to(_raw(self.concentration), shape)
-        return _raw(self.scale) * rng.weibull(k, shape)
+        k = np.broadcast_to(getval(self.concentration), shape)
+        return getval(self.scale) * rng.weibull(k, shape)
 
     def log_prob(self, value):
         k = self.concentration
 
         def lp(x):
             z = x / self.scale
-            zero = np.asarray(_raw(x)) == 0
+            zero = np.asarray(getval(x)) == 0
             if zero.any():  # z^k = 0 at 0 (exp(k log 0) gives 0 * inf in d/dk)
                 zk = ad.where(zero, 0.0, ad.exp(k * ad.log(ad.where(zero, 1.0, z))))
                 return ad.xlogy(k - 1.0, z) - zk + ad.log(k / self.scale)
@@ -324,17 +324,17 @@ class Weibull(Distribution):
 
     @property
     def mean(self):
-        k = _raw(self.concentration)
-        return _full(_raw(self.scale) * np.exp(sp.gammaln(1.0 + 1.0 / k)), self.batch_shape)
+        k = getval(self.concentration)
+        return _full(getval(self.scale) * np.exp(sp.gammaln(1.0 + 1.0 / k)), self.batch_shape)
 
     @property
     def variance(self):
-        k = _raw(self.concentration)
+        k = getval(self.concentration)
         g1, g2 = np.exp(sp.gammaln(1.0 + 1.0 / k)), np.exp(sp.gammaln(1.0 + 2.0 / k))
-        return _full(_raw(self.scale) ** 2 * (g2 - g1 * g1), self.batch_shape)
+        return _full(getval(self.scale) ** 2 * (g2 - g1 * g1), self.batch_shape)
 
     def _support_point(self, v):  # the mean overflows for a small concentration
-        return _broadcast_point(_raw(self.scale), v, self.batch_shape)
+        return _broadcast_point(getval(self.scale), v, self.batch_shape)
 
 
 class ChiSquared(Distribution):
@@ -353,7 +353,7 @@ class ChiSquared(Distribution):
 
     def sample(self, rng, sample_shape=()):
         shape = self.shape(sample_shape)
-        return 2.0 * rng.standard_gamma(np.broadcast_to(0.5 * _raw(self.df), shape), shape)
+        return 2.0 * rng.standard_gamma(np.broadcast_to(0.5 * getval(self.df), shape), shape)
 
     def log_prob(self, value):
         h = 0.5 * self.df
@@ -368,4 +368,4 @@ class ChiSquared(Distribution):
 
     @property
     def variance(self):
-        return _full(2.0 * _raw(self.df), self.batch_shape)
+        return _full(2.0 * getval(self.df), self.batch_shape)

@@ -16,7 +16,7 @@ flow to x and to Tensor parameters (bounds that depend on other parameters).
 import numpy as np
 
 import autodiff as ad
-from autodiff.tensor import Tensor, _raw
+from autodiff import Tensor, getval
 
 from .. import constraints
 
@@ -26,12 +26,12 @@ __all__ = ["Transform", "ComposeTransform", "IndependentTransform", "ConstraintR
 
 # ---- helpers shared by the transform modules ---------------------------------------------------
 def _shape(x):
-    return np.shape(_raw(x))
+    return np.shape(getval(x))
 
 
 def _dtype(x):
     """x's float dtype (float64 for integers and Python numbers)."""
-    d = np.result_type(_raw(x))
+    d = np.result_type(getval(x))
     return d if np.issubdtype(d, np.floating) else np.dtype(np.float64)
 
 
@@ -48,7 +48,7 @@ def _sum_rightmost(x, n):
 
 def _fmt(p):
     """A parameter for __repr__: a number, an array, or the Tensor's value."""
-    v = np.asarray(_raw(p))
+    v = np.asarray(getval(p))
     return float(v) if v.ndim == 0 else v.tolist()
 
 

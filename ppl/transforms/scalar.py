@@ -7,7 +7,7 @@ parameters (Stan's `<lower=0, upper=1-alpha1>`): gradients flow into them.
 import numpy as np
 
 import autodiff as ad
-from autodiff.tensor import _raw
+from autodiff import getval
 
 from .. import constraints
 from .base import Transform, _as_event_dim, _fmt, _param, _shape, biject_to
@@ -54,7 +54,7 @@ class IdentityTransform(Transform):
 
     def log_abs_det_jacobian(self, x, y):
         shape = _shape(x)
-        return np.zeros(shape[:len(shape) - self._event_dim], dtype=np.result_type(_raw(x), 0.0))
+        return np.zeros(shape[:len(shape) - self._event_dim], dtype=np.result_type(getval(x), 0.0))
 
     def __repr__(self):
         return f"IdentityTransform(event_dim={self._event_dim})" if self._event_dim else \
@@ -171,7 +171,7 @@ class IntervalTransform(Transform):
     def forward(self, x):
         lo, hi = _param(self.lower, x), _param(self.upper, x)
         width = hi - lo
-        return ad.where(np.asarray(_raw(x)) > 0, hi - width * ad.sigmoid(-x),
+        return ad.where(np.asarray(getval(x)) > 0, hi - width * ad.sigmoid(-x),
                         lo + width * ad.sigmoid(x))
 
     def inverse(self, y):

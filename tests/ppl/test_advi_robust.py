@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ppl
-from autodiff.tensor import _raw
+from autodiff import getval
 from ppl import dist
 from ppl.advi_steps import Run
 from ppl.families import Meanfield
@@ -19,14 +19,14 @@ from tests.ppl.test_advi import Y, Y_COUNTS, gamma_poisson, normal_mean, normal_
 def walled(threshold=1.5):
     """N(0, 1) with a log density that is NaN beyond x = threshold (6.7% of N(0, 1) draws)."""
     x = ppl.sample("x", dist.Normal(0.0, 1.0))
-    ppl.factor("wall", np.nan if float(_raw(x)) > threshold else 0.0)
+    ppl.factor("wall", np.nan if float(getval(x)) > threshold else 0.0)
 
 
 @ppl.model
 def slit():
     """Finite only for |x| < 0.05: most draws of a unit-scale q are NaN."""
     x = ppl.sample("x", dist.Normal(0.0, 1.0))
-    ppl.factor("slit", 0.0 if abs(float(_raw(x))) < 0.05 else np.nan)
+    ppl.factor("slit", 0.0 if abs(float(getval(x))) < 0.05 else np.nan)
 
 
 @ppl.model

@@ -8,7 +8,7 @@ import scipy.stats
 
 import autodiff as ad
 import ppl
-from autodiff.tensor import _raw
+from autodiff import getval
 from ppl import dist
 from ppl.laplace import MAPResult, laplace, map_estimate
 from ppl.results import VIResult
@@ -146,7 +146,7 @@ def walled():
     """log p(x) = -sqrt(1 + x^2) for x < 2, -inf beyond: from x = -10 the secant step of
     L-BFGS-B overshoots far into the wall."""
     x = ppl.sample("x", dist.Flat())
-    ppl.factor("f", -ad.sqrt(1.0 + x * x) + (0.0 if float(_raw(x)) < 2.0 else -np.inf))
+    ppl.factor("f", -ad.sqrt(1.0 + x * x) + (0.0 if float(getval(x)) < 2.0 else -np.inf))
 
 
 def test_map_nonfinite_line_search_backtracks():

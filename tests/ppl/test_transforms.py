@@ -88,7 +88,7 @@ def free_coords(t, y):
     if isinstance(c, type(C.simplex)):
         return y[..., :-1]
     if isinstance(c, (type(C.lower_cholesky), type(C.positive_definite))):
-        K = np.shape(ad.tensor._raw(y))[-1]
+        K = np.shape(ad.getval(y))[-1]
         strict = isinstance(c, type(C.corr_cholesky))
         rows, cols = np.tril_indices(K, -1 if strict else 0)
         return y[..., rows, cols]
