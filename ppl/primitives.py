@@ -25,10 +25,9 @@ def _message(kind, name, fn, value, is_observed):
 def _as_obs(name, obs):
     if type(obs) is np.ndarray and obs.dtype.kind == "f" and not is_validation_enabled():
         return obs  # checked when the Model was bound to its data
-    if isinstance(obs, Tensor):
-        obs = obs.value
-    try:
-        a = np.asarray(obs)
+    boxed = isinstance(obs, Tensor)  # a value computed from parameters (Stan's ARMA `err`):
+    try:                             # checked on its value, kept boxed so its gradient flows
+        a = np.asarray(getval(obs))
     except Exception as e:
         raise TypeError(f"site {name!r}: obs must be array-like, got {type(obs).__name__}") from e
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
@@ -36,6 +35,8 @@ def _as_obs(name, obs):
     if np.issubdtype(a.dtype, np.floating) and np.isnan(a).any():
         raise ValueError(f"site {name!r}: the observed data contain {int(np.isnan(a).sum())} "
                          "NaN value(s); drop or impute them before fitting")
+    if boxed:
+        return obs
     return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)
 
 
