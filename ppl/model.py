@@ -34,6 +34,7 @@ import autodiff as ad
 from autodiff import Tensor, getval
 
 from . import handlers
+from .binding import blame_argument, check_arguments
 from .primitives import _obs_shape_error
 from .transforms import biject_to
 
@@ -129,9 +130,16 @@ class Model:
     """
 
     def __init__(self, fn, args=(), kwargs=None):
-        self.fn, self.args, self.kwargs = fn, tuple(args), dict(kwargs or {})
         self.name = getattr(fn, "__name__", "model")
-        sites = self._run(_Init(np.random.default_rng(0)))
+        self.fn = fn
+        self.args, self.kwargs = check_arguments(self.name, fn, tuple(args), dict(kwargs or {}))
+        try:
+            sites = self._run(_Init(np.random.default_rng(0)))
+        except (TypeError, ValueError, FloatingPointError) as e:
+            clearer = blame_argument(self.name, fn, self.args, self.kwargs, e)
+            if clearer is None:
+                raise
+            raise clearer from e
         params, offset = {}, 0
         self.observed = {}
         for name, msg in sites.items():
