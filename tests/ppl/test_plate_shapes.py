@@ -93,7 +93,7 @@ def test_legitimate_shapes_still_work_and_are_scored_right():
 
 
 def test_column_data_are_refused_by_the_command(tmp_path, capsys):
-    from ppl.cli import main
+    from wengert.cli import main
     model = tmp_path / "mymodels.py"
     model.write_text(
         "import autodiff as ad, ppl\nfrom ppl import dist\n\n"
