@@ -2,9 +2,9 @@
 volatility. Log densities against scipy by hand; fits against independent references.
 
 radon (non-centred), meanfield, seed 0, against a Gibbs sampler in numpy
-(models/reference/radon_gibbs.py; 4 chains x 2000 kept sweeps, split R-hat 1.000, Monte Carlo
-error of a mean about 0.03 sd). Seeds 0..4 measured by hand (worst): |mean - ref| / ref sd:
-mu_a 0.03, b 0.07, sigma_y 0.22, a_j 0.28, sigma_a 0.73; sd / ref sd: b 0.92, sigma_y 0.97-1.01, a_j 0.90-1.14,
+(models/reference/radon_gibbs.py; 4 chains x 2000 kept sweeps, split R-hat 1.000, Monte Carlo error
+of a mean about 0.03 sd). Seeds 0..4 measured by hand (worst): |mean - ref| / ref sd: mu_a 0.03, b
+0.07, sigma_y 0.22, a_j 0.28, sigma_a 0.73; sd / ref sd: b 0.92, sigma_y 0.97-1.01, a_j 0.90-1.14,
 mu_a 0.48-0.51, sigma_a 0.54-0.57. Tolerances: means within 0.4 ref sd (sigma_a: 1.0, meanfield
 misses the skew of the scale), sds within 20% for b, sigma_y and the a_j; mu_a and sigma_a are
 correlated with all 85 a_raw_j, which meanfield cannot represent: their sd ratio must lie in
