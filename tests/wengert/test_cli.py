@@ -12,6 +12,7 @@ import pytest
 
 import ppl
 from wengert import cli
+from wengert.io import read_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -84,7 +85,7 @@ ERRORS = [
     (["fit", "{d}/raises.py:f"], "RuntimeError: boom"),
     (["fit", "{d}/m.py:coin"], "missing data key\\(s\\) flips.*it takes \\(flips\\)"),
     (["fit", "{d}/m.py:coin", "--data", "{d}/nofile.json"], "data file .* not found"),
-    (["fit", "{d}/m.py:coin", "--data", "{d}"], "cannot read data file"),
+    (["fit", "{d}/m.py:coin", "--data", "{d}"], "data file .* is a folder"),
     (["fit", "{d}/m.py:coin", "--data", "{d}/latin1.json"], "cannot read data file"),
     (["fit", "{d}/m.py:coin", "--data", "{d}/bad.json"], "not valid JSON.*line 1"),
     (["fit", "{d}/m.py:coin", "--data", "{d}/list.json"], "must hold a JSON object.*got .*list"),
@@ -101,7 +102,7 @@ ERRORS = [
     (["fit", "eight_schools", "--seed", "-1"], "--seed: expected a non-negative integer"),
     (["fit", "eight_schools", "--family", "diag"], "invalid choice: 'diag'"),
     (["fit", "eight_schools", "--out", "{d}/no/dir/fit.nc"], "--out .*does not exist"),
-    (["fit", "eight_schools", "--plot", "{d}/m.py"], "--plot .*cannot create"),
+    (["fit", "eight_schools", "--plot", "{d}/m.py"], "--plot .* is a file; give a folder"),
     (["fit", "eight_schools", "--bogus"], "unrecognized arguments: --bogus"),
     (["fit"], "required: MODEL"),
     ([], "a command is required"),
@@ -142,7 +143,7 @@ def test_read_data_types(files):
     (files / "types.json").write_text(json.dumps(
         {"ints": [1, 2], "floats": [[1.5, 2], [3, 4]], "n": 3, "s": 0.5, "name": "x",
          "flag": True, "none": None}))
-    d = cli._read_data(files / "types.json")
+    d = read_data(files / "types.json")
     assert d["ints"].dtype.kind == "i" and d["floats"].shape == (2, 2)
     assert d["floats"].dtype == np.float64
     assert d["n"] == 3 and type(d["n"]) is int and d["s"] == 0.5 and d["name"] == "x"
