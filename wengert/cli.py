@@ -41,6 +41,9 @@ _KHAT = ((0.5, "good"), (0.7, "ok: usable, but expect error in the tails"),
          (float("inf"), "unreliable: q is far from the posterior"))
 
 
+_ROWS = 10     # the summary shows at most this many elements of a site unless --all
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line instead of argparse's usage + message
         raise CliError(f"{message} (see `{self.prog} --help`)")
@@ -99,6 +102,8 @@ def _parser():
                    "a file (as ppl.advi's init=)")
     f.add_argument("--out", metavar="FIT.nc", help="write the fit as ArviZ data to netCDF")
     f.add_argument("--plot", metavar="DIR", help="write elbo.png and posterior.png to DIR")
+    f.add_argument("--all", action="store_true", help=f"print every element of every site "
+                   f"(default: the first {_ROWS} of a longer site, and how many it has)")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("models", help="list the model zoo", description="List the model zoo.")
     return p
@@ -259,7 +264,8 @@ def _fit(args, t_start):
     except (ValueError, FloatingPointError, RuntimeError) as e:
         return _fit_failed(e)
     t_fit = time.perf_counter() - t_fit
-    print(fit.summary_text(draws=args.draws))
+    print(fit.summary_text(draws=args.draws, max_rows=None if args.all else _ROWS,
+                           note="--all for every row, --out for ArviZ data"))
     print(_convergence_line(fit))
     with warnings.catch_warnings():  # the k-hat line below says it in words
         warnings.simplefilter("ignore", UserWarning)
