@@ -15,12 +15,12 @@ posterior draws, the convergence line and the PSIS k-hat of q (Yao et al., "Yes,
 work?", 2018: k < 0.5 good, 0.5-0.7 ok, > 0.7 unreliable).
 
 Exit codes: 0 fitted (converged or not: read the convergence line); 1 the fit itself failed
-(e.g. the log density is not finite at the initial point), or --out or --plot could not be
-written after the fit after all (the fit is printed; --out's data go to the temp folder, named
-on stderr); 2 a bad command, model name, file or
-data (one line on stderr, nothing fitted); 130 Ctrl-C: the fit so far is printed first, marked
-interrupted, then the exit code says the run was cut short (the shell's 128 + SIGINT, so scripts
-that chain `wengert fit ... && next` stop).
+(e.g. the log density is not finite at the initial point, or any error inside the fit), or --out
+or --plot could not be written after the fit after all (the fit is printed; --out's data go to
+the temp folder, named on stderr); 2 a bad command, model name, file or data, or a model whose
+code fails (one line on stderr, nothing fitted); 130 Ctrl-C: the fit so far is printed first,
+marked interrupted, then the exit code says the run was cut short (the shell's 128 + SIGINT, so
+scripts that chain `wengert fit ... && next` stop).
 
 Only what the fit needs is imported: ArviZ and matplotlib load only for --out and --plot.
 """
@@ -204,6 +204,8 @@ def _bind(args):
         except (ValueError, TypeError) as e:
             why = re.sub(r"^model '[^']*': ", "", str(e))
             raise CliError(f"model {label!r} rejects the data: {why}") from None
+        except Exception as e:      # the model's own code failed (mu.value on numpy, ...)
+            raise CliError(f"model {label!r} fails when run: {_why(e)}") from None
     if model.num_params == 0:
         raise CliError(f"model {label!r} has no latent variables to fit (no ppl.sample site "
                        "without obs=): is it a model function?")
@@ -238,6 +240,17 @@ def _convergence_line(fit):
             f"R-hat of the raw iterates {fit.rhat:.3f}, skipped steps {fit.skipped})")
 
 
+def _why(e):
+    """An exception from the model's code in one line, with the remedy for the usual ones."""
+    text = str(e).splitlines()[0] if str(e) else ""
+    hint = ""
+    if isinstance(e, AttributeError) and "'value'" in text:
+        hint = " (read a site's value with ad.getval(x): it works on Tensors and numpy arrays)"
+    elif isinstance(e, TypeError) and "Tensor" in text and "ad." not in text:
+        hint = " (inside a model compute with ad. functions, e.g. ad.exp, not numpy's)"
+    return f"{type(e).__name__}: {text}{hint}"
+
+
 def _fit_failed(e):
     msg = str(e)
     if "init=" in msg:
@@ -263,6 +276,11 @@ def _fit(args, t_start):
                        progress=False if args.quiet else None, **options)
     except (ValueError, FloatingPointError, RuntimeError) as e:
         return _fit_failed(e)
+    except TypeError as e:          # the model's code on the engine's Tensors (np.exp, ...)
+        raise CliError(f"model {model.name!r} fails when differentiated: {_why(e)}") from None
+    except Exception as e:          # anything else from the model's code or the fit
+        print(f"wengert: error: the fit failed: {_why(e)}", file=sys.stderr)
+        return 1
     t_fit = time.perf_counter() - t_fit
     print(fit.summary_text(draws=args.draws, max_rows=None if args.all else _ROWS,
                            note="--all for every row, --out for ArviZ data"))
