@@ -140,6 +140,12 @@ class Model:
             if clearer is None:
                 raise
             raise clearer from e
+        except AttributeError as e:
+            if "'value'" not in str(e):
+                raise
+            raise AttributeError(f"model {self.name!r}: {e}; a site's value is a numpy array "
+                                 "here and an engine Tensor under ADVI: read it with "
+                                 "ad.getval(x), which works on both") from e
         params, offset = {}, 0
         self.observed = {}
         for name, msg in sites.items():

@@ -244,7 +244,7 @@ def _why(e):
     """An exception from the model's code in one line, with the remedy for the usual ones."""
     text = str(e).splitlines()[0] if str(e) else ""
     hint = ""
-    if isinstance(e, AttributeError) and "'value'" in text:
+    if isinstance(e, AttributeError) and "'value'" in text and "getval" not in text:
         hint = " (read a site's value with ad.getval(x): it works on Tensors and numpy arrays)"
     elif isinstance(e, TypeError) and "Tensor" in text and "ad." not in text:
         hint = " (inside a model compute with ad. functions, e.g. ad.exp, not numpy's)"
@@ -317,7 +317,9 @@ def main(argv=None):
     try:
         args = _parser().parse_args(argv)
         if args.command == "fit":
-            return _fit(args, t_start)
+            with warnings.catch_warnings():   # numpy's floating-point notes (log of a negative
+                warnings.simplefilter("ignore", RuntimeWarning)  # at a start): said in words
+                return _fit(args, t_start)
         if args.command == "models":
             return _models()
         raise CliError("a command is required: fit or models (see `wengert --help`)")
