@@ -159,6 +159,18 @@ def _shape_str(shape):
     return "(" + ", ".join(str(int(n)) for n in shape) + (",)" if len(shape) == 1 else ")")
 
 
+def _where(plates):
+    if len(plates) == 1:
+        p = plates[0]
+        return f"plate {p.name!r} (size {p.batch_size}, dim {p.dim})"
+    return "plates " + ", ".join(f"{p.name!r} (size {p.batch_size}, dim {p.dim})"
+                                 for p in plates)
+
+
+_HINT = ("; is some data a column, shape (n, 1)? pass it as a vector (e.g. y.ravel()), or "
+         "declare the extra axis with another plate or .to_event()")
+
+
 def _check_within_plates(msg, plates):
     """Refuse a site whose value or distribution reaches beyond its plates' batch axes.
 
@@ -168,28 +180,22 @@ def _check_within_plates(msg, plates):
     otherwise make an n x n likelihood silently (the classic column-data bug).
     """
     d = max(-p.dim for p in plates)
-    outer = next(p for p in plates if p.dim == -d)
-    where = f"plate {outer.name!r} (size {outer.batch_size}, dim {outer.dim})"
-    if len(plates) > 1:
-        where = "plates " + ", ".join(f"{p.name!r} (size {p.batch_size}, dim {p.dim})"
-                                      for p in plates)
     name, kind = msg["name"], msg["type"]
-    hint = ("; is some data a column, shape (n, 1)? pass it as a vector (e.g. y.ravel()), or "
-            "declare the extra axis with another plate or .to_event()")
     if kind == "sample":
         fn = msg["fn"]
         batch = tuple(fn.batch_shape)
-        if any(n != 1 for n in batch[:len(batch) - d]):
+        if len(batch) > d and any(n != 1 for n in batch[:len(batch) - d]):
             raise ValueError(f"site {name!r}: its distribution has batch shape "
-                             f"{_shape_str(batch)}, which reaches beyond {where}{hint}")
+                             f"{_shape_str(batch)}, which reaches beyond {_where(plates)}{_HINT}")
         if not msg["is_observed"]:
             return
-        full = list((1,) * (d - len(batch)) + batch[len(batch) - d:] if len(batch) < d
-                    else batch)
+        full = list((1,) * (d - len(batch)) + batch if len(batch) < d else batch)
         for p in plates:
             full[p.dim] = p.batch_size
         full = tuple(full) + tuple(fn.event_shape)
         obs_shape = np.shape(getval(msg["value"]))
+        if obs_shape == full:
+            return
         try:
             both = np.broadcast_shapes(obs_shape, full)
         except ValueError:
@@ -197,14 +203,14 @@ def _check_within_plates(msg, plates):
         if both != full:
             raise ValueError(f"site {name!r}: observed data of shape {_shape_str(obs_shape)} "
                              f"broadcast with the distribution's shape {_shape_str(full)} to "
-                             f"{_shape_str(both)}, beyond {where}{hint}")
+                             f"{_shape_str(both)}, beyond {_where(plates)}{_HINT}")
         return
     shape = np.shape(getval(msg["value"]))
-    what = "value" if kind == "deterministic" else "log weight"
     bad = any(n != 1 for n in shape[:len(shape) - d])
     for p in plates:
         if not bad and len(shape) >= -p.dim and shape[p.dim] not in (1, p.batch_size):
             bad = True
     if bad:
+        what = "value" if kind == "deterministic" else "log weight"
         raise ValueError(f"{kind} site {name!r}: its {what} has shape {_shape_str(shape)}, "
-                         f"which does not fit {where}{hint}")
+                         f"which does not fit {_where(plates)}{_HINT}")
