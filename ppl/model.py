@@ -172,6 +172,21 @@ class Model:
             offset += size
         self.parameters = params
         self.num_params = offset
+        if self.observed and offset:
+            self._drop_computed_observations()
+
+    def _drop_computed_observations(self):
+        """`observed` keeps data, not an `obs=` computed from parameters (Stan's ARMA `err`):
+        a second start that changes a site's observed value shows it depends on them."""
+        try:
+            again = self._run(_Init(np.random.default_rng(1)))
+        except Exception:            # a model whose sites depend on random values: keep all
+            return
+        for name, value in list(self.observed.items()):
+            other = again.get(name, {}).get("value")
+            if other is not value and not np.array_equal(np.asarray(getval(other)),
+                                                          np.asarray(getval(value))):
+                del self.observed[name]
 
     # ---- running the function ------------------------------------------------------------------
     def _run(self, *hs):

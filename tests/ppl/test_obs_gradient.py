@@ -56,3 +56,14 @@ def test_advi_on_obs_of_a_parameter_finds_the_conjugate_posterior():
     draws = fit.sample(4000, seed=2)["mu"]
     assert abs(draws.mean() - var * Y.sum()) < 0.3 * np.sqrt(var)
     assert abs(draws.std() / np.sqrt(var) - 1.0) < 0.25
+
+
+def test_an_obs_computed_from_parameters_is_not_reported_as_data():
+    m = as_obs(Y)
+    assert "err" not in m.observed     # its value moves with mu: it is not observed data
+
+    @ppl.model
+    def plain(y):
+        mu = ppl.sample("mu", dist.Normal(0.0, 10.0))
+        ppl.sample("y", dist.Normal(mu, 1.0).expand((len(y),)).to_event(1), obs=y)
+    np.testing.assert_array_equal(plain(Y).observed["y"], Y)
