@@ -9,7 +9,7 @@ Wengert, NumPyro and PyMC (same priors), and the references the fits are scored 
     radon          from the zoo: models/radon.py, `radon_centered` and its simulate() (J = 85
                    counties, N = 919 houses, seed 1); centred a_j ~ N(mu_a, sigma_a),
                    y ~ N(a_county + b x, sigma_y); reference: a Gibbs sampler in numpy
-                   (tests/models/radon_gibbs.py, shared with the zoo's fit test)
+                   (models/reference/radon_gibbs.py, shared with the zoo's fit test)
     stochastic_volatility  from the zoo: models/stochastic_volatility.py, T = 500, seed 0,
                    non-centred; reference: the simulated truth (mu, phi, sigma scored in the
                    fit's own sds; the share of the 500 true h_t inside the 90% intervals)
@@ -37,7 +37,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-if REPO not in sys.path:            # tests/models/radon_gibbs.py, the shared Gibbs sampler
+if REPO not in sys.path:            # the repository, when wengert isn't installed
     sys.path.insert(0, REPO)
 
 import autodiff as ad  # noqa: E402
@@ -49,7 +49,7 @@ from models import logistic_regression as zoo_logistic  # noqa: E402
 from models import radon as zoo_radon  # noqa: E402
 from models import stochastic_volatility as zoo_sv  # noqa: E402
 from ppl.distributions.base import validation_enabled  # noqa: E402
-from tests.models.radon_gibbs import gibbs, split_rhat  # noqa: E402
+from models.reference.radon_gibbs import gibbs, split_rhat  # noqa: E402
 
 POSTERIORDB = os.path.join(HERE, "..", "..", "shared", "data", "posteriordb")
 ES_REFERENCE = os.path.join(POSTERIORDB, "eight_schools-eight_schools_noncentered",
@@ -148,7 +148,7 @@ def importance_reference(model, draws, seed=0, df=10.0):
 
 def radon_gibbs_reference(data, sweeps, chains=4, seed=0):
     """The radon posterior by Gibbs sampling in numpy, independent of the engine
-    (tests/models/radon_gibbs.py: normal full conditionals for a_j, mu_a, b; independence
+    (models/reference/radon_gibbs.py: normal full conditionals for a_j, mu_a, b; independence
     Metropolis steps for sigma_y and sigma_a). Half the sweeps are burn-in."""
     draws = gibbs(data, sweeps, chains=chains, seed=seed)      # (chains, kept sweeps, 4 + J)
     rhat = split_rhat(draws)

@@ -43,8 +43,8 @@ def numpyro_models():
         mu = numpyro.sample("mu", nd.Normal(0.0, 5.0))
         tau = numpyro.sample("tau", nd.HalfCauchy(5.0))
         with numpyro.plate("school", len(sigma)):
-            theta_trans = numpyro.sample("theta_trans", nd.Normal(0.0, 1.0))
-            theta = numpyro.deterministic("theta", mu + tau * theta_trans)
+            theta_tilde = numpyro.sample("theta_tilde", nd.Normal(0.0, 1.0))
+            theta = numpyro.deterministic("theta", mu + tau * theta_tilde)
             numpyro.sample("y", nd.Normal(theta, sigma), obs=y)
 
     def np_logistic(x, y):
@@ -87,8 +87,8 @@ def pymc_models():
         with pm.Model() as m:
             mu = pm.Normal("mu", 0.0, 5.0)
             tau = pm.HalfCauchy("tau", 5.0)
-            theta_trans = pm.Normal("theta_trans", 0.0, 1.0, shape=len(sigma))
-            theta = pm.Deterministic("theta", mu + tau * theta_trans)
+            theta_tilde = pm.Normal("theta_tilde", 0.0, 1.0, shape=len(sigma))
+            theta = pm.Deterministic("theta", mu + tau * theta_tilde)
             pm.Normal("y", theta, sigma, observed=y)
         return m
 

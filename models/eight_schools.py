@@ -2,12 +2,12 @@
 
 A hierarchical normal model of the effects of coaching programmes in eight schools:
 
-    theta_trans_j ~ Normal(0, 1),  mu ~ Normal(0, 5),  tau ~ HalfCauchy(5),
-    theta_j = mu + tau * theta_trans_j   (deterministic),
+    theta_tilde_j ~ Normal(0, 1),  mu ~ Normal(0, 5),  tau ~ HalfCauchy(5),
+    theta_j = mu + tau * theta_tilde_j   (deterministic),
     y_j ~ Normal(theta_j, sigma_j),      j = 1..J = 8, sigma_j known.
 
 This is posteriordb's `eight_schools_noncentered` (same priors, same site names: `mu`, `tau`,
-`theta_trans`, `theta`); the centred form, `eight_schools_centered` in the zoo, samples
+`theta_tilde`, `theta`); the centred form, `eight_schools_centered` in the zoo, samples
 theta_j ~ Normal(mu, tau) directly and has the funnel that makes it hard for NUTS and ADVI alike.
 
 Data (typed in, 16 numbers): the estimated effects y_j of special coaching on SAT-V scores and
@@ -20,7 +20,7 @@ The data keywords are posteriordb's (`J`, `y`, `sigma`), so its data.json works 
     >>> from models import eight_schools as es
     >>> m = es.model(**es.data())
     >>> m.num_params, list(m.parameters)
-    (10, ['mu', 'tau', 'theta_trans'])
+    (10, ['mu', 'tau', 'theta_tilde'])
 """
 import numpy as np
 
@@ -41,12 +41,12 @@ def data():
 
 @ppl.model
 def eight_schools(J, sigma, y=None):
-    """Non-centred: theta = mu + tau * theta_trans, theta_trans ~ N(0, 1); y ~ N(theta, sigma)."""
+    """Non-centred: theta = mu + tau * theta_tilde, theta_tilde ~ N(0, 1); y ~ N(theta, sigma)."""
     mu = ppl.sample("mu", dist.Normal(0.0, 5.0))
     tau = ppl.sample("tau", dist.HalfCauchy(5.0))
     with ppl.plate("school", J):
-        theta_trans = ppl.sample("theta_trans", dist.Normal(0.0, 1.0))
-        theta = ppl.deterministic("theta", mu + tau * theta_trans)
+        theta_tilde = ppl.sample("theta_tilde", dist.Normal(0.0, 1.0))
+        theta = ppl.deterministic("theta", mu + tau * theta_tilde)
         ppl.sample("y", dist.Normal(theta, sigma), obs=y)
 
 

@@ -14,9 +14,12 @@ netCDF-3 writer cannot hold groups, so on ArviZ 1.x `to_netcdf` needs h5netcdf a
 """
 import numpy as np
 
-__all__ = ["to_arviz", "summary", "groups", "to_netcdf", "from_netcdf", "ELBO_GROUP"]
+__all__ = ["to_arviz", "summary", "groups", "to_netcdf", "from_netcdf", "ELBO_GROUP",
+           "ONE_CHAIN"]
 
 ELBO_GROUP = "elbo_history"
+# what a posterior of one chain holds (a posterior attribute): not a Markov chain
+ONE_CHAIN = "independent draws from q, stored as one chain; R-hat does not apply"
 
 
 def _az():
@@ -52,6 +55,9 @@ def to_arviz(posterior, observed_data=None, sample_stats=None, elbo=None, dims=N
     az = _az()
     dims, coords = dict(dims or {}), dict(coords or {})
     attrs = {k: _attr(v) for k, v in (attrs or {}).items() if v is not None}
+    if len({np.shape(a)[0] for a in posterior.values()}) == 1 and \
+            next(iter(posterior.values())).shape[0] == 1:
+        attrs.setdefault("draws", ONE_CHAIN)
     data = {"posterior": posterior}
     if observed_data:
         data["observed_data"] = observed_data
@@ -73,15 +79,44 @@ def to_arviz(posterior, observed_data=None, sample_stats=None, elbo=None, dims=N
     return obj
 
 
+class _NoShapeCheck:
+    """ArviZ 0.23's logger filter: drop "Shape validation failed ... chains=2", which R-hat
+    raises for one chain (the draws from q are independent: there is nothing to compare)."""
+
+    def filter(self, record):
+        return not str(record.msg).startswith("Shape validation failed")
+
+
+def _chains(obj):
+    post = obj["posterior"] if hasattr(obj, "children") else getattr(obj, "posterior", None)
+    return None if post is None else dict(post.sizes).get("chain")
+
+
 def summary(obj, **kwargs):
     """ArviZ's summary table (a pandas DataFrame) of the posterior group.
 
     Defaults: kind="stats" (mean, sd and an interval: 0.23 gives hdi_3%/hdi_97%, 1.x
     eti89_lb/eti89_ub) and round_to="none" (raw numbers); any keyword goes to az.summary
-    (e.g. kind="all" adds ESS and MCSE; r_hat is NaN for one set of independent draws).
+    (e.g. kind="all" adds ESS and MCSE). The draws of a VI fit are one chain of independent
+    draws from q: R-hat, which compares chains, does not apply, so its column is left out
+    and ArviZ 0.23's warning about fewer than 2 chains is not shown.
     """
+    import logging  # noqa: PLC0415
     kwargs = {"kind": "stats", "round_to": "none", **kwargs}
-    return _az().summary(obj, **kwargs)
+    az = _az()
+    log = getattr(az, "_log", None) if isinstance(getattr(az, "_log", None), logging.Logger) \
+        else None
+    quiet = _NoShapeCheck()
+    if log is not None:
+        log.addFilter(quiet)
+    try:
+        table = az.summary(obj, **kwargs)
+    finally:
+        if log is not None:
+            log.removeFilter(quiet)
+    if _chains(obj) == 1 and "r_hat" in getattr(table, "columns", ()):
+        table = table.drop(columns="r_hat")
+    return table
 
 
 def groups(obj):

@@ -34,6 +34,7 @@ import autodiff as ad
 from autodiff import Tensor, getval
 
 from . import handlers
+from .binding import blame_argument, check_arguments
 from .primitives import _obs_shape_error
 from .transforms import biject_to
 
@@ -129,9 +130,22 @@ class Model:
     """
 
     def __init__(self, fn, args=(), kwargs=None):
-        self.fn, self.args, self.kwargs = fn, tuple(args), dict(kwargs or {})
         self.name = getattr(fn, "__name__", "model")
-        sites = self._run(_Init(np.random.default_rng(0)))
+        self.fn = fn
+        self.args, self.kwargs = check_arguments(self.name, fn, tuple(args), dict(kwargs or {}))
+        try:
+            sites = self._run(_Init(np.random.default_rng(0)))
+        except (TypeError, ValueError, FloatingPointError) as e:
+            clearer = blame_argument(self.name, fn, self.args, self.kwargs, e)
+            if clearer is None:
+                raise
+            raise clearer from e
+        except AttributeError as e:
+            if "'value'" not in str(e):
+                raise
+            raise AttributeError(f"model {self.name!r}: {e}; a site's value is a numpy array "
+                                 "here and an engine Tensor under ADVI: read it with "
+                                 "ad.getval(x), which works on both") from e
         params, offset = {}, 0
         self.observed = {}
         for name, msg in sites.items():
@@ -158,6 +172,21 @@ class Model:
             offset += size
         self.parameters = params
         self.num_params = offset
+        if self.observed and offset:
+            self._drop_computed_observations()
+
+    def _drop_computed_observations(self):
+        """`observed` keeps data, not an `obs=` computed from parameters (Stan's ARMA `err`):
+        a second start that changes a site's observed value shows it depends on them."""
+        try:
+            again = self._run(_Init(np.random.default_rng(1)))
+        except Exception:            # a model whose sites depend on random values: keep all
+            return
+        for name, value in list(self.observed.items()):
+            other = again.get(name, {}).get("value")
+            if other is not value and not np.array_equal(np.asarray(getval(other)),
+                                                          np.asarray(getval(value))):
+                del self.observed[name]
 
     # ---- running the function ------------------------------------------------------------------
     def _run(self, *hs):

@@ -25,10 +25,9 @@ def _message(kind, name, fn, value, is_observed):
 def _as_obs(name, obs):
     if type(obs) is np.ndarray and obs.dtype.kind == "f" and not is_validation_enabled():
         return obs  # checked when the Model was bound to its data
-    if isinstance(obs, Tensor):
-        obs = obs.value
-    try:
-        a = np.asarray(obs)
+    boxed = isinstance(obs, Tensor)  # a value computed from parameters (Stan's ARMA `err`):
+    try:                             # checked on its value, kept boxed so its gradient flows
+        a = np.asarray(getval(obs))
     except Exception as e:
         raise TypeError(f"site {name!r}: obs must be array-like, got {type(obs).__name__}") from e
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
@@ -36,6 +35,8 @@ def _as_obs(name, obs):
     if np.issubdtype(a.dtype, np.floating) and np.isnan(a).any():
         raise ValueError(f"site {name!r}: the observed data contain {int(np.isnan(a).sum())} "
                          "NaN value(s); drop or impute them before fitting")
+    if boxed:
+        return obs
     return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)
 
 
@@ -124,6 +125,8 @@ class plate(handlers.Messenger):
         return len(self.indices)
 
     def process(self, msg):
+        if not msg["plates"]:  # the innermost plate: every enclosing plate is on the stack
+            _check_within_plates(msg, [h for h in handlers._STACK if isinstance(h, plate)])
         msg["plates"].insert(0, self)
         if msg["type"] == "factor" or msg["type"] == "deterministic":
             msg["scale"] *= self.scale
@@ -150,3 +153,64 @@ def _obs_shape_error(name, obs, fn):
     return ValueError(f"site {name!r}: observed data of shape {np.shape(getval(obs))} do not "
                       f"broadcast with the distribution's shape {fn.shape()} "
                       f"(batch {fn.batch_shape} + event {fn.event_shape})")
+
+
+def _shape_str(shape):
+    return "(" + ", ".join(str(int(n)) for n in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def _where(plates):
+    if len(plates) == 1:
+        p = plates[0]
+        return f"plate {p.name!r} (size {p.batch_size}, dim {p.dim})"
+    return "plates " + ", ".join(f"{p.name!r} (size {p.batch_size}, dim {p.dim})"
+                                 for p in plates)
+
+
+_HINT = ("; is some data a column, shape (n, 1)? pass it as a vector (e.g. y.ravel()), or "
+         "declare the extra axis with another plate or .to_event()")
+
+
+def _check_within_plates(msg, plates):
+    """Refuse a site whose value or distribution reaches beyond its plates' batch axes.
+
+    Inside plates covering the last d batch axes, a distribution's batch shape may only have
+    size-1 axes left of them, and an observed value, a deterministic value or a factor may not
+    broadcast the site's shape any further: a column (n, 1) against a plate's (n,) would
+    otherwise make an n x n likelihood silently (the classic column-data bug).
+    """
+    d = max(-p.dim for p in plates)
+    name, kind = msg["name"], msg["type"]
+    if kind == "sample":
+        fn = msg["fn"]
+        batch = tuple(fn.batch_shape)
+        if len(batch) > d and any(n != 1 for n in batch[:len(batch) - d]):
+            raise ValueError(f"site {name!r}: its distribution has batch shape "
+                             f"{_shape_str(batch)}, which reaches beyond {_where(plates)}{_HINT}")
+        if not msg["is_observed"]:
+            return
+        full = list((1,) * (d - len(batch)) + batch if len(batch) < d else batch)
+        for p in plates:
+            full[p.dim] = p.batch_size
+        full = tuple(full) + tuple(fn.event_shape)
+        obs_shape = np.shape(getval(msg["value"]))
+        if obs_shape == full:
+            return
+        try:
+            both = np.broadcast_shapes(obs_shape, full)
+        except ValueError:
+            raise _obs_shape_error(name, msg["value"], fn) from None
+        if both != full:
+            raise ValueError(f"site {name!r}: observed data of shape {_shape_str(obs_shape)} "
+                             f"broadcast with the distribution's shape {_shape_str(full)} to "
+                             f"{_shape_str(both)}, beyond {_where(plates)}{_HINT}")
+        return
+    shape = np.shape(getval(msg["value"]))
+    bad = any(n != 1 for n in shape[:len(shape) - d])
+    for p in plates:
+        if not bad and len(shape) >= -p.dim and shape[p.dim] not in (1, p.batch_size):
+            bad = True
+    if bad:
+        what = "value" if kind == "deterministic" else "log weight"
+        raise ValueError(f"{kind} site {name!r}: its {what} has shape {_shape_str(shape)}, "
+                         f"which does not fit {_where(plates)}{_HINT}")

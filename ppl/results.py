@@ -226,19 +226,31 @@ class VIResult:
         """Posterior standard deviations by site (the same 1000 draws as `mean`)."""
         return {n: a.std(axis=0, ddof=1) for n, a in self._default_draws.items()}
 
-    def summary_text(self, draws=1000, seed=None):
+    def summary_text(self, draws=1000, seed=None, max_rows=None, note=""):
         """A plain-text table: one row per scalar element (`theta[0]`), columns mean, sd
         (ddof=1) and the 5%, 50%, 95% quantiles of the draws. Imports neither arviz nor scipy.
+
+        With `max_rows`, a site of more elements shows its first `max_rows` and a line saying
+        how many it has (`h: 500 elements, 10 shown`, then `; note` when given).
         """
+        if max_rows is not None and (isinstance(max_rows, bool) or int(max_rows) != max_rows
+                                     or max_rows < 1):
+            raise ValueError(f"summary_text: max_rows must be a positive integer or None, got "
+                             f"{max_rows!r}")
         rows = []
         for name, a in self.sample(draws, seed).items():
-            for label, x in _elements(name, a):
+            elements = _elements(name, a)
+            for label, x in elements[:max_rows]:
                 sd = float(np.std(x, ddof=1)) if x.size > 1 else float("nan")
                 rows.append((label, float(np.mean(x)), sd, *np.quantile(x, [0.05, 0.5, 0.95])))
-        width = max([len(r[0]) for r in rows] + [4])
+            if max_rows is not None and len(elements) > max_rows:
+                rows.append(f"{name}: {len(elements)} elements, {int(max_rows)} shown"
+                            + (f"; {note}" if note else ""))
+        width = max([len(r[0]) for r in rows if not isinstance(r, str)] + [4])
         head = f"{'':<{width}} " + " ".join(f"{c:>10}" for c in
                                              ("mean", "sd", "5%", "50%", "95%"))
-        lines = [f"{r[0]:<{width}} " + " ".join(_fmt(v) for v in r[1:]) for r in rows]
+        lines = [r if isinstance(r, str) else f"{r[0]:<{width}} " + " ".join(_fmt(v) for v in r[1:])
+                 for r in rows]
         return "\n".join([head, *lines])
 
     # ---- diagnostics --------------------------------------------------------------------------

@@ -69,12 +69,12 @@ def test_eight_schools_noncentred_matches_scipy_by_hand():
     d = es.data()
     y, sigma = d["y"], d["sigma"]
     m = es.model(**d)
-    assert sorted(m.parameters) == ["mu", "tau", "theta_trans"]
+    assert sorted(m.parameters) == ["mu", "tau", "theta_tilde"]
     rng = np.random.default_rng(7)
     for _ in range(3):
         z = rng.normal(size=m.num_params)
         p = pieces(m, z)
-        mu, log_tau, tt = p["mu"][0], p["tau"][0], p["theta_trans"]
+        mu, log_tau, tt = p["mu"][0], p["tau"][0], p["theta_tilde"]
         tau = np.exp(log_tau)
         theta = mu + tau * tt
         expected = (st.norm.logpdf(mu, 0, 5) + st.halfcauchy.logpdf(tau, scale=5) + log_tau

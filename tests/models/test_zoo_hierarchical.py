@@ -1,10 +1,10 @@
 """The zoo's hierarchical and many-latent entries: radon (non-centred and centred) and stochastic
 volatility. Log densities against scipy by hand; fits against independent references.
 
-radon (non-centred), meanfield, seed 0, against a Gibbs sampler in numpy (tests/models/
-radon_gibbs.py; 4 chains x 2000 kept sweeps, split R-hat 1.000, Monte Carlo error of a mean
-about 0.03 sd). Seeds 0..4 measured by hand (worst): |mean - ref| / ref sd: mu_a 0.03, b 0.07,
-sigma_y 0.22, a_j 0.28, sigma_a 0.73; sd / ref sd: b 0.92, sigma_y 0.97-1.01, a_j 0.90-1.14,
+radon (non-centred), meanfield, seed 0, against a Gibbs sampler in numpy
+(models/reference/radon_gibbs.py; 4 chains x 2000 kept sweeps, split R-hat 1.000, Monte Carlo error
+of a mean about 0.03 sd). Seeds 0..4 measured by hand (worst): |mean - ref| / ref sd: mu_a 0.03, b
+0.07, sigma_y 0.22, a_j 0.28, sigma_a 0.73; sd / ref sd: b 0.92, sigma_y 0.97-1.01, a_j 0.90-1.14,
 mu_a 0.48-0.51, sigma_a 0.54-0.57. Tolerances: means within 0.4 ref sd (sigma_a: 1.0, meanfield
 misses the skew of the scale), sds within 20% for b, sigma_y and the a_j; mu_a and sigma_a are
 correlated with all 85 a_raw_j, which meanfield cannot represent: their sd ratio must lie in
@@ -42,7 +42,7 @@ from scipy.special import log_expit
 
 from models import radon as zoo_radon
 from models import stochastic_volatility as zoo_sv
-from tests.models.radon_gibbs import COLUMNS, gibbs, split_rhat
+from models.reference.radon_gibbs import COLUMNS, gibbs, split_rhat
 from tests.models.zoo_reference import bound, fit_of, pieces, standardised_errors
 
 

@@ -6,7 +6,7 @@ the mode of a hand-written log density, the exact posterior of a Gaussian linear
 
     >>> m, d = bound("eight_schools")
     >>> sorted((k, v.shape) for k, v in pieces(m, np.zeros((5, m.num_params))).items())
-    [('mu', (5, 1)), ('tau', (5, 1)), ('theta_trans', (5, 8))]
+    [('mu', (5, 1)), ('tau', (5, 1)), ('theta_tilde', (5, 8))]
 """
 import numpy as np
 import scipy.optimize as so

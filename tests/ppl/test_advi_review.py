@@ -8,7 +8,8 @@ import pytest
 
 import autodiff as ad
 import ppl
-from ppl import cli, dist
+from ppl import dist
+from wengert import cli
 from ppl.advi_steps import Window
 from ppl.psis import split_rhat
 

@@ -3,7 +3,6 @@ file models end to end, --out and --plot, Ctrl-C, and the installed console scri
 import json
 import re
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,7 +11,10 @@ import numpy as np
 import pytest
 
 import ppl
-from ppl import cli
+from wengert import cli
+from wengert.io import read_data
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 MODELS_PY = textwrap.dedent("""
     import numpy as np
@@ -83,7 +85,7 @@ ERRORS = [
     (["fit", "{d}/raises.py:f"], "RuntimeError: boom"),
     (["fit", "{d}/m.py:coin"], "missing data key\\(s\\) flips.*it takes \\(flips\\)"),
     (["fit", "{d}/m.py:coin", "--data", "{d}/nofile.json"], "data file .* not found"),
-    (["fit", "{d}/m.py:coin", "--data", "{d}"], "cannot read data file"),
+    (["fit", "{d}/m.py:coin", "--data", "{d}"], "data file .* is a folder"),
     (["fit", "{d}/m.py:coin", "--data", "{d}/latin1.json"], "cannot read data file"),
     (["fit", "{d}/m.py:coin", "--data", "{d}/bad.json"], "not valid JSON.*line 1"),
     (["fit", "{d}/m.py:coin", "--data", "{d}/list.json"], "must hold a JSON object.*got .*list"),
@@ -100,7 +102,7 @@ ERRORS = [
     (["fit", "eight_schools", "--seed", "-1"], "--seed: expected a non-negative integer"),
     (["fit", "eight_schools", "--family", "diag"], "invalid choice: 'diag'"),
     (["fit", "eight_schools", "--out", "{d}/no/dir/fit.nc"], "--out .*does not exist"),
-    (["fit", "eight_schools", "--plot", "{d}/m.py"], "--plot .*cannot create"),
+    (["fit", "eight_schools", "--plot", "{d}/m.py"], "--plot .* is a file; give a folder"),
     (["fit", "eight_schools", "--bogus"], "unrecognized arguments: --bogus"),
     (["fit"], "required: MODEL"),
     ([], "a command is required"),
@@ -141,7 +143,7 @@ def test_read_data_types(files):
     (files / "types.json").write_text(json.dumps(
         {"ints": [1, 2], "floats": [[1.5, 2], [3, 4]], "n": 3, "s": 0.5, "name": "x",
          "flag": True, "none": None}))
-    d = cli._read_data(files / "types.json")
+    d = read_data(files / "types.json")
     assert d["ints"].dtype.kind == "i" and d["floats"].shape == (2, 2)
     assert d["floats"].dtype == np.float64
     assert d["n"] == 3 and type(d["n"]) is int and d["s"] == 0.5 and d["name"] == "x"
@@ -244,21 +246,20 @@ def test_ctrl_c_outside_the_fit(monkeypatch, capsys):
 
 
 def test_console_script_subprocess(tmp_path):
-    exe = shutil.which("wengert")
-    assert exe, "run `pip install -e .` so the console script exists"
-    bad = subprocess.run([exe, "fit", "eight_schools", "--data", str(tmp_path / "x.json")],
-                         capture_output=True, text=True)
+    # the command of the checkout under test (not whichever `wengert` is first on PATH)
+    bad = subprocess.run([sys.executable, "-m", "wengert", "fit", "eight_schools", "--data",
+                          str(tmp_path / "x.json")], capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.startswith("wengert: error: data file") and bad.stderr.count("\n") == 1
     # the fit path must not pull in the heavy libraries (the < 1 s target)
     probe = subprocess.run([sys.executable, "-c", textwrap.dedent("""
         import sys
-        from ppl import cli
+        from wengert import cli
         cli.main(["fit", "eight_schools", "--steps", "300", "--seed", "1", "--quiet"])
         heavy = [m for m in ("arviz", "matplotlib", "pandas", "scipy.stats", "xarray")
                  if m in sys.modules]
         print("HEAVY", heavy)
-    """)], capture_output=True, text=True)
+    """)], capture_output=True, text=True, cwd=REPO)
     assert "HEAVY []" in probe.stdout, probe.stdout + probe.stderr
 
 
@@ -273,17 +274,20 @@ def test_the_command_runs_with_one_blas_thread_unless_told_otherwise(tmp_path):
     """)
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=REPO)
     assert "THREADS 1 1" in out.stdout and "eight_schools" in out.stdout, out.stderr
     env["OMP_NUM_THREADS"] = "2"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=REPO)
     assert "THREADS 1 2" in out.stdout, out.stderr
 
 
 def test_a_closed_pipe_is_exit_141_without_a_traceback():
     # `wengert fit ... | head -1`: the reader leaves after one line
-    p = subprocess.Popen([sys.executable, "-m", "ppl.cli", "models"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    p = subprocess.Popen([sys.executable, "-m", "wengert", "models"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                         cwd=REPO)
     p.stdout.close()                                  # nobody reads: every print breaks
     err = p.stderr.read().decode()
     assert p.wait() == 141 and "Traceback" not in err, err

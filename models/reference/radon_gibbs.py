@@ -1,5 +1,5 @@
 """The radon posterior by Gibbs sampling in numpy, independent of the engine (the reference for
-the zoo's radon fit test and for bench/advi_bench.py's radon rows).
+the zoo's radon fit test in tests/models and for bench/advi_bench.py's radon rows).
 
     >>> from models import radon
     >>> draws = gibbs(radon.data(), sweeps=20, chains=2)

@@ -8,25 +8,32 @@
 MODEL is a zoo name or `path/to/file.py:function`, the function an `@ppl.model` factory or a
 plain model function. --data is a JSON object of the function's keyword arguments (lists become
 numpy arrays, other values pass as they are); a zoo model without --data uses its shipped data,
-a file model is called with no arguments. The fit prints the bound model, a summary of the
+a file model is called with no arguments. --init gives the starting point (every latent
+site's constrained value, as ppl.advi's init=). --out and --plot are checked before anything is
+fitted. The fit prints the bound model, a summary of the
 posterior draws, the convergence line and the PSIS k-hat of q (Yao et al., "Yes, but did it
 work?", 2018: k < 0.5 good, 0.5-0.7 ok, > 0.7 unreliable).
 
 Exit codes: 0 fitted (converged or not: read the convergence line); 1 the fit itself failed
-(e.g. the log density is not finite at the initial point); 2 a bad command, model name, file or
-data (one line on stderr, nothing fitted); 130 Ctrl-C: the fit so far is printed first, marked
-interrupted, then the exit code says the run was cut short (the shell's 128 + SIGINT, so scripts
-that chain `wengert fit ... && next` stop).
+(e.g. the log density is not finite at the initial point, or any error inside the fit), or --out
+or --plot could not be written after the fit after all (the fit is printed; --out's data go to
+the temp folder, named on stderr); 2 a bad command, model name, file or data, or a model whose
+code fails (one line on stderr, nothing fitted); 130 Ctrl-C: the fit so far is printed first,
+marked interrupted, then the exit code says the run was cut short (the shell's 128 + SIGINT, so
+scripts that chain `wengert fit ... && next` stop).
 
 Only what the fit needs is imported: ArviZ and matplotlib load only for --out and --plot.
 """
 import argparse
-import json
 import os
+import re
 import sys
 import time
 import warnings
 from pathlib import Path
+
+from .io import (CliError, check_outputs, read_data, read_init, write_out,
+                 write_plots)
 
 __all__ = ["main"]
 
@@ -34,8 +41,7 @@ _KHAT = ((0.5, "good"), (0.7, "ok: usable, but expect error in the tails"),
          (float("inf"), "unreliable: q is far from the posterior"))
 
 
-class CliError(Exception):
-    """A user error: printed as one line `wengert: error: ...`, exit code 2."""
+_ROWS = 10     # the summary shows at most this many elements of a site unless --all
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,8 +97,13 @@ def _parser():
                    help="random seed (default: a fresh one, printed so the run can be repeated)")
     f.add_argument("--draws", type=_int_at_least(21, "an integer >= 21"), default=1000,
                    help="draws from q for the summary, k-hat and --out (default: 1000)")
+    f.add_argument("--init", metavar="JSON", help="initial values: a JSON object of every "
+                   "latent site's constrained value, inline ('{\"mu\": 0, \"tau\": 1}') or in "
+                   "a file (as ppl.advi's init=)")
     f.add_argument("--out", metavar="FIT.nc", help="write the fit as ArviZ data to netCDF")
     f.add_argument("--plot", metavar="DIR", help="write elbo.png and posterior.png to DIR")
+    f.add_argument("--all", action="store_true", help=f"print every element of every site "
+                   f"(default: the first {_ROWS} of a longer site, and how many it has)")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("models", help="list the model zoo", description="List the model zoo.")
     return p
@@ -122,6 +133,8 @@ def _from_file(path, name):
 
     import ppl
     file = Path(path)
+    if file.is_dir():
+        raise CliError(f"model file {path!r} is a folder; expected path/to/file.py:function")
     if not file.is_file():
         raise CliError(f"model file {path!r} not found")
     mod_name = f"_wengert_model_{abs(hash(str(file.resolve())))}"
@@ -147,38 +160,6 @@ def _from_file(path, name):
         return ppl.model(obj)
     raise CliError(f"{path}:{name} is not a model function (got {type(obj).__name__}); "
                    "expected a function that calls ppl.sample, or an @ppl.model factory")
-
-
-def _read_data(path):
-    """FILE.json -> dict of keyword arguments (lists as numpy arrays)."""
-    import numpy as np
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise CliError(f"data file {path!r} not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise CliError(f"cannot read data file {path!r}: {getattr(e, 'strerror', None) or e}") \
-            from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise CliError(f"data file {path!r} is not valid JSON: {e.msg} at line {e.lineno} "
-                       f"column {e.colno}") from None
-    if not isinstance(obj, dict):
-        raise CliError(f"data file {path!r} must hold a JSON object {{\"name\": value, ...}} of "
-                       f"the model's keyword arguments, got a JSON {type(obj).__name__}")
-    data = {}
-    for key, value in obj.items():
-        if isinstance(value, list):
-            try:
-                value = np.asarray(value)
-            except ValueError:
-                value = None
-            if value is None or value.dtype.kind not in "biuf":
-                raise CliError(f"data file {path!r}: {key!r} must be a number or a rectangular "
-                               "(nested) list of numbers")
-        data[key] = value
-    return data
 
 
 def _check_keys(factory, data, label):
@@ -216,12 +197,15 @@ def _bind(args):
                            "factory to use --data")
         model = factory
     else:
-        data = _read_data(args.data) if args.data is not None else (shipped or {})
+        data = read_data(args.data) if args.data is not None else (shipped or {})
         _check_keys(factory, data, label)
         try:
             model = factory(**data)
         except (ValueError, TypeError) as e:
-            raise CliError(f"model {label!r} rejects the data: {e}") from None
+            why = re.sub(r"^model '[^']*': ", "", str(e))
+            raise CliError(f"model {label!r} rejects the data: {why}") from None
+        except Exception as e:      # the model's own code failed (mu.value on numpy, ...)
+            raise CliError(f"model {label!r} fails when run: {_why(e)}") from None
     if model.num_params == 0:
         raise CliError(f"model {label!r} has no latent variables to fit (no ppl.sample site "
                        "without obs=): is it a model function?")
@@ -256,50 +240,62 @@ def _convergence_line(fit):
             f"R-hat of the raw iterates {fit.rhat:.3f}, skipped steps {fit.skipped})")
 
 
+def _why(e):
+    """An exception from the model's code in one line, with the remedy for the usual ones."""
+    text = str(e).splitlines()[0] if str(e) else ""
+    hint = ""
+    if isinstance(e, AttributeError) and "'value'" in text and "getval" not in text:
+        hint = " (read a site's value with ad.getval(x): it works on Tensors and numpy arrays)"
+    elif isinstance(e, TypeError) and "Tensor" in text and "ad." not in text:
+        hint = " (inside a model compute with ad. functions, e.g. ad.exp, not numpy's)"
+    return f"{type(e).__name__}: {text}{hint}"
+
+
+def _fit_failed(e):
+    msg = str(e)
+    if "init=" in msg:
+        msg += " (from the command: --init '{\"site\": value, ...}' with every latent site)"
+    print(f"wengert: error: the fit failed: {msg}", file=sys.stderr)
+    return 1
+
+
 def _fit(args, t_start):
+    check_outputs(args)
     model, options = _bind(args)
-    if args.out is not None and not Path(args.out).resolve().parent.is_dir():
-        raise CliError(f"--out {args.out!r}: the folder it goes in does not exist")
-    if args.plot is not None:
-        try:
-            Path(args.plot).mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise CliError(f"--plot {args.plot!r}: cannot create the folder ({e.strerror})") \
-                from None
+    told = f"; the zoo entry's options: {', '.join(sorted(options))}" if options else ""
+    if args.init is not None:
+        options = {**options, "init": read_init(args.init, model)}
+        told += "; initial values from --init"
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
     import ppl
     print(model)
-    told = f"; the zoo entry's options: {', '.join(sorted(options))}" if options else ""
     print(f"ADVI {args.family}, seed {seed}, at most {args.steps} steps{told}", flush=True)
     t_fit = time.perf_counter()
     try:
         fit = ppl.advi(model, family=args.family, steps=args.steps, seed=seed,
                        progress=False if args.quiet else None, **options)
     except (ValueError, FloatingPointError, RuntimeError) as e:
-        print(f"wengert: error: the fit failed: {e}", file=sys.stderr)
+        return _fit_failed(e)
+    except TypeError as e:          # the model's code on the engine's Tensors (np.exp, ...)
+        raise CliError(f"model {model.name!r} fails when differentiated: {_why(e)}") from None
+    except Exception as e:          # anything else from the model's code or the fit
+        print(f"wengert: error: the fit failed: {_why(e)}", file=sys.stderr)
         return 1
     t_fit = time.perf_counter() - t_fit
-    print(fit.summary_text(draws=args.draws))
+    print(fit.summary_text(draws=args.draws, max_rows=None if args.all else _ROWS,
+                           note="--all for every row, --out for ArviZ data"))
     print(_convergence_line(fit))
     with warnings.catch_warnings():  # the k-hat line below says it in words
         warnings.simplefilter("ignore", UserWarning)
         khat = float(fit.psis_khat(draws=args.draws))
     print(_khat_line(khat, args.family))
+    code = 0
     if args.out is not None:
-        from ppl import _arviz
-        _arviz.to_netcdf(fit.to_arviz(draws=args.draws), args.out)
-        print(f"wrote {args.out}")
+        code = write_out(fit, args)
     if args.plot is not None:
-        wrote = []
-        for name, plot in (("elbo.png", fit.plot_elbo), ("posterior.png", fit.plot_posterior)):
-            if name == "elbo.png" and not len(fit.elbo_history.elbo):
-                print("no ELBO estimates to plot (fewer steps than eval_elbo): elbo.png skipped")
-                continue
-            plot(str(Path(args.plot) / name))
-            wrote.append(str(Path(args.plot) / name))
-        print("wrote " + " and ".join(wrote))
+        code = max(code, write_plots(fit, args))
     print(f"seconds: fit {t_fit:.2f}, total {time.perf_counter() - t_start:.2f}")
-    return 130 if fit.stop_reason.startswith("interrupted") else 0
+    return 130 if fit.stop_reason.startswith("interrupted") else code
 
 
 def _models():
@@ -321,7 +317,9 @@ def main(argv=None):
     try:
         args = _parser().parse_args(argv)
         if args.command == "fit":
-            return _fit(args, t_start)
+            with warnings.catch_warnings():   # numpy's floating-point notes (log of a negative
+                warnings.simplefilter("ignore", RuntimeWarning)  # at a start): said in words
+                return _fit(args, t_start)
         if args.command == "models":
             return _models()
         raise CliError("a command is required: fit or models (see `wengert --help`)")
