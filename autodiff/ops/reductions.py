@@ -59,8 +59,14 @@ def var(x, axis=None, keepdims=False, ddof=0):
 
 
 def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation: sqrt(var(x))."""
-    return var(x, axis=axis, keepdims=keepdims, ddof=ddof) ** 0.5
+    """Standard deviation: sqrt(var(x)); the gradient is 0 where var(x) = 0."""
+    v = var(x, axis=axis, keepdims=keepdims, ddof=ddof)
+    zero = getval(v) == 0
+    if not np.any(zero):
+        return v ** 0.5
+    # var is flat there (its gradient is 0) but sqrt's is infinite: 0 * inf would be nan.
+    # Over one element std is 0 everywhere, so 0 is the derivative; elsewhere it is a subgradient
+    return where(zero, 0.0, where(zero, 1.0, v) ** 0.5)
 
 
 # ---- max / min: the gradient is shared equally between tied maxima ------------------------------
