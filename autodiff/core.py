@@ -115,7 +115,8 @@ class Primitive:
             raise self.error(e, vals, params) from e
 
     def error(self, e, vals, params):
-        shapes = ", ".join(str(np.shape(getval(v))) for v in vals)
+        shapes = ", ".join(f"a {type(v).__name__} of {len(v)}" if isinstance(v, (list, tuple))
+                           else str(np.shape(getval(v))) for v in vals)
         extra = ", " + ", ".join(f"{k}={v!r}" for k, v in params.items()) if params else ""
         return type(e)(f"{self.name}: {e} (argument shapes {shapes}{extra})")
 
