@@ -14,7 +14,8 @@ RNG = np.random.default_rng(19)
 # ---- numpy's functions on Tensors ---------------------------------------------------------------
 NUMPY_FORMS = [  # (numpy form, engine form): same value and gradient
     (lambda x: np.sum(np.exp(x) * np.ones(3)), lambda x: ad.sum(ad.exp(x))),
-    (lambda x: np.ones((2, 3)) @ x - np.ones(2) + x[0], lambda x: ad.matmul(np.ones((2, 3)), x) - 1.0 + x[0]),
+    (lambda x: np.ones((2, 3)) @ x - np.ones(2) + x[0],
+     lambda x: ad.matmul(np.ones((2, 3)), x) - 1.0 + x[0]),
     (lambda x: np.sum(np.stack([x, 2 * x]), axis=0, keepdims=True, out=None),
      lambda x: ad.sum(ad.stack([x, 2 * x]), axis=0, keepdims=True)),
     (lambda x: np.mean(x) + np.std(x, 0, None, None, 1) + np.var(x),
