@@ -18,9 +18,10 @@ from .layout import (append, argsort, array_split, atleast_1d, atleast_2d, atlea
 from .linalg import (cholesky, diagonal, einsum, inv, logdet, slogdet, solve, solve_triangular,
                      trace, tril, triu)
 from .decomp import det, eig, eigh, eigvalsh, norm, pinv, svd
-from .special import (beta, betainc, betaln, digamma, erf, erfc, erfcinv, erfinv, gamma,
-                      gammainc, gammaincc, gammaln, gammasgn, lgamma, log_ndtr, logit,
-                      multigammaln, ndtr, ndtri, polygamma, psi, rgamma, xlog1py, xlogy)
+from .special import (beta, betainc, betaincinv, betaln, digamma, erf, erfc, erfcinv, erfinv,
+                      gamma, gammainc, gammaincc, gammaincinv, gammaln, gammasgn, lgamma,
+                      log_ndtr, logit, multigammaln, ndtr, ndtri, polygamma, psi, rgamma,
+                      xlog1py, xlogy)
 from .bessel import i0, i1, iv, ive, j0, j1, jn, y0, y1, yn
 
 pow = power  # numpy 2's names

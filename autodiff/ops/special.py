@@ -123,6 +123,20 @@ betainc = primitive("betainc", sp.betainc,
                         "d/dx = x^(a-1) (1-x)^(b-1) / B(a, b); not differentiable in a, b.")
 
 
+# the inverses in the last argument: dx/dq = 1 / (the derivative above at x = ans)
+gammaincinv = primitive(
+    "gammaincinv", sp.gammaincinv,
+    vjp=(None, lambda g, ans, a, q: g / _gammainc_dx(a, ans)),
+    jvp=(None, lambda t, ans, a, q: t / _gammainc_dx(a, ans)), elementwise=True,
+    doc="x with gammainc(a, x) = q; d/dq = Gamma(a) x^(1-a) e^x; not differentiable in a.")
+betaincinv = primitive(
+    "betaincinv", sp.betaincinv,
+    vjp=(None, None, lambda g, ans, a, b, q: g / _betainc_dx(a, b, ans)),
+    jvp=(None, None, lambda t, ans, a, b, q: t / _betainc_dx(a, b, ans)), elementwise=True,
+    doc="x with betainc(a, b, x) = q; d/dq = B(a, b) x^(1-a) (1-x)^(1-b); not "
+        "differentiable in a, b.")
+
+
 # ---- error function and the normal distribution ------------------------------------------------
 erf = _unary("erf", sp.erf, lambda ans, x: _TWO_OVER_SQRT_PI * exp(-(x * x)),
               "2/sqrt(pi) int_0^x e^(-t^2) dt; d/dx = 2/sqrt(pi) e^(-x^2).")

@@ -78,18 +78,20 @@ BINARY = [  # (op, f, reference)
     ("gammainc", ad.gammainc, sps.gammainc),
     ("gammaincc", ad.gammaincc, sps.gammaincc),
     ("betainc", lambda a, x: ad.betainc(a, 2.5, x), lambda a, x: sps.betainc(a, 2.5, x)),
+    ("gammaincinv", ad.gammaincinv, sps.gammaincinv),
+    ("betaincinv", lambda a, q: ad.betaincinv(a, 2.5, q), lambda a, q: sps.betaincinv(a, 2.5, q)),
 ]
 
 
 @pytest.mark.parametrize("op, f, ref", BINARY, ids=[r[0] for r in BINARY])
 def test_binary_special_broadcasting(op, f, ref):
     x, y = pos(3, 1), pos(4)
-    if op == "betainc":
-        y = y / 3.5  # x in (0, 1)
+    if op in ("betainc", "gammaincinv", "betaincinv"):
+        y = y / 3.5  # x or q in (0, 1)
     out = f(x, y)
     assert out.shape == (3, 4)
     np.testing.assert_allclose(out, ref(x, y), rtol=1e-10, atol=0)
-    if op in ("gammainc", "gammaincc", "betainc"):  # differentiable in x only
+    if op in ("gammainc", "gammaincc", "betainc", "gammaincinv", "betaincinv"):  # in x only
         check(lambda y: f(x, y), y)
     else:
         check(f, x, y)
