@@ -11,6 +11,8 @@ be intercepted (numpy converts each item with `__array__`, which refuses): use `
 """
 import inspect
 
+import numpy as np
+
 from . import ops
 from .tensor import Tensor
 
@@ -77,6 +79,11 @@ def array_ufunc(ufunc, method, inputs, kwargs):
         return ufunc(*_values(inputs), **_values(kwargs))
     return fn(*inputs)
 
+
+# the arithmetic ufuncs, straight to their primitives (Tensor.__array_ufunc__'s fast path)
+UFUNCS = {np.add: ops.add, np.subtract: ops.subtract, np.multiply: ops.multiply,
+          np.divide: ops.divide, np.power: ops.power, np.matmul: ops.matmul,
+          np.negative: ops.negative, np.exp: ops.exp, np.log: ops.log}
 
 _signatures = {}
 

@@ -136,6 +136,10 @@ class Tensor:
     # numpy's protocols: np.exp(t), X @ t, np.sum(t), np.stack([a, b]) reach the autodiff
     # functions of the same names (numpy_protocol.py); what has none is refused by name
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method == "__call__" and not kwargs:  # `X * t` with X an array: the hot case
+            fn = _protocol.UFUNCS.get(ufunc)
+            if fn is not None:
+                return fn(*inputs)
         return _protocol.array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):

@@ -296,6 +296,20 @@ class ExpandedDistribution(Distribution):
             return lp
         return ad.broadcast_to(lp, np.broadcast_shapes(have, self._batch_shape))
 
+    def _grown(self, out):
+        have = np.shape(getval(out))
+        return out if have[len(have) - len(self._batch_shape):] == self._batch_shape \
+            else ad.broadcast_to(out, np.broadcast_shapes(have, self._batch_shape))
+
+    def cdf(self, value):
+        return self._grown(self.base.cdf(value))
+
+    def log_cdf(self, value):
+        return self._grown(self.base.log_cdf(value))
+
+    def icdf(self, q):
+        return self._grown(self.base.icdf(q))
+
     @property
     def mean(self):
         return np.broadcast_to(getval(self.base.mean), self.shape())

@@ -88,3 +88,11 @@ def test_families_without_a_cdf_say_so():
     from ppl.distributions import multivariate as M
     with pytest.raises(NotImplementedError, match="has no cdf"):
         M.MultivariateNormal(np.zeros(2), np.eye(2)).cdf(np.zeros(2))
+
+
+def test_expanded_distribution_has_its_base_cdf():
+    d = C.Normal(0.5, 2.0).expand((3,))
+    x = np.array([-1.0, 0.0, 2.0])
+    np.testing.assert_allclose(d.cdf(x), stats.norm(0.5, 2.0).cdf(x), rtol=1e-12)
+    assert np.shape(d.cdf(0.3)) == (3,) and np.shape(d.icdf(0.3)) == (3,)
+    np.testing.assert_allclose(d.log_cdf(0.3), stats.norm(0.5, 2.0).logcdf([0.3] * 3))
