@@ -70,7 +70,8 @@ def multigammaln(a, d):
         raise ValueError(f"multigammaln: the dimension d must be an integer >= 1, got {d}")
     d = int(d)
     const = d * (d - 1) / 4.0 * math.log(math.pi)
-    return sum(lgamma(expand_dims(a, -1) - np.arange(d) / 2.0), axis=-1) + const
+    half_j = np.arange(d, dtype=np.result_type(getval(a), np.float32)) / 2  # float32 stays
+    return sum(lgamma(expand_dims(a, -1) - half_j), axis=-1) + const
 
 betaln = primitive(
     "betaln", sp.betaln,  # scipy's betaln is accurate where lgamma(a)+lgamma(b)-lgamma(a+b) cancels
