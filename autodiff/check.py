@@ -1,7 +1,7 @@
 """check_grads: reverse and forward mode against central finite differences, to any order."""
 import numpy as np
 
-from .functional import jacfwd, jacrev, jvp, tree_flatten, vjp
+from .functional import jacfwd, jacrev, jvp, tree_flatten, tree_unflatten, vjp
 from .ops import concatenate, getitem, reshape
 from .tensor import getval
 
@@ -9,8 +9,15 @@ __all__ = ["check_grads"]
 
 
 def _flat_function(f, args):
-    """f as a map R^n -> R^m between flat vectors, plus the flat float64 point and dtypes."""
-    arrays = [np.asarray(getval(a)) for a in args]
+    """f as a map R^n -> R^m between flat vectors, plus the flat float64 point and dtypes.
+    Arguments may be pytrees (lists, tuples, dicts of arrays or numbers): each leaf is an input."""
+    leaves, treedef = tree_flatten(tuple(args))
+    arrays = [np.asarray(getval(a)) for a in leaves]
+    for a in arrays:
+        if not np.issubdtype(a.dtype, np.floating) and a.dtype.kind not in "iub":
+            raise TypeError(f"check_grads: arguments must be real numbers or arrays, or lists, "
+                            f"tuples and dicts of them; got a leaf of dtype {a.dtype}")
+    arrays = [a.astype(np.float64) if a.dtype.kind in "iub" else a for a in arrays]
     shapes = [a.shape for a in arrays]
     sizes = [a.size for a in arrays]
 
@@ -19,7 +26,7 @@ def _flat_function(f, args):
         for shape, n in zip(shapes, sizes):
             parts.append(reshape(getitem(x, slice(off, off + n)), shape))
             off += n
-        outs, _ = tree_flatten(f(*parts))
+        outs, _ = tree_flatten(f(*tree_unflatten(treedef, parts)))
         outs = [reshape(o, (-1,)) for o in outs]
         return outs[0] if len(outs) == 1 else concatenate(outs)
 
@@ -72,17 +79,18 @@ def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=1e-6, rtol=None, ato
     >>> check_grads(lambda x: ad.sum(ad.exp(x) * x), (np.array([0.1, 0.2]),))
     """
     args = tuple(args)
+    leaves = tree_flatten(args)[0]
     for m in modes:
         if m not in ("fwd", "rev"):
             raise ValueError(f"check_grads: modes must be 'fwd' and/or 'rev', got {m!r}")
-    dtypes = [np.result_type(getval(a)) for a in args]
+    dtypes = [np.result_type(getval(a)) for a in leaves]
     low = any(np.dtype(d).itemsize < 8 for d in dtypes if np.issubdtype(d, np.floating))
     rtol = rtol if rtol is not None else (2e-3 if low else 1e-5)
     atol = atol if atol is not None else (2e-4 if low else 1e-6)
     F, x0, shapes = _flat_function(f, args)
     x64 = x0.astype(np.float64)
-    F64, _, _ = _flat_function(f, [np.asarray(getval(a),
-                                              dtype=np.float64) for a in args])
+    F64, _, _ = _flat_function(f, tree_unflatten(tree_flatten(args)[1], [
+        np.asarray(getval(a), dtype=np.float64) for a in leaves]))
     _check(F, F64, x0, x64, order, modes, eps, rtol, atol, shapes, np.random.default_rng(seed))
 
 

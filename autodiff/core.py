@@ -22,6 +22,7 @@ import numpy as np
 from .tensor import Tensor, _ids, _new, getval
 
 _alloc = object.__new__
+_REAL = {np.dtype(np.float64), np.dtype(np.float32)}  # the common dtypes: no complex check
 
 # ---------------------------------------------------------------------------------------------
 # grad mode
@@ -114,9 +115,17 @@ class Primitive:
             raise self.error(e, vals, params) from e
 
     def error(self, e, vals, params):
-        shapes = ", ".join(str(np.shape(getval(v))) for v in vals)
+        shapes = ", ".join(f"a {type(v).__name__} of {len(v)}" if isinstance(v, (list, tuple))
+                           else str(np.shape(getval(v))) for v in vals)
         extra = ", " + ", ".join(f"{k}={v!r}" for k, v in params.items()) if params else ""
         return type(e)(f"{self.name}: {e} (argument shapes {shapes}{extra})")
+
+    def complex_error(self):
+        """Complex values are not differentiated (no conjugate rules): refused where they
+        appear, rather than a derivative that silently drops the imaginary part."""
+        return TypeError(f"{self.name}: the result is complex; complex numbers cannot be "
+                         f"differentiated here (only real floating-point values): keep complex "
+                         f"arithmetic outside the differentiated function")
 
     def vjp(self, i):
         """The VJP rule for argument i."""
@@ -203,6 +212,8 @@ class ReverseTrace:
                 ans = prim.fn(*vals, **params)
             except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as e:
                 raise prim.error(e, vals, params) from e
+        if ans.dtype not in _REAL and ans.dtype.kind == "c":
+            raise prim.complex_error()
         if not _grad_enabled[0]:  # not recorded: a constant, as PyTorch gives under no_grad
             return ans if isinstance(ans, Tensor) else _new(ans, None)
         t = _alloc(Tensor)
@@ -249,6 +260,8 @@ class ForwardTrace:
                 tans.append(None)
             vals.append(a)
         ans = prim(*vals, **params) if lower else prim.forward(vals, params)
+        if ans.dtype.kind == "c":
+            raise prim.complex_error()
         out_shape = (self.batch,) + ans.shape
         out_t = None
         for i, t in enumerate(tans):

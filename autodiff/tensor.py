@@ -27,7 +27,6 @@ class Tensor:
     """
 
     __slots__ = ("_v", "_trace", "_node", "_id", "_tangent", "grad", "__weakref__")
-    __array_ufunc__ = None  # numpy defers to our reflected operators: `X @ w`, `np.ones(3) - t`
     __array_priority__ = 1000.0
     __hash__ = object.__hash__  # __eq__ is elementwise
 
@@ -128,9 +127,23 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         if self._trace is not None:
             raise TypeError("a Tensor that is being differentiated cannot become a numpy array "
-                            "(the derivative would be lost): use .detach().value on purpose, or "
-                            "the autodiff function of the same name instead of numpy's")
+                            "(the derivative would be lost): build arrays of traced values with "
+                            "ad.stack([a, b]), ad.concatenate, ad.r_[a, b] or ad.c_[a, b] (not "
+                            "np.array, np.r_, np.c_), use the autodiff function of the same name "
+                            "instead of numpy's, or .detach().value on purpose")
         return np.asarray(self._v, dtype=dtype)
+
+    # numpy's protocols: np.exp(t), X @ t, np.sum(t), np.stack([a, b]) reach the autodiff
+    # functions of the same names (numpy_protocol.py); what has none is refused by name
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method == "__call__" and not kwargs:  # `X * t` with X an array: the hot case
+            fn = _protocol.UFUNCS.get(ufunc)
+            if fn is not None:
+                return fn(*inputs)
+        return _protocol.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _protocol.array_function(func, args, kwargs)
 
     def __repr__(self):
         body = np.array2string(np.asarray(self.value), separator=", ", prefix="Tensor(")
@@ -187,6 +200,8 @@ class Tensor:
     def __rpow__(self, other): return power(other, self)
     def __matmul__(self, other): return matmul(self, other)
     def __rmatmul__(self, other): return matmul(other, self)
+    def __mod__(self, other): return mod(self, other)
+    def __rmod__(self, other): return mod(other, self)
     def __neg__(self): return negative(self)
     def __pos__(self): return self
     def __abs__(self): return absolute(self)
@@ -201,11 +216,31 @@ class Tensor:
     def __ne__(self, other): return self.value != getval(other)
 
     # numpy-style methods: the autodiff functions of the same names
-    def sum(self, axis=None, keepdims=False): return sum(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return mean(self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return max(self, axis=axis, keepdims=keepdims)
-    def min(self, axis=None, keepdims=False): return min(self, axis=axis, keepdims=keepdims)
-    def prod(self, axis=None, keepdims=False): return prod(self, axis=axis, keepdims=keepdims)
+    # (dtype=None and out=None are accepted as numpy's reductions pass them on: np.sum(t))
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        return sum(_no_out(self, dtype, out, "sum"), axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        return mean(_no_out(self, dtype, out, "mean"), axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, out=None, keepdims=False):
+        return max(_no_out(self, None, out, "max"), axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, out=None, keepdims=False):
+        return min(_no_out(self, None, out, "min"), axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False):
+        return prod(_no_out(self, dtype, out, "prod"), axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return var(_no_out(self, dtype, out, "var"), axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return std(_no_out(self, dtype, out, "std"), axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def ravel(self): return reshape(self, (-1,))
+    def flatten(self): return reshape(self, (-1,))
+    def squeeze(self, axis=None): return squeeze(self, axis)
     def reshape(self, *shape):
         return reshape(self, shape[0] if len(shape) == 1 else shape)
     def transpose(self, *axes):
@@ -241,6 +276,14 @@ def _check_float(v, what):
     if not np.issubdtype(dt, np.floating):
         raise TypeError(f"{what} needs a floating-point value; got dtype {dt} "
                         f"(convert with .astype(float) first)")
+
+
+def _no_out(x, dtype, out, name):
+    """x for a reduction method called with numpy's dtype/out arguments (only None allowed)."""
+    if out is not None:
+        raise TypeError(f"Tensor.{name}: out= is not supported (Tensors are not written in "
+                        f"place); use the returned value")
+    return x if dtype is None else astype(x, dtype)
 
 
 _ids = itertools.count(1)  # creation order: a valid topological order of every graph
@@ -283,3 +326,5 @@ from .core import (BASE, Each, ForwardTrace, Primitive, ReverseTrace, backward_p
 from .ops import (absolute, add, astype, divide, dot, exp, getitem, log,  # noqa: E402
                   matmul, max, mean, min, multiply, negative, power, prod, reshape, subtract, sum,
                   transpose)
+from .ops import mod, squeeze, std, var  # noqa: E402
+from . import numpy_protocol as _protocol  # noqa: E402

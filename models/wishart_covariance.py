@@ -67,7 +67,7 @@ def inv_wishart_log_prob(Sigma_tril, nu, Psi):
         math.lgamma(nu / 2 + (1 - j) / 2) for j in range(1, D + 1))
     const = (nu / 2 * np.linalg.slogdet(Psi)[1] - nu * D / 2 * math.log(2.0)
              - log_multigamma)
-    log_det = 2.0 * ad.sum(ad.log(ad.diagonal(Sigma_tril)))
+    log_det = 2.0 * ad.sum(ad.log(ad.diagonal(Sigma_tril, 0, -2, -1)))
     W = ad.solve_triangular(Sigma_tril, np.linalg.cholesky(Psi))
     return const - (nu + D + 1) / 2 * log_det - 0.5 * ad.sum(W * W)
 
@@ -90,7 +90,7 @@ def wishart_covariance_cholesky(N, D, mu, nu, Psi, y=None):
     L_Sigma = ppl.sample("L_Sigma",
                          dist.ImproperUniform(constraints.lower_cholesky, (), (D, D)))
     ppl.deterministic("Sigma", L_Sigma @ L_Sigma.T)
-    log_diag = ad.log(ad.diagonal(L_Sigma))
+    log_diag = ad.log(ad.diagonal(L_Sigma, 0, -2, -1))
     log_jacobian = D * math.log(2.0) + ad.sum(np.arange(D, 0, -1.0) * log_diag)
     ppl.factor("Sigma_prior", inv_wishart_log_prob(L_Sigma, nu, Psi) + log_jacobian)
     with ppl.plate("obs", N):

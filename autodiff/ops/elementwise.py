@@ -152,8 +152,13 @@ _where = primitive("where", np.where,
                         lambda t, ans, c, x, y: _where(c, 0.0, t)), elementwise=True)
 
 
-def where(condition, x, y):
-    """x where condition holds, else y; the condition carries no gradient."""
+def where(condition, x=None, y=None):
+    """x where condition holds, else y; the condition carries no gradient. With the condition
+    alone, numpy's np.nonzero(condition): a tuple of index arrays."""
+    if x is None and y is None:
+        return np.nonzero(np.asarray(getval(condition)))
+    if x is None or y is None:
+        raise ValueError("where: give both x and y, or neither")
     c = np.asarray(getval(condition))
     if c.dtype != bool:
         c = c.astype(bool)

@@ -124,14 +124,32 @@ _einsum = primitive("einsum",
                     vjp=Each(_einsum_vjp), jvp=Each(_einsum_jvp))
 
 
+def _from_sublists(first, rest):
+    """numpy's sublist form einsum(a, [0, 1], b, [1, 2], [0, 2]) as ('ab,bc->ac', a, b)."""
+    args = (first,) + tuple(rest)
+    ops_, subs = args[0::2], args[1::2]
+    out = None
+    if len(args) % 2:  # an odd count: the last item is the output sublist
+        ops_, out = ops_[:-1], args[-1]
+
+    def letters(sub):
+        if not isinstance(sub, (list, tuple)):
+            raise TypeError("einsum: the subscripts must be a string such as 'ij,jk->ik', or "
+                            "sublists of integers: einsum(a, [0, 1], b, [1, 2], [0, 2])")
+        return "".join("..." if i is Ellipsis else string.ascii_letters[int(i)] for i in sub)
+    s = ",".join(letters(sub) for sub in subs)
+    return (s if out is None else s + "->" + letters(out)), ops_
+
+
 def einsum(subscripts, *operands):
     """numpy.einsum('ij,jk->ik', a, b): sum over the indices not in the output.
 
-    Explicit ('->') and implicit modes and '...' are supported; an index repeated within one
-    operand (a diagonal) is not: use diagonal() first.
+    Explicit ('->') and implicit modes, '...', and numpy's sublist form
+    einsum(a, [0, 1], b, [1, 2], [0, 2]) are supported; an index repeated within one operand
+    (a diagonal) is not: use diagonal() first.
     """
     if not isinstance(subscripts, str):
-        raise TypeError("einsum: the subscripts must be a string such as 'ij,jk->ik'")
+        subscripts, operands = _from_sublists(subscripts, operands)
     ins, out = _parse(subscripts, [_shape(o) for o in operands])
     return _einsum(*operands, ins=ins, out=out)
 
@@ -289,10 +307,11 @@ def cholesky(a):
 
 
 # ---- diagonals and triangles (compositions: no rules of their own) ------------------------------
-def diagonal(x, offset=0, axis1=-2, axis2=-1):
+def diagonal(x, offset=0, axis1=0, axis2=1):
     """x[..., i, i + offset] over axes axis1 and axis2; the diagonal becomes the last axis.
 
-    The default axes are the last two (numpy.diagonal's are 0 and 1), for stacks of matrices.
+    The default axes are 0 and 1, as numpy.diagonal's; for a stack of matrices pass
+    axis1=-2, axis2=-1.
     """
     shape = _shape(x)
     nd = len(shape)
@@ -310,9 +329,9 @@ def diagonal(x, offset=0, axis1=-2, axis2=-1):
     return getitem(x, (Ellipsis, rows, rows + offset))
 
 
-def trace(x, offset=0, axis1=-2, axis2=-1):
-    """sum_i x[..., i, i + offset]: the sum of diagonal(x, offset, axis1, axis2), last two axes
-    by default (numpy.trace's are 0 and 1)."""
+def trace(x, offset=0, axis1=0, axis2=1):
+    """sum_i x[..., i, i + offset]: the sum of diagonal(x, offset, axis1, axis2); axes 0 and 1
+    by default, as numpy.trace (axis1=-2, axis2=-1 for a stack of matrices)."""
     return sum(diagonal(x, offset, axis1, axis2), axis=-1)
 
 

@@ -1,8 +1,12 @@
-"""Matrix products: matmul (batched, numpy's 1-D rules), dot, outer."""
+"""Matrix products: matmul (batched, numpy's 1-D rules), dot, outer; tensordot, inner, vdot,
+kron and cross composed from them."""
+import builtins
+import math
+
 import numpy as np
 
 from ..core import primitive
-from .shape import _ndim, _shape, expand_dims, reshape, swapaxes
+from .shape import _ndim, _shape, expand_dims, moveaxis, reshape, swapaxes, transpose
 
 
 def _drop(x, axis):
@@ -76,3 +80,64 @@ def dot(a, b):
 def outer(a, b):
     """Outer product of two vectors (flattened first, as numpy): out[i, j] = a[i] * b[j]."""
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+# ---- contractions composed from matmul ----------------------------------------------------------
+def tensordot(a, b, axes=2):
+    """sum over the paired axes of a and b (numpy.tensordot): axes=N pairs a's last N with b's
+    first N; axes=(axes_a, axes_b) names them. As transpose, reshape and one matmul."""
+    sa, sb = _shape(a), _shape(b)
+    if isinstance(axes, (int, np.integer)):
+        axa, axb = list(range(len(sa) - int(axes), len(sa))), list(range(int(axes)))
+    else:
+        axa, axb = ([x] if isinstance(x, (int, np.integer)) else list(x) for x in axes)
+    axa = [int(i) % builtins.max(len(sa), 1) for i in axa]
+    axb = [int(i) % builtins.max(len(sb), 1) for i in axb]
+    if len(axa) != len(axb) or any(sa[i] != sb[j] for i, j in zip(axa, axb)):
+        raise ValueError(f"tensordot: shapes {sa} and {sb} do not match along axes {axa} "
+                         f"and {axb}")
+    fa = [i for i in range(len(sa)) if i not in axa]
+    fb = [j for j in range(len(sb)) if j not in axb]
+    k = math.prod(sa[i] for i in axa)
+    a2 = reshape(transpose(a, fa + axa), (math.prod(sa[i] for i in fa), k))
+    b2 = reshape(transpose(b, axb + fb), (k, math.prod(sb[j] for j in fb)))
+    return reshape(matmul(a2, b2), tuple(sa[i] for i in fa) + tuple(sb[j] for j in fb))
+
+
+def inner(a, b):
+    """Sum over the last axes of a and b (numpy.inner); a product with a scalar."""
+    if _ndim(a) == 0 or _ndim(b) == 0:
+        return a * b
+    return tensordot(a, b, ([-1], [-1]))
+
+
+def vdot(a, b):
+    """sum(a * b) over both arrays flattened (real numbers: numpy.vdot)."""
+    return matmul(reshape(a, (-1,)), reshape(b, (-1,)))
+
+
+def kron(a, b):
+    """Kronecker product: out[i*p + k, j*q + l] = a[i, j] b[k, l], in any number of axes."""
+    sa, sb = _shape(a), _shape(b)
+    d = builtins.max(len(sa), len(sb))
+    sa, sb = (1,) * (d - len(sa)) + tuple(sa), (1,) * (d - len(sb)) + tuple(sb)
+    out = (reshape(a, tuple(v for s in sa for v in (s, 1)))
+           * reshape(b, tuple(v for s in sb for v in (1, s))))
+    return reshape(out, tuple(x * y for x, y in zip(sa, sb)))
+
+
+def cross(a, b, axis=-1):
+    """Cross product of 3-vectors along `axis` (of 2-vectors: the z component, a scalar per
+    pair), broadcasting over the other axes."""
+    a, b = moveaxis(a, axis, -1), moveaxis(b, axis, -1)
+    n, m = _shape(a)[-1], _shape(b)[-1]
+    if n != m or n not in (2, 3):
+        raise ValueError(f"cross: both vectors must have length 2 or 3 along axis {axis}, got "
+                         f"{n} and {m}")
+    a0, a1, b0, b1 = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    if n == 2:
+        return a0 * b1 - a1 * b0
+    a2, b2 = a[..., 2], b[..., 2]
+    from .shape import stack
+    return moveaxis(stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1),
+                    -1, axis)

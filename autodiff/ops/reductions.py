@@ -6,7 +6,19 @@ import numpy as np
 from ..core import primitive
 from ..tensor import getval
 from .elementwise import exp, where
-from .shape import _ndim, _shape, broadcast_to, flip, neg_axes, reshape, transpose
+from .shape import _ndim, _shape, broadcast_to, flip, neg_axes, reshape, stack, transpose
+from ..tensor import Tensor
+
+
+def _array(x):
+    """A list or tuple (of Tensors, arrays or numbers, nested) as one array, as numpy reads it:
+    stacked when it holds a Tensor, so that np.mean([a, b])'s ad.mean([a, b]) keeps gradients."""
+    if not isinstance(x, (list, tuple)):
+        return x
+    items = [_array(i) for i in x]
+    if any(isinstance(i, Tensor) for i in items):
+        return stack(items)
+    return np.asarray(items, dtype=float)
 
 
 def _kd_shape(shape, axes):
@@ -39,11 +51,13 @@ _sum = primitive("sum", lambda x, axes, keepdims: np.add.reduce(x, axis=axes, ke
 
 def sum(x, axis=None, keepdims=False):
     """Sum over `axis` (all axes by default)."""
+    x = _array(x)
     return _sum(x, axes=neg_axes(axis, _ndim(x), "sum"), keepdims=keepdims)
 
 
 def mean(x, axis=None, keepdims=False):
     """Arithmetic mean over `axis`: sum(x) / n."""
+    x = _array(x)
     shape = _shape(x)
     axes = neg_axes(axis, len(shape), "mean")
     n = math.prod(shape[a] for a in axes)
@@ -52,6 +66,7 @@ def mean(x, axis=None, keepdims=False):
 
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance over `axis`: mean((x - mean(x))^2) * n / (n - ddof)."""
+    x = _array(x)
     shape = _shape(x)
     n = math.prod(shape[a] for a in neg_axes(axis, len(shape), "var"))
     d = x - mean(x, axis=axis, keepdims=True)
@@ -59,8 +74,14 @@ def var(x, axis=None, keepdims=False, ddof=0):
 
 
 def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation: sqrt(var(x))."""
-    return var(x, axis=axis, keepdims=keepdims, ddof=ddof) ** 0.5
+    """Standard deviation: sqrt(var(x)); the gradient is 0 where var(x) = 0."""
+    v = var(x, axis=axis, keepdims=keepdims, ddof=ddof)
+    zero = getval(v) == 0
+    if not np.any(zero):
+        return v ** 0.5
+    # var is flat there (its gradient is 0) but sqrt's is infinite: 0 * inf would be nan.
+    # Over one element std is 0 everywhere, so 0 is the derivative; elsewhere it is a subgradient
+    return where(zero, 0.0, where(zero, 1.0, v) ** 0.5)
 
 
 # ---- max / min: the gradient is shared equally between tied maxima ------------------------------
@@ -78,6 +99,7 @@ def _extremum(name, fn):
                       _sum(t * _argmax_weights(x, ans, axes), axes=axes, keepdims=keepdims))
 
     def reduce(x, axis=None, keepdims=False):
+        x = _array(x)
         return p(x, axes=neg_axes(axis, _ndim(x), name), keepdims=keepdims)
     reduce.__name__ = name
     reduce.__doc__ = (f"{name.capitalize()}imum over `axis`; tied elements share the gradient "
@@ -119,6 +141,7 @@ _prod = primitive("prod", lambda x, axes, keepdims: np.multiply.reduce(x, axis=a
 
 def prod(x, axis=None, keepdims=False):
     """Product over `axis`."""
+    x = _array(x)
     return _prod(x, axes=neg_axes(axis, _ndim(x), "prod"), keepdims=keepdims)
 
 
@@ -140,8 +163,21 @@ _lse = primitive("logsumexp", _logsumexp,
                      _sum(t * exp(x - _keep(ans, x, axes)), axes=axes, keepdims=keepdims))
 
 
-def logsumexp(x, axis=None, keepdims=False):
-    """log(sum(exp(x))) over `axis`, computed as m + log(sum(exp(x - m))), m = max(x)."""
+def logsumexp(x, axis=None, keepdims=False, b=None):
+    """log(sum(b exp(x))) over `axis` (b = 1 by default; b >= 0, broadcast against x),
+    computed as m + log(sum(exp(x + log b - m))), m = max(x + log b)."""
+    x = _array(x)
+    if b is not None:
+        bv = np.asarray(getval(b))
+        if np.any(bv < 0):
+            raise ValueError("logsumexp: the weights b must be >= 0 (a negative sum has no "
+                             "real logarithm)")
+        if isinstance(b, Tensor):
+            from .elementwise import log
+            x = x + log(b)
+        else:
+            with np.errstate(divide="ignore"):
+                x = x + np.log(bv)
     return _lse(x, axes=neg_axes(axis, _ndim(x), "logsumexp"), keepdims=keepdims)
 
 

@@ -12,9 +12,12 @@ from scipy import special as sp
 from ..core import primitive
 from ..tensor import getval
 from .elementwise import exp, log, log1p, where
+from .reductions import sum
+from .shape import expand_dims
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
 def _unary(name, fn, deriv, doc):
@@ -48,6 +51,27 @@ lgamma = _unary("lgamma", sp.gammaln, lambda ans, x: digamma(x),
                 "log|Gamma(x)|; d/dx = digamma(x).")
 
 gammaln = lgamma
+psi = digamma
+gamma = _unary("gamma", sp.gamma, lambda ans, x: ans * digamma(x),
+               "Gamma(x); d/dx = Gamma(x) digamma(x).")
+rgamma = _unary("rgamma", sp.rgamma, lambda ans, x: -ans * digamma(x),
+                "1/Gamma(x), 0 at the poles of Gamma; d/dx = -digamma(x)/Gamma(x).")
+
+
+def gammasgn(x):
+    """The sign of Gamma(x), as a numpy array: its derivative is zero almost everywhere."""
+    return sp.gammasgn(np.asarray(getval(x)))
+
+
+def multigammaln(a, d):
+    """log of the multivariate gamma function, log Gamma_d(a) = d(d-1)/4 log pi
+    + sum_{j<d} lgamma(a - j/2), for a > (d - 1)/2; differentiable in a."""
+    if int(d) != d or d < 1:
+        raise ValueError(f"multigammaln: the dimension d must be an integer >= 1, got {d}")
+    d = int(d)
+    const = d * (d - 1) / 4.0 * math.log(math.pi)
+    half_j = np.arange(d, dtype=np.result_type(getval(a), np.float32)) / 2  # float32 stays
+    return sum(lgamma(expand_dims(a, -1) - half_j), axis=-1) + const
 
 betaln = primitive(
     "betaln", sp.betaln,  # scipy's betaln is accurate where lgamma(a)+lgamma(b)-lgamma(a+b) cancels
@@ -57,6 +81,62 @@ betaln = primitive(
          lambda t, ans, a, b: t * (digamma(b) - digamma(a + b))), elementwise=True,
     doc="log|B(a, b)| = lgamma(a) + lgamma(b) - lgamma(a + b); "
         "d/da = digamma(a) - digamma(a + b).")
+
+beta = primitive(
+    "beta", sp.beta,
+    vjp=(lambda g, ans, a, b: g * ans * (digamma(a) - digamma(a + b)),
+         lambda g, ans, a, b: g * ans * (digamma(b) - digamma(a + b))),
+    jvp=(lambda t, ans, a, b: t * ans * (digamma(a) - digamma(a + b)),
+         lambda t, ans, a, b: t * ans * (digamma(b) - digamma(a + b))), elementwise=True,
+    doc="B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b); d/da = B(a, b) (digamma(a) - "
+        "digamma(a + b)).")
+
+
+# ---- incomplete gamma and beta: differentiable in x only (no closed form in the shapes) ------
+def _gammainc_dx(a, x):
+    # x^(a-1) e^-x / Gamma(a), as one exponential
+    return exp(xlogy(a - 1.0, x) - x - lgamma(a))
+
+
+gammainc = primitive("gammainc", sp.gammainc,
+                     vjp=(None, lambda g, ans, a, x: g * _gammainc_dx(a, x)),
+                     jvp=(None, lambda t, ans, a, x: t * _gammainc_dx(a, x)), elementwise=True,
+                     doc="P(a, x) = gamma(a, x)/Gamma(a), the regularised lower incomplete gamma "
+                         "function; d/dx = x^(a-1) e^-x / Gamma(a); not differentiable in a.")
+gammaincc = primitive("gammaincc", sp.gammaincc,
+                      vjp=(None, lambda g, ans, a, x: -g * _gammainc_dx(a, x)),
+                      jvp=(None, lambda t, ans, a, x: -t * _gammainc_dx(a, x)),
+                      elementwise=True,
+                      doc="Q(a, x) = 1 - P(a, x), the regularised upper incomplete gamma "
+                          "function; d/dx = -x^(a-1) e^-x / Gamma(a); not differentiable in a.")
+
+
+def _betainc_dx(a, b, x):
+    # x^(a-1) (1-x)^(b-1) / B(a, b), as one exponential
+    return exp(xlogy(a - 1.0, x) + xlog1py(b - 1.0, -x) - betaln(a, b))
+
+
+betainc = primitive("betainc", sp.betainc,
+                    vjp=(None, None, lambda g, ans, a, b, x: g * _betainc_dx(a, b, x)),
+                    jvp=(None, None, lambda t, ans, a, b, x: t * _betainc_dx(a, b, x)),
+                    elementwise=True,
+                    doc="I_x(a, b), the regularised incomplete beta function; "
+                        "d/dx = x^(a-1) (1-x)^(b-1) / B(a, b); not differentiable in a, b.")
+
+
+# the inverses in the last argument: dx/dq = 1 / (the derivative above at x = ans)
+gammaincinv = primitive(
+    "gammaincinv", sp.gammaincinv,
+    vjp=(None, lambda g, ans, a, q: g / _gammainc_dx(a, ans)),
+    jvp=(None, lambda t, ans, a, q: t / _gammainc_dx(a, ans)), elementwise=True,
+    doc="x with gammainc(a, x) = q; d/dq = Gamma(a) x^(1-a) e^x; not differentiable in a.")
+betaincinv = primitive(
+    "betaincinv", sp.betaincinv,
+    vjp=(None, None, lambda g, ans, a, b, q: g / _betainc_dx(a, b, ans)),
+    jvp=(None, None, lambda t, ans, a, b, q: t / _betainc_dx(a, b, ans)), elementwise=True,
+    doc="x with betainc(a, b, x) = q; d/dq = B(a, b) x^(1-a) (1-x)^(1-b); not "
+        "differentiable in a, b.")
+
 
 # ---- error function and the normal distribution ------------------------------------------------
 erf = _unary("erf", sp.erf, lambda ans, x: _TWO_OVER_SQRT_PI * exp(-(x * x)),
@@ -69,6 +149,17 @@ ndtr = _unary("ndtr", sp.ndtr, lambda ans, x: _INV_SQRT_2PI * exp(-0.5 * (x * x)
 log_ndtr = _unary("log_ndtr", sp.log_ndtr,
                   lambda ans, x: _INV_SQRT_2PI * exp(-0.5 * (x * x) - ans),
                   "log Phi(x), finite for very negative x; d/dx = phi(x)/Phi(x).")
+
+_SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
+erfinv = _unary("erfinv", sp.erfinv, lambda ans, x: _SQRT_PI_OVER_2 * exp(ans * ans),
+                "The inverse of erf on (-1, 1); d/dx = sqrt(pi)/2 e^(erfinv(x)^2).")
+erfcinv = _unary("erfcinv", sp.erfcinv, lambda ans, x: -_SQRT_PI_OVER_2 * exp(ans * ans),
+                 "The inverse of erfc on (0, 2); d/dx = -sqrt(pi)/2 e^(erfcinv(x)^2).")
+ndtri = _unary("ndtri", sp.ndtri, lambda ans, x: _SQRT_2PI * exp(0.5 * (ans * ans)),
+               "Phi^-1(p), the standard normal quantile; d/dp = 1/phi(Phi^-1(p)).")
+logit = _unary("logit", sp.logit, lambda ans, x: 1.0 / (x * (1.0 - x)),
+               "log(x / (1 - x)) on (0, 1); d/dx = 1/(x (1 - x)).")
+
 
 # ---- x log y -----------------------------------------------------------------------------------
 def _both_zero(x, y, y0):

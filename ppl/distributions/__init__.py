@@ -10,3 +10,4 @@ from .bounded import *
 from .discrete import *
 from .multivariate import *
 from .improper import *
+from . import cdf as _cdf  # registers the cdf, log_cdf and icdf of each family

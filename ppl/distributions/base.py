@@ -24,6 +24,7 @@ __all__ = ["Distribution", "ExpandedDistribution", "Independent", "enable_valida
            "validation_enabled", "is_validation_enabled", "as_param", "broadcast_shape"]
 
 _VALIDATE = [True]
+CDFS = {}  # family -> {"cdf", "log_cdf", "icdf"}: filled by cdf.py
 
 
 def enable_validation(flag=True):
@@ -146,6 +147,36 @@ class Distribution:
         """log p(value), of shape sample_shape + batch_shape."""
         raise NotImplementedError
 
+    def cdf(self, value):
+        """P(X <= value), of shape sample_shape + batch_shape: 0 below the support, 1 above;
+        differentiable in the value and the parameters where a closed form exists (cdf.py)."""
+        rules = self._cdf_rules("cdf")
+        if rules["cdf"] is not None:
+            return rules["cdf"](self, value)
+        return ad.exp(rules["log_cdf"](self, value))
+
+    def log_cdf(self, value):
+        """log P(X <= value): -inf below the support (accurate in the left tail where the family
+        has its own form, e.g. Normal's log_ndtr)."""
+        rules = self._cdf_rules("log_cdf")
+        if rules["log_cdf"] is not None:
+            return rules["log_cdf"](self, value)
+        with np.errstate(divide="ignore"):
+            return ad.log(rules["cdf"](self, value))
+
+    def icdf(self, q):
+        """The quantile function: x with cdf(x) = q, for q in [0, 1] (NaN outside)."""
+        rules = self._cdf_rules("icdf")
+        if rules["icdf"] is None:
+            raise NotImplementedError(f"{type(self).__name__} has no icdf")
+        return rules["icdf"](self, q)
+
+    def _cdf_rules(self, what):
+        rules = CDFS.get(type(self))
+        if rules is None:
+            raise NotImplementedError(f"{type(self).__name__} has no {what}")
+        return rules
+
     @property
     def mean(self):
         raise NotImplementedError(f"{type(self).__name__} has no mean")
@@ -264,6 +295,20 @@ class ExpandedDistribution(Distribution):
                 == self._batch_shape:
             return lp
         return ad.broadcast_to(lp, np.broadcast_shapes(have, self._batch_shape))
+
+    def _grown(self, out):
+        have = np.shape(getval(out))
+        return out if have[len(have) - len(self._batch_shape):] == self._batch_shape \
+            else ad.broadcast_to(out, np.broadcast_shapes(have, self._batch_shape))
+
+    def cdf(self, value):
+        return self._grown(self.base.cdf(value))
+
+    def log_cdf(self, value):
+        return self._grown(self.base.log_cdf(value))
+
+    def icdf(self, q):
+        return self._grown(self.base.icdf(q))
 
     @property
     def mean(self):

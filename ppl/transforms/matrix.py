@@ -178,7 +178,7 @@ class CholeskyProductTransform(Transform):
     def log_abs_det_jacobian(self, x, y):
         K = _shape(x)[-1]
         power = np.arange(K, 0, -1).astype(_dtype(x))
-        return K * math.log(2.0) + ad.sum(power * ad.log(ad.diagonal(x)), axis=-1)
+        return K * math.log(2.0) + ad.sum(power * ad.log(ad.diagonal(x, 0, -2, -1)), axis=-1)
 
 
 class PositiveDefiniteTransform(ComposeTransform):

@@ -297,3 +297,24 @@ def test_prod_gradient_with_and_without_zeros(zeros):
     np.testing.assert_allclose(gm, [2 * _prod_of_others(m[0]), -_prod_of_others(m[1])],
                                rtol=1e-14)
     ad.check_grads(lambda m: ad.prod(m, axis=-1), (m,), order=2)
+
+
+# ---- complex values are refused where they appear -----------------------------------------------
+@pytest.mark.parametrize("f", [
+    lambda x: ad.sum(ad.abs(x * (1 + 1j))),
+    lambda x: ad.sum(x * (1 + 0.2j)),
+    lambda x: ad.sum(x + np.array([1j, 0.0])),
+    lambda x: ad.sum(ad.astype(x, np.complex128)),
+])
+def test_complex_values_raise_a_type_error_naming_the_op(f):
+    """No conjugate rules: the derivative would drop the imaginary part without an error
+    (grad gave [0, 0] for |x (1 + i)|, whose gradient is sqrt(2)), so both modes refuse."""
+    x = np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"(multiply|add|astype): the result is complex"):
+        ad.grad(f)(x)
+    with pytest.raises(TypeError, match="complex"):
+        ad.jvp(f, (x,), (np.ones(2),))
+    with pytest.raises(TypeError, match="complex"):
+        ad.grad(lambda x: x * (1 + 0.2j))(1.0)
+    # outside differentiation complex arithmetic is plain numpy's
+    assert ad.abs(np.array([1.0, 2.0]) * (1 + 1j)).dtype == np.float64

@@ -93,3 +93,17 @@ def test_max_min_ties_share_the_gradient_equally():
                                [[0.5, 0.0], [0.5, 1.0]])
     np.testing.assert_allclose(ad.jvp(ad.maximum, (a, b), (np.ones(2), np.zeros(2)))[1],
                                [0.5, 1.0])
+
+
+def test_std_at_zero_variance_has_gradient_zero_not_nan():
+    """std = sqrt(var): var's gradient is 0 there and sqrt's infinite; the product must be 0
+    (over one element std is 0 everywhere), in both modes and at second order."""
+    assert float(ad.grad(ad.std)(np.array(3.5))) == 0.0
+    f = lambda x: ad.sum(ad.std(x, axis=0))  # noqa: E731
+    np.testing.assert_array_equal(ad.grad(f)(np.ones((1, 3))), np.zeros((1, 3)))
+    np.testing.assert_array_equal(ad.jacfwd(f)(np.ones((1, 3))), np.zeros((1, 3)))
+    np.testing.assert_array_equal(ad.hessian(f)(np.ones((1, 3))), np.zeros((1, 3, 1, 3)))
+    ad.check_grads(lambda x: ad.std(x, axis=0), (np.array([[1.0, -2.0, 0.5]]),), order=2)
+    # a column of equal values next to one that varies: each keeps its own derivative
+    x = np.array([[2.0, 1.0], [2.0, 3.0]])
+    np.testing.assert_allclose(ad.grad(f)(x), [[0.0, -0.5], [0.0, 0.5]])

@@ -67,3 +67,24 @@ def test_product(op, f, ref, shapes):
 def test_dot_rejects_batched_arrays():
     with pytest.raises(ValueError, match="dot"):
         ad.dot(ad.Tensor(np.ones((2, 2, 2))), ad.Tensor(np.ones((2, 2))))
+
+
+def test_argsort_is_an_index_array_and_sort_sends_gradients_home():
+    x = np.array([[3.0, 1.0, 2.0], [0.5, 0.5, -1.0]])
+    idx = ad.argsort(ad.Tensor(x))
+    assert isinstance(idx, np.ndarray) and idx.dtype.kind == "i"
+    np.testing.assert_array_equal(idx, np.argsort(x, kind="stable"))
+    w = np.array([1.0, 10.0, 100.0])  # weights by rank: each element gets its rank's weight
+    g = ad.grad(lambda x: ad.sum(ad.sort(x) * w))(x)
+    np.testing.assert_array_equal(g, [[100.0, 1.0, 10.0], [10.0, 100.0, 1.0]])
+
+
+def test_split_family_errors_and_numpy_conventions():
+    with pytest.raises(ValueError, match="does not divide into 2 equal sections"):
+        ad.split(ad.Tensor(np.ones(3)), 2)
+    with pytest.raises(ValueError, match="vsplit"):
+        ad.vsplit(np.ones(3), 1)
+    with pytest.raises(TypeError, match="slices and strings"):
+        ad.r_[0:3]
+    parts = ad.array_split(ad.Tensor(np.arange(7.0)), 3)
+    assert [p.shape for p in parts] == [a.shape for a in np.array_split(np.arange(7.0), 3)]

@@ -1,0 +1,143 @@
+"""numpy's override protocols for Tensor: `np.exp(t)`, `X @ t`, `np.sum(t)`, `np.stack([a, b])`.
+
+A ufunc or array function with an autodiff namesake runs that namesake, so the gradient flows
+(`np.exp(t)` is `ad.exp(t)`). Functions that return no differentiable value (comparisons,
+`np.shape`, `np.argmax`, `np.isfinite`, rounding) run on the numpy values. On constant Tensors
+every other function also runs on the values, as numpy would on arrays. On a Tensor being
+differentiated anything else raises a TypeError naming the function, rather than computing a
+value whose derivative would be silently lost. `np.array([a, b])`, `np.r_` and `np.c_` cannot
+be intercepted (numpy converts each item with `__array__`, which refuses): use `ad.stack`,
+`ad.r_`, `ad.c_`.
+"""
+import inspect
+
+import numpy as np
+
+from . import ops
+from .tensor import Tensor
+
+_VALUE_UFUNCS = {  # no derivative (0 almost everywhere) or a boolean result: numpy on values
+    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "isfinite",
+    "isnan", "isinf", "signbit", "logical_and", "logical_or", "logical_not", "logical_xor",
+    "floor", "ceil", "trunc", "rint", "sign", "floor_divide", "isnat", "spacing"}
+_VALUE_FUNCS = {
+    "shape", "ndim", "size", "result_type", "all", "any", "allclose", "isclose", "array_equal",
+    "array_equiv", "argmax", "argmin", "argsort", "argwhere", "nonzero", "flatnonzero",
+    "count_nonzero", "iscomplexobj", "isrealobj", "round", "around", "searchsorted", "unique",
+    "may_share_memory", "shares_memory", "array_repr", "array_str", "can_cast", "min_scalar_type",
+    "sort_complex", "digitize", "histogram", "bincount", "isin", "copyto", "array2string"}
+_IGNORED = {"optimize", "kind", "order", "casting", "subok", "stable", "where", "initial"}
+_UFUNC_NAMES = {"true_divide": "divide", "positive": None, "conjugate": None, "conj": None}
+
+
+def _traced(x):
+    if isinstance(x, Tensor):
+        return x._trace is not None
+    if isinstance(x, (list, tuple)):
+        return any(_traced(i) for i in x)
+    if isinstance(x, dict):
+        return any(_traced(i) for i in x.values())
+    return False
+
+
+def _values(x):
+    if isinstance(x, Tensor):
+        return x.value
+    if isinstance(x, (list, tuple)):
+        return type(x)(_values(i) for i in x)
+    if isinstance(x, dict):
+        return {k: _values(v) for k, v in x.items()}
+    return x
+
+
+def _lost(name, what="function"):
+    return TypeError(f"np.{name} on a Tensor being differentiated would lose its gradient, and "
+                     f"autodiff has no {what} of that name: write it with ad.* ops, or apply "
+                     f"it to .detach().value on purpose")
+
+
+def array_ufunc(ufunc, method, inputs, kwargs):
+    name = ufunc.__name__
+    traced = _traced(inputs)
+    if kwargs.get("out") is not None:
+        raise TypeError(f"np.{name}(..., out=...) on a Tensor: Tensors are not written in "
+                        f"place; use the returned value of ad.{name}")
+    if name in _VALUE_UFUNCS or not (traced or method == "__call__"):
+        return getattr(ufunc, method)(*_values(inputs), **_values(kwargs))
+    if method != "__call__":
+        hint = {"add": "ad.sum or ad.cumsum", "multiply": "ad.prod", "maximum": "ad.max",
+                "minimum": "ad.min"}.get(name, "the ad.* reduction")
+        raise TypeError(f"np.{name}.{method} on a Tensor being differentiated would lose its "
+                        f"gradient: use {hint}")
+    name = _UFUNC_NAMES.get(name, name)
+    if name is None:  # positive, conjugate: the identity on real numbers
+        return inputs[0]
+    fn = getattr(ops, name, None)
+    if fn is None:
+        if traced:
+            raise _lost(ufunc.__name__, "ufunc")
+        return ufunc(*_values(inputs), **_values(kwargs))
+    return fn(*inputs)
+
+
+# the arithmetic ufuncs, straight to their primitives (Tensor.__array_ufunc__'s fast path)
+UFUNCS = {np.add: ops.add, np.subtract: ops.subtract, np.multiply: ops.multiply,
+          np.divide: ops.divide, np.power: ops.power, np.matmul: ops.matmul,
+          np.negative: ops.negative, np.exp: ops.exp, np.log: ops.log}
+
+_signatures = {}
+
+
+def _signature(func):
+    if func not in _signatures:
+        try:
+            _signatures[func] = inspect.signature(func)
+        except (TypeError, ValueError):  # a C function without one: arguments pass as given
+            _signatures[func] = None
+    return _signatures[func]
+
+
+def array_function(func, args, kwargs):
+    name = func.__name__
+    if name in _VALUE_FUNCS or not _traced((args, kwargs)):
+        return func(*_values(args), **_values(kwargs))
+    fn = getattr(ops, name, None)
+    if fn is None:
+        raise _lost(name)
+    sig = _signature(func)
+    if sig is None:
+        kwargs = dict(kwargs)
+        if kwargs.pop("out", None) is not None:
+            raise TypeError(f"np.{name}(..., out=...) on a Tensor: use the returned value")
+        return fn(*args, **kwargs)
+    arguments = dict(sig.bind(*args, **kwargs).arguments)
+    if arguments.pop("out", None) is not None:
+        raise TypeError(f"np.{name}(..., out=...) on a Tensor: Tensors are not written in "
+                        f"place; use the returned value of ad.{name}")
+    dtype = arguments.pop("dtype", None)
+    for k in _IGNORED & set(arguments):
+        del arguments[k]
+    positional = []
+    for p in sig.parameters.values():
+        if p.name not in arguments:
+            if p.kind is p.VAR_KEYWORD:
+                continue
+            break
+        if p.kind is p.VAR_POSITIONAL:
+            positional.extend(arguments.pop(p.name))
+            break
+        if p.kind is p.KEYWORD_ONLY:
+            break
+        positional.append(arguments.pop(p.name))
+    extra = {}
+    for k in list(arguments):
+        if sig.parameters[k].kind is inspect.Parameter.VAR_KEYWORD:
+            extra.update(arguments.pop(k))
+    try:
+        out = fn(*positional, **arguments, **extra)
+    except TypeError as e:
+        raise TypeError(f"np.{name} on a Tensor runs ad.{name}, which does not take these "
+                        f"arguments ({e}); call ad.{name} directly") from e
+    return out if dtype is None else ops.astype(out, dtype)
+
+
