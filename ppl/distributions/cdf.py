@@ -101,9 +101,14 @@ def _t_tail(df, z):
 
 
 def _t_cdf(df, z):
-    pos = np.asarray(getval(z)) > 0
-    tail = _t_tail(df, z)
-    return ad.where(pos, 1.0 - tail, tail)
+    # Near z = 0 the betainc form's derivative is 0 * inf (its x = 1 end): there the cdf is
+    # 1/2 + t_pdf(0) z, exact to rounding for |z| < 1e-8 (the next term is O(z^3)).
+    zv = np.asarray(getval(z))
+    small = np.abs(zv) < 1e-8
+    z_safe = ad.where(small, 1.0, z)
+    tail = _t_tail(df, z_safe)
+    pdf0 = ad.exp(ad.gammaln(0.5 * (df + 1.0)) - ad.gammaln(0.5 * df)) / ad.sqrt(np.pi * df)
+    return ad.where(small, 0.5 + pdf0 * z, ad.where(zv > 0, 1.0 - tail, tail))
 
 
 def _t_abs_quantile(df, p):

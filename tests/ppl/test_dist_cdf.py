@@ -98,3 +98,16 @@ def test_expanded_distribution_has_its_base_cdf():
     np.testing.assert_allclose(d.cdf(x), stats.norm(0.5, 2.0).cdf(x), rtol=1e-12)
     assert np.shape(d.cdf(0.3)) == (3,) and np.shape(d.icdf(0.3)) == (3,)
     np.testing.assert_allclose(d.log_cdf(0.3), stats.norm(0.5, 2.0).logcdf([0.3] * 3))
+
+
+@pytest.mark.parametrize("df", [1.0, 3.0, 7.5])
+@pytest.mark.parametrize("x", [0.5, 0.5 + 1e-10, 0.5 - 3e-9])
+def test_student_t_cdf_gradient_is_the_pdf_at_and_near_the_location(df, x):
+    """At x = loc the betainc form's derivative is 0 * inf; the cdf's derivative is the pdf."""
+    g = ad.grad(lambda x: C.StudentT(df, 0.5, 2.0).cdf(x))(np.array(x))
+    g_loc = ad.grad(lambda m: C.StudentT(df, m, 2.0).cdf(np.array(x)))(np.array(0.5))
+    pdf = stats.t.pdf(x, df, 0.5, 2.0)
+    np.testing.assert_allclose([g, -g_loc], [pdf, pdf], rtol=1e-12)
+    # scipy's stdtr rounds to 1/2 within ~1e-9 of the centre at df = 1: arctan there
+    ref = stats.cauchy(0.5, 2.0) if df == 1.0 else stats.t(df, 0.5, 2.0)
+    np.testing.assert_allclose(C.StudentT(df, 0.5, 2.0).cdf(np.array(x)), ref.cdf(x), rtol=1e-14)
