@@ -85,7 +85,10 @@ class Tensor:
 
     @property
     def shape(self):
-        """The shape of the value, as numpy's."""
+        """The shape of the value, as numpy's (of one draw under `vmap`)."""
+        tr = self._trace
+        if tr is not None and tr.batching:
+            return self._v.shape[1:]
         return self._v.shape
 
     @property
@@ -96,12 +99,12 @@ class Tensor:
     @property
     def ndim(self):
         """The number of axes."""
-        return self._v.ndim
+        return len(self.shape)
 
     @property
     def size(self):
         """The number of elements."""
-        return self._v.size
+        return math.prod(self.shape)
 
     @property
     def T(self):
@@ -109,9 +112,10 @@ class Tensor:
         return transpose(self)
 
     def __len__(self):
-        if self._v.ndim == 0:
+        shape = self.shape
+        if not shape:
             raise TypeError("len() of a 0-d Tensor")
-        return self._v.shape[0]
+        return shape[0]
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))

@@ -11,7 +11,7 @@ import operator
 import numpy as np
 from scipy import special as sp
 
-from ..core import primitive
+from ..core import from_jvp, primitive
 from ..tensor import getval
 
 # ---- arithmetic --------------------------------------------------------------------------------
@@ -206,4 +206,4 @@ def astype(x, dtype):
 
 _astype = primitive("astype", lambda x, dtype: np.asarray(x).astype(dtype),
                     vjp=lambda g, ans, x, dtype: _astype(g, dtype=getval(x).dtype),
-                    jvp=lambda t, ans, x, dtype: _astype(t, dtype=dtype))
+                    jvp=lambda t, ans, x, dtype: _astype(t, dtype=dtype), batch=from_jvp)
