@@ -260,8 +260,8 @@ class _Emitter:
         for k, v in p.outputs:
             outs.append(f"v{v}" if k == "s" else f"{self.bind(v, 'c')}.copy()")
         names = sorted(self.names.values())
-        params = ", ".join(["v" + str(i) for i in range(n_in)]
-                           + [f"{n}={n}" for n, _ in names] + ["_array=_array", "_asarray=_asarray"])
+        params = ", ".join([f"v{i}" for i in range(n_in)] + [f"{n}={n}" for n, _ in names]
+                           + ["_array=_array", "_asarray=_asarray"])
         body = "\n".join("    " + ln for ln in self.lines + [f"return ({', '.join(outs)},)"])
         src = f"def _program({params}):\n{body}\n"
         namespace = {n: v for n, v in names}
