@@ -235,9 +235,23 @@ class _Emitter:
         p = self.p
         n_in = p.n_in
         packs, items, tolist = self._peepholes()
+        deferred, inplace = self._scatters()
         for i, (prim, args, params, shape, dtype) in enumerate(p.entries):
             s = n_in + i
-            if s in packs:
+            if s in deferred:
+                continue
+            if s in inplace:
+                acc, sc = inplace[s]
+                _, (g,), sparams, _, _ = p.entries[sc - n_in]
+                idx = sparams["idx"]
+                k = self.bind(idx, "k")
+                if any(isinstance(j, np.ndarray) and j.dtype.kind in "iu" for j in idx):
+                    self.lines.append(f"{self.bind(np.add.at, 'f')}(v{acc}, {k}, "
+                                      f"{self.arg(g, False)})")
+                else:
+                    self.lines.append(f"v{acc}[{k}] += {self.arg(g, False)}")
+                self.lines.append(f"v{s} = v{acc}")
+            elif s in packs:
                 srcs = ", ".join(self.arg(a, True) for a in packs[s])
                 self.lines.append(f"v{s} = _array([{srcs}])")
             elif s in items:
@@ -303,6 +317,39 @@ class _Emitter:
     def _call(self, prim, a, params):
         kw = [f"{k}={self.bind(v, 'k')}" for k, v in params.items()]
         return f"{self.bind(prim.fn, 'f')}({', '.join(a + kw)})"
+
+    def _scatters(self):
+        """Gradients assembled from pieces (x[0], x[1:4], ...: a sum of scatter-adds into
+        zeros) become one buffer that each piece is added into in place."""
+        p, n_in = self.p, self.p.n_in
+        readers = {}
+        for _, args, _, _, _ in p.entries:
+            for k, a in args:
+                if k == "s":
+                    readers[a] = readers.get(a, 0) + 1
+        for k, a in p.outputs:
+            if k == "s":
+                readers[a] = readers.get(a, 0) + 1
+        unindex = _shape_ops._unindex
+        owned, deferred, inplace = set(), set(), {}
+        for i, (prim, args, _, shape, dtype) in enumerate(p.entries):
+            s = n_in + i
+            if prim is unindex:
+                owned.add(s)
+            elif prim is ops.add and all(k == "s" for k, _ in args):
+                (_, x), (_, y) = args
+                for acc, sc in ((x, y), (y, x)):
+                    if (acc in owned and sc != acc and sc >= n_in
+                            and p.entries[sc - n_in][0] is unindex and sc not in deferred
+                            and readers.get(acc) == 1 and readers.get(sc) == 1
+                            and p.shapes[acc] == shape
+                            and p.dtypes[acc] == dtype == p.dtypes[sc]):
+                        deferred.add(sc)
+                        owned.discard(sc)
+                        inplace[s] = (acc, sc)
+                        owned.add(s)
+                        break
+        return deferred, inplace
 
     def _peepholes(self):
         """Scalars stacked into a vector (concatenate of reshapes to (1,)) become one
