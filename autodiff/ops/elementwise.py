@@ -8,9 +8,7 @@ which reach the same numpy ufuncs for arrays but cost a tenth of a ufunc call on
 """
 import operator
 
-import numpy as np
-from scipy import special as sp
-
+from ..backend import np, sp
 from ..core import from_jvp, primitive
 from ..tensor import getval
 

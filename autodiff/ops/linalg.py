@@ -7,9 +7,7 @@ with length-1 axes so that its batch axes line up with the answer's.
 """
 import string
 
-import numpy as np
-from scipy import linalg as sla
-
+from ..backend import np, sla
 from ..core import Each, primitive
 from ..tensor import getval
 from .elementwise import where

@@ -1,6 +1,6 @@
 """Matrix products: matmul (batched, numpy's 1-D rules), dot, outer."""
-import numpy as np
 
+from ..backend import np
 from ..core import primitive
 from .shape import _ndim, _shape, align, expand_dims, reshape, swapaxes
 

@@ -1,8 +1,7 @@
 """Reductions (sum, max, min, prod, logsumexp, cumsum) and softmax, with axis and keepdims."""
 import math
 
-import numpy as np
-
+from ..backend import np
 from ..core import primitive
 from ..tensor import getval
 from .elementwise import exp, where

@@ -6,8 +6,7 @@ tangent with a leading batch axis.
 import builtins
 import math
 
-import numpy as np
-
+from ..backend import np
 from ..core import Each, from_jvp, primitive, sum_to
 from ..tensor import Tensor, getval
 
