@@ -39,7 +39,7 @@ import numpy as np
 
 from . import ops
 from .batching import vmap
-from .core import ReverseTrace, new_trace
+from .core import ReverseTrace, enable_grad, new_trace
 from .emit import Emitter
 from .functional import _primal, value_and_grad
 from .tensor import Tensor, _new, getval
@@ -73,7 +73,7 @@ class Program:
 
 def record(fn, inputs):
     """The Program of fn at `inputs` (float arrays): every primitive applied to them, in order."""
-    with new_trace(ReverseTrace) as tr:
+    with enable_grad(), new_trace(ReverseTrace) as tr:   # recorded even under no_grad
         boxes = [_new(x, tr) for x in inputs]
         outs = fn(*boxes)
     tape, tr.tape = tr.tape, None

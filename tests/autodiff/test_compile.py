@@ -93,7 +93,8 @@ def test_batch_and_values_equal_the_rows_one_at_a_time(f, n):
     rows = [r(x) for x in X]
     np.testing.assert_allclose(v, [float(a) for a, _ in rows], rtol=1e-12)
     np.testing.assert_allclose(g, [b for _, b in rows], rtol=1e-11, atol=1e-13)
-    np.testing.assert_allclose(r.values(X), v, rtol=1e-12)
+    with ad.no_grad():   # recorded all the same
+        np.testing.assert_allclose(r.values(X), v, rtol=1e-12)
     with pytest.raises(ValueError, match="shape"):
         r.batch(np.ones((2, n + 1)))
 
