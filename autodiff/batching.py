@@ -1,7 +1,7 @@
 """Batching: `vmap(f)` runs f once on a stack of inputs, as if on each row in turn.
 
-A `BatchTrace` box holds a value with one more axis than f's Python sees: the batch axis, kept
-in front. `Tensor.shape` of a box is the shape of one row, so f is written for one row. A
+A `BatchTrace` box (a `Row`) holds a value with one more axis than f's Python sees: the batch
+axis, kept in front. Its `shape` is the shape of one row, so f is written for one row. A
 primitive applied to boxes calls its batching rule (`Primitive.batch`), the third rule beside
 its VJP and JVP: `rule(prim, args, batched, **params)` gets the arguments one level down, the
 batched ones with their batch axis in front (`batched[i]`), and returns the output with its
@@ -21,6 +21,8 @@ A Python branch on a value (`if getval(x) > 0`) or a rule that reads a value (`a
 `maximum`'s ties) sees the whole stack under vmap, as with JAX's tracers; such functions are
 not batched correctly. The compiled tape (compile.py) records them at one point instead.
 """
+import math
+
 import numpy as np
 
 from .core import from_jvp, new_trace
@@ -31,12 +33,43 @@ from .tensor import Tensor, _new
 __all__ = ["vmap", "BatchTrace", "leading", "from_jvp", "align", "batch_size", "unbatched_to"]
 
 
+class Row(Tensor):
+    """A box of a BatchTrace: it holds a stack of values, and the function sees one row."""
+
+    __slots__ = ()
+
+    @property
+    def shape(self):
+        """The shape of one row."""
+        return self._v.shape[1:]
+
+    @property
+    def ndim(self):
+        """The number of axes of one row."""
+        return self._v.ndim - 1
+
+    @property
+    def size(self):
+        """The number of elements of one row."""
+        return math.prod(self._v.shape[1:])
+
+    def __len__(self):
+        if self._v.ndim == 1:
+            raise TypeError("len() of a 0-d Tensor")
+        return self._v.shape[1]
+
+
+def _box(v, trace):
+    t = _new(v, trace)
+    t.__class__ = Row
+    return t
+
+
 class BatchTrace:
     """Carries a stack of `size` values along a leading axis: one pass for all of them."""
 
     __slots__ = ("level", "size")
     reverse = False
-    batching = True
 
     def __init__(self, level, size):
         self.level = level
@@ -61,7 +94,7 @@ class BatchTrace:
                 batched.append(False)
             vals.append(a)
         rule = prim.batch or prim.batch_rule()
-        return _new(rule(prim, vals, tuple(batched), **params), self)
+        return _box(rule(prim, vals, tuple(batched), **params), self)
 
 
 # ---- vmap ----------------------------------------------------------------------------------------
@@ -118,7 +151,7 @@ def vmap(f, in_axes=0, out_axes=0):
             new = []
             for leaves, tdef, ax in flat:
                 if ax is not None:
-                    leaves = [_new(_lift(leaf, ax), tr) for leaf in leaves]
+                    leaves = [_box(_lift(leaf, ax), tr) for leaf in leaves]
                 new.append(tree_unflatten(tdef, leaves))
             out = f(*new)
         leaves, tdef = tree_flatten(out)

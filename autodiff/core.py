@@ -193,7 +193,6 @@ class ReverseTrace:
 
     __slots__ = ("level", "tape")
     reverse = True
-    batching = False
 
     def __init__(self, level, tape=True):
         self.level = level
@@ -248,7 +247,6 @@ class ForwardTrace:
 
     __slots__ = ("level", "batch")
     reverse = False
-    batching = False
 
     def __init__(self, level, batch):
         self.level = level

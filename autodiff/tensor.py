@@ -85,10 +85,7 @@ class Tensor:
 
     @property
     def shape(self):
-        """The shape of the value, as numpy's (of one draw under `vmap`)."""
-        tr = self._trace
-        if tr is not None and tr.batching:
-            return self._v.shape[1:]
+        """The shape of the value, as numpy's."""
         return self._v.shape
 
     @property
@@ -99,12 +96,12 @@ class Tensor:
     @property
     def ndim(self):
         """The number of axes."""
-        return len(self.shape)
+        return self._v.ndim
 
     @property
     def size(self):
         """The number of elements."""
-        return math.prod(self.shape)
+        return self._v.size
 
     @property
     def T(self):
@@ -112,10 +109,9 @@ class Tensor:
         return transpose(self)
 
     def __len__(self):
-        shape = self.shape
-        if not shape:
+        if self._v.ndim == 0:
             raise TypeError("len() of a 0-d Tensor")
-        return shape[0]
+        return self._v.shape[0]
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
