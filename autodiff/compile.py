@@ -157,12 +157,14 @@ def simplify(p):
 
 
 def _identity(prim, args, shape, dtype, p):
-    """The argument that the entry equals (x * 1, 1 * x, x + 0, 0 + x, x - 0), or None."""
-    if prim not in (ops.multiply, ops.add, ops.subtract, ops.divide) or len(args) != 2:
+    """The argument that the entry equals (x * 1, 1 * x, x / 1, x ** 1, x + 0, 0 + x, x - 0),
+    or None."""
+    if prim not in (ops.multiply, ops.add, ops.subtract, ops.divide, ops.power) \
+            or len(args) != 2:
         return None
-    unit = 1 if prim in (ops.multiply, ops.divide) else 0
+    unit = 1 if prim in (ops.multiply, ops.divide, ops.power) else 0
     for mine, other in ((0, 1), (1, 0)):
-        if prim in (ops.subtract, ops.divide) and mine == 0:
+        if prim in (ops.subtract, ops.divide, ops.power) and mine == 0:
             continue
         k, v = args[mine]
         ko, o = args[other]

@@ -80,9 +80,10 @@ class Emitter:
         n_in = p.n_in
         packs, items, tolist = self._peepholes()
         deferred, inplace = self._scatters()
+        live = self._live(packs, items, deferred, inplace)
         for i, (prim, args, params, shape, dtype) in enumerate(p.entries):
             s = n_in + i
-            if s in deferred:
+            if s in deferred or s not in live:
                 continue
             if s in inplace:
                 acc, sc = inplace[s]
@@ -135,6 +136,9 @@ class Emitter:
             return f"{a[0]} {_INFIX[prim.name]} {a[1]}"
         if prim is ops.negative:
             return f"-{a[0]}"
+        if prim is ops.power and args[1][0] == "c" and _scalar_const(args[1][1]) \
+                and float(args[1][1]) == 2.0:
+            return f"{a[0]} * {a[0]}"    # as numpy's power does for a square
         f = _SCALAR.get(prim)
         if f is not None:
             return f"{self.bind(f, 'f')}({', '.join(a)})"
@@ -161,6 +165,27 @@ class Emitter:
     def _call(self, prim, a, params):
         kw = [f"{k}={self.bind(v, 'k')}" for k, v in params.items()]
         return f"{self.bind(prim.fn, 'f')}({', '.join(a + kw)})"
+
+    def _live(self, packs, items, deferred, inplace):
+        """The slots still read once the peepholes have replaced what they read: a stack's
+        reshapes and the slices of its gradient are not."""
+        p, n_in = self.p, self.p.n_in
+        live = {a for k, a in p.outputs if k == "s"}
+        for i in range(len(p.entries) - 1, -1, -1):
+            s = n_in + i
+            if s not in live:
+                continue
+            if s in packs:
+                reads = [a for k, a in packs[s] if k == "s"]
+            elif s in items:
+                reads = [items[s][0]]
+            elif s in inplace:
+                acc, sc = inplace[s]
+                reads = [acc] + [a for k, a in p.entries[sc - n_in][1] if k == "s"]
+            else:
+                reads = [a for k, a in p.entries[i][1] if k == "s"]
+            live.update(reads)
+        return live
 
     def _scatters(self):
         """Gradients assembled from pieces (x[0], x[1:4], ...: a sum of scatter-adds into
