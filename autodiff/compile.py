@@ -260,16 +260,17 @@ class Compiled:
                              f"{X.shape}")
         return X
 
-    def _mapped(self, kind, S):
-        """The program over S rows (`vmap` of it, recorded and emitted), built once per S."""
-        key = (kind, S)
+    def _mapped(self, kind, X):
+        """The program over the S rows of X (`vmap` of it, recorded at X and emitted), built
+        once per S."""
+        key = (kind, X.shape[0])
         if key not in self._cache:
             p = self.program
             if kind == "values":
                 p = simplify(Program(p.n_in, p.shapes, p.dtypes, p.entries, p.outputs[:1]))
-            X0 = np.zeros((S,) + self.shape, self.dtype)
             try:
-                mp = record(lambda X, p=p: vmap(p.run)(X), [X0])
+                with np.errstate(all="ignore"):
+                    mp = record(lambda X, p=p: vmap(p.run)(X), [X])
                 self._cache[key] = Emitter(mp, scalar=False).emit()
             except (TypeError, ValueError) as e:    # a primitive that cannot be batched
                 self.batch_note = f"rows one at a time: {e}"
@@ -279,7 +280,7 @@ class Compiled:
     def batch(self, X):
         """(values (S,), gradients (S, D)) at the S rows of X, in one pass of the program."""
         X = self._rows(X)
-        fn = self._mapped("both", X.shape[0])
+        fn = self._mapped("both", X)
         if fn is None:
             rows = [self(x) for x in X]
             return (np.array([float(v) for v, _ in rows]),
@@ -290,7 +291,7 @@ class Compiled:
     def values(self, X):
         """f at the S rows of X, in one pass of the program's forward sweep: shape (S,)."""
         X = self._rows(X)
-        fn = self._mapped("values", X.shape[0])
+        fn = self._mapped("values", X)
         if fn is None:
             return np.array([float(self.value(x)) for x in X])
         return np.asarray(fn(X)[0], dtype=self.dtype).reshape(X.shape[0])
