@@ -272,6 +272,8 @@ class Compiled:
                 with np.errstate(all="ignore"):
                     mp = record(lambda X, p=p: vmap(p.run)(X), [X])
                 self._cache[key] = Emitter(mp, scalar=False).emit()
+            except np.linalg.LinAlgError:           # at these rows: record at the next call
+                raise
             except (TypeError, ValueError) as e:    # a primitive that cannot be batched
                 self.batch_note = f"rows one at a time: {e}"
                 self._cache[key] = None
