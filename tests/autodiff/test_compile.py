@@ -148,3 +148,17 @@ def test_outputs_that_cannot_be_replayed_are_errors():
 def test_unused_input_gets_a_zero_gradient():
     r = ad.compile_value_and_grad(lambda x: ad.sum(x[:1] * 2.0), np.ones(3))
     np.testing.assert_array_equal(r(np.ones(3))[1], [2.0, 0.0, 0.0])
+
+
+def test_a_linear_algebra_failure_in_a_batch_is_raised_and_the_next_batch_is_batched():
+    def f(x):
+        a = ad.reshape(x, (2, 2))
+        return ad.sum(ad.log(ad.diagonal(ad.cholesky(a @ ad.transpose(a) - 0.5 * np.eye(2)))))
+    r = ad.compile_value_and_grad(f, np.array([2.0, 0.1, 0.3, 1.5]))
+    bad = np.array([[2.0, 0.1, 0.3, 1.5], [0.1, 0.0, 0.0, 0.1]])   # the second: not PD
+    with pytest.raises(np.linalg.LinAlgError):
+        r.batch(bad)
+    good = np.array([[2.0, 0.1, 0.3, 1.5], [1.5, 0.2, -0.1, 2.0]])
+    v, g = r.batch(good)
+    assert r.batch_note == "batched"
+    np.testing.assert_allclose(g, [r(x)[1] for x in good], rtol=1e-12)

@@ -265,3 +265,60 @@ def test_precondition_whitens_a_gaussian_target(name):
     if name == "fullrank":
         np.testing.assert_allclose(L @ L.T, COV, rtol=1e-8)
         np.testing.assert_allclose(omega, np.log(np.diag(L)), rtol=1e-12)
+
+
+# ---- the compiled density: batched ELBO, batched gradients, the audit ---------------------------
+def _run(model, q, grad_samples, elbo_samples, record):
+    from ppl.advi_steps import Run
+    from ppl.distributions.base import validation_enabled
+    z0 = model.unconstrain(model.initial_point(0))
+    run = Run(model, q, None, np.random.default_rng(3), np.random.default_rng(4), grad_samples,
+              elbo_samples, z0)
+    if record:
+        with validation_enabled(False):
+            run.record(z0)
+        assert run.replay is not None, run.replay_note
+    return run
+
+
+def _eight_schools():
+    from models import eight_schools
+    return eight_schools.model(**eight_schools.data())
+
+
+@pytest.mark.parametrize("name", ["meanfield", "fullrank"])
+def test_batched_elbo_and_gradient_equal_the_draws_one_at_a_time(name):
+    """One batched pass of the compiled density over the draws gives the ELBO estimate and the
+    grad_samples > 1 gradient that the model itself gives draw by draw (the same draws)."""
+    m = _eight_schools()
+    q = (Meanfield if name == "meanfield" else Fullrank)(m.num_params)
+    lam = q.init(np.linspace(-1.0, 1.0, m.num_params))
+    compiled, fresh = _run(m, q, 4, 50, True), _run(m, q, 4, 50, False)
+    assert compiled.replay_note.startswith("yes")
+    np.testing.assert_allclose(compiled.elbo(lam), fresh.elbo(lam), rtol=1e-10)
+    np.testing.assert_allclose(compiled.elbo_grad(lam), fresh.elbo_grad(lam), rtol=1e-9)
+    assert compiled.n_grad == fresh.n_grad == 4
+
+
+def test_an_overflowing_recursion_keeps_its_program_and_says_so():
+    """ARMA(1, 1) with |theta| > 1 overflows at the probe points around the start: both the
+    program and a fresh run give inf/NaN there, which is not a branch (issue 15)."""
+    from models import arma
+    from ppl.advi_steps import Run
+    from ppl.distributions.base import validation_enabled
+    m = arma.model(**arma.data())
+    z0 = np.array([0.0, 0.5, 6.0, 0.0])
+    run = Run(m, Meanfield(4), None, np.random.default_rng(0), np.random.default_rng(1), 1, 10,
+              z0)
+    with validation_enabled(False):
+        run.record(z0)
+    assert run.replay is not None and "overflows" in run.replay_note, run.replay_note
+
+
+def test_khat_log_density_is_one_batched_pass_equal_to_the_model():
+    m = _eight_schools()
+    fit = ppl.advi(m, family="meanfield", seed=1, progress=False, tol_rel_obj=0.05)
+    zeta = fit.sample_unconstrained(40, seed=0)
+    want = [float(m.unconstrained_log_density(z)) for z in zeta]
+    np.testing.assert_allclose(fit._log_p(zeta), want, rtol=1e-10)
+    assert fit._program(zeta[0]) is not None
