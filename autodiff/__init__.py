@@ -15,13 +15,14 @@ from .ops import *  # noqa: F403
 from .check import check_grads
 from .functional import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, tree_flatten,
                          tree_unflatten, value_and_grad, vjp)
+from .batching import vmap
 from .graph import draw_graph, to_dot, topological_order
 from .optimize import NewtonError, NewtonResult, minimize_newton, newton
-from .replay import Replay, compile_value_and_grad
+from .compile import Compiled, Replay, compile_value_and_grad
 from . import nn, optim  # modules, not star exports: `from autodiff import nn, optim`
 
 __all__ = ["Tensor", "Node", "getval", "primitive", "no_grad", "enable_grad", "is_grad_enabled",
            "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobian", "hessian",
-           "hvp", "tree_flatten", "tree_unflatten", "check_grads", "topological_order", "to_dot",
-           "draw_graph", "newton", "minimize_newton", "NewtonResult", "NewtonError",
-           "compile_value_and_grad", "Replay", *ops.__all__]
+           "hvp", "vmap", "tree_flatten", "tree_unflatten", "check_grads", "topological_order",
+           "to_dot", "draw_graph", "newton", "minimize_newton", "NewtonResult", "NewtonError",
+           "compile_value_and_grad", "Compiled", "Replay", *ops.__all__]

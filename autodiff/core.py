@@ -14,6 +14,7 @@ what is inside (which may record on a lower level), and boxes the answer again:
 - `ForwardTrace` carries (value, tangent) pairs: one pass, nothing recorded. The tangent has a
   leading batch axis of size B, so that B directional derivatives travel in one pass (vector
   forward mode); `jvp` uses B = 1, `jacfwd` and `hessian` B = the input size.
+- `BatchTrace` (batching.py) carries a stack of values along a leading axis: `vmap`.
 """
 from heapq import heapify, heappop, heappush
 
@@ -72,15 +73,20 @@ class Primitive:
     primitive t is first reshaped to (B,) + (1,)*(ans.ndim - arg.ndim) + arg.shape, so that
     right-aligned broadcasting against the other arguments just works.
     Keyword `params` (axis, shape, index...) are never differentiated.
+    `batch(prim, args, batched, **params)` is the batching rule (`vmap`): args are the
+    arguments with a leading batch axis where `batched[i]`, as they are otherwise; it returns
+    the output with the batch axis leading, written with engine ops. An `elementwise` primitive
+    gets `batching.leading` unless it brings its own.
     """
 
-    def __init__(self, name, fn, vjp=None, jvp=None, elementwise=False, doc=None):
+    def __init__(self, name, fn, vjp=None, jvp=None, elementwise=False, doc=None, batch=None):
         self.__doc__ = doc or f"The primitive `{name}`."
         self.name = name
         self.fn = fn
         self.vjps = () if vjp is None else vjp if isinstance(vjp, (tuple, Each)) else (vjp,)
         self.jvps = () if jvp is None else jvp if isinstance(jvp, (tuple, Each)) else (jvp,)
         self.elementwise = elementwise
+        self.batch = batch
 
     def __repr__(self):
         return f"<primitive {self.name}>"
@@ -127,6 +133,15 @@ class Primitive:
                          f"differentiated here (only real floating-point values): keep complex "
                          f"arithmetic outside the differentiated function")
 
+    def batch_rule(self):
+        """The batching rule (`vmap`): its own, or `batching.leading` for an elementwise one."""
+        if self.batch is None:
+            if not self.elementwise:
+                raise TypeError(f"no batching rule for `{self.name}`")
+            from .ops.shape import leading  # noqa: PLC0415 -- written with the ops
+            self.batch = leading
+        return self.batch
+
     def vjp(self, i):
         """The VJP rule for argument i."""
         return self._rule(self.vjps, i, "VJP")
@@ -142,6 +157,14 @@ class Primitive:
         return r
 
 
+def from_jvp(prim, args, batched, **params):
+    """The batching rule of a unary primitive linear in its argument (reshape, transpose,
+    indexing): its JVP rule, whose tangents carry a leading batch axis, applied to the stacked
+    values."""
+    x = args[0]
+    return prim.jvp(0)(x, None, x, **params)
+
+
 class Each:
     """Rules for a primitive with any number of arguments: `Each(f)[i]` is f bound to i."""
 
@@ -155,11 +178,13 @@ class Each:
         return lambda *a, **p: f(i, *a, **p)
 
 
-def primitive(name, fn, vjp=None, jvp=None, elementwise=False, doc=None):
+def primitive(name, fn, vjp=None, jvp=None, elementwise=False, doc=None, batch=None):
     """Define a primitive: `exp = primitive("exp", np.exp, vjp=lambda g, ans, x: g * ans,
     jvp=lambda t, ans, x: t * ans, elementwise=True, doc="e^x")`. Rules may be one function
-    (one argument), a tuple (one per argument, None where not differentiable) or `Each(f)`."""
-    return Primitive(name, fn, vjp, jvp, elementwise, doc)
+    (one argument), a tuple (one per argument, None where not differentiable) or `Each(f)`;
+    `batch` is the batching rule (see `Primitive`; elementwise primitives have one)."""
+    return Primitive(name, fn, vjp, jvp, elementwise, doc, batch)
+
 
 
 # ---------------------------------------------------------------------------------------------

@@ -107,8 +107,8 @@ def _unbox(x, trace):
 
 
 def _zeros(x):
-    x = np.asarray(getval(x))
-    return np.zeros(x.shape, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float)
+    dtype = np.result_type(getval(x))
+    return np.zeros(_shape_of(x), dtype=dtype if np.issubdtype(dtype, np.floating) else float)
 
 
 def _leaf_grad(got, box):
@@ -217,7 +217,7 @@ def _as_tangent(t, p):
     if isinstance(t, Tensor) and t._trace is not None:
         return reshape(t, (1,) + t.shape)
     t = np.asarray(getval(t))
-    shape = np.shape(getval(p))
+    shape = _shape_of(p)
     if t.shape != shape:
         raise ValueError(f"jvp: tangent of shape {t.shape} for a primal of shape {shape}")
     dtype = np.result_type(getval(p))
@@ -242,7 +242,7 @@ def jvp(f, primals, tangents):
 
 
 def _shape_of(x):
-    return np.shape(getval(x))
+    return x.shape if isinstance(x, Tensor) else np.shape(x)  # one row's shape under vmap
 
 
 def _size(x):

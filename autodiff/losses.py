@@ -9,7 +9,7 @@ Re-exported as `autodiff.nn.mse`, ....
 import numpy as np
 
 from .core import primitive
-from .ops import getitem, mean, reshape, softmax, softplus, sum
+from .ops import getitem, mean, reshape, softmax, softplus, stack, sum
 from .tensor import Tensor, getval
 
 __all__ = ["mse", "cross_entropy", "binary_cross_entropy_with_logits", "nll"]
@@ -94,9 +94,20 @@ def _xent_vjp(g, ans, logits, labels):
     return g * _xent_slope(logits, labels)  # traced (higher order): engine ops
 
 
+def _xent_batch(prim, args, batched):
+    # rows one at a time: a loss of a whole minibatch is rarely mapped over
+    (logits, labels), n = args, _shape0(args, batched)
+    return stack([_xent(logits[i] if batched[0] else logits,
+                        getval(labels)[i] if batched[1] else labels) for i in range(n)])
+
+
+def _shape0(args, batched):
+    return next(a.shape[0] for a, b in zip(args, batched) if b)
+
+
 _xent = primitive("cross_entropy", _xent_fwd, vjp=_xent_vjp,
                   jvp=lambda t, ans, logits, labels: sum(t * _xent_slope(logits, labels),
-                                                         axis=(-2, -1)))
+                                                         axis=(-2, -1)), batch=_xent_batch)
 
 
 def cross_entropy(logits, labels):

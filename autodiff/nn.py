@@ -23,7 +23,9 @@ import math
 import numpy as np
 
 from .core import primitive
-from .ops.products import _matmul_jvp_a, _matmul_jvp_b, _matmul_vjp_a, _matmul_vjp_b
+from .ops.products import (_matmul_batch, _matmul_jvp_a, _matmul_jvp_b, _matmul_vjp_a,
+                           _matmul_vjp_b, matmul)
+from .ops.elementwise import add
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll
 from .ops import relu, reshape, sigmoid, softplus, tanh
 from .tensor import Tensor, getval
@@ -81,6 +83,9 @@ _linear = primitive(
          lambda g, ans, x, W, b: _matmul_vjp_b(g, ans, x, W), lambda g, ans, x, W, b: g),
     jvp=(lambda t, ans, x, W, b: _matmul_jvp_a(t, ans, x, W),
          lambda t, ans, x, W, b: _matmul_jvp_b(t, ans, x, W), _bias_jvp),
+    batch=lambda prim, args, batched: add.batch_rule()(
+        add, [_matmul_batch(matmul, args[:2], batched[:2]), args[2]],
+        (batched[0] or batched[1], batched[2])),
     doc="x @ W + b for a bias b of shape (out,).")
 
 

@@ -44,6 +44,9 @@ def fit_wengert(name, family, data):
     elif name == "logistic":
         from models import logistic_regression as zoo
         model, opts = zoo.model, {}
+    elif name in ("arma", "garch"):                 # the zoo's loop models
+        zoo = importlib.import_module(f"models.{name}")
+        model, opts = zoo.model, {}
     elif name == "radon":
         from models import radon as zoo
         model, opts = zoo.centered.model, {}
@@ -83,9 +86,10 @@ def fit_pymc(name, family, data):
     return f"loss {float(approx.hist[-1]):.4g}"
 
 
-def fresh_rows(cases, libraries, families, runs):
+def fresh_rows(cases, libraries, families, runs, timeout=None):
     """[(model, library label, median seconds or None, runs timed, note)]: every case x
-    library x family in a fresh process, `runs[model]` times each."""
+    library x family in a fresh process, `runs[model]` times each (a run past `timeout`
+    seconds is stopped and not timed)."""
     out, tmp = [], tempfile.mkdtemp(prefix="advi_fresh_")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
@@ -100,8 +104,12 @@ def fresh_rows(cases, libraries, families, runs):
                     times, errors = [], []
                     for _ in range(runs[name]):
                         t = time.perf_counter()
-                        p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
-                                           env=env)
+                        try:
+                            p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                                               env=env, timeout=timeout)
+                        except subprocess.TimeoutExpired:
+                            errors.append(f"stopped after {timeout} s")
+                            continue
                         if p.returncode:                # a failed run is not timed
                             errors.append(f"exit {p.returncode}: {p.stderr.strip()[-200:]}")
                         else:

@@ -55,7 +55,7 @@ DENSE_UP_TO = 100
 
 
 def density(model):
-    """z -> (log p(z), grad log p(z)), the replayed tape when it agrees with the model at 8
+    """z -> (log p(z), grad log p(z)), the compiled tape when it agrees with the model at 8
     points around the initial point, else the engine's value_and_grad; and a note."""
     z0 = model.unconstrain(model.initial_point(0))
     vg = ad.value_and_grad(model.unconstrained_log_density)
@@ -64,7 +64,7 @@ def density(model):
             r = ad.compile_value_and_grad(model.unconstrained_log_density, z0)
             probe = np.random.default_rng(0).standard_normal((8, z0.size))
             if all(r.check(z0 + 0.5 * (i + 1) * p) for i, p in enumerate(probe)):
-                vg, note = r, "replayed tape"
+                vg, note = r, "compiled tape"
             else:
                 note = "no replay (the tape disagrees with the model)"
     except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as e:

@@ -57,7 +57,7 @@ ZOO = {
         "Negative-binomial (NB2) regression with a log link and an exposure offset, simulated "
         "counts"),
     # -- time series, mixtures and simplexes (models/ar.py, gp_regression.py,
-    #    normal_mixture.py, dirichlet_categorical.py, hmm.py)
+    #    normal_mixture.py, dirichlet_categorical.py, hmm.py, arma.py, garch.py)
     "ar": (
         "models.ar",
         "AR(K) autoregression: y_t on its own K previous values (Stan User's Guide; simulated "
@@ -78,6 +78,14 @@ ZOO = {
         "models.hmm",
         "Two-state Poisson hidden Markov model, states summed out by the forward algorithm "
         "(simulated)"),
+    "arma": (
+        "models.arma",
+        "ARMA(1, 1) time series, written with a Python loop over time (Stan User's Guide; "
+        "simulated data)"),
+    "garch": (
+        "models.garch",
+        "GARCH(1, 1) volatility, written with a Python loop over time (Stan User's Guide; "
+        "simulated data)"),
     # -- covariance and bounds (models/lkj_covariance.py, wishart_covariance.py, censored.py)
     "lkj_covariance": (
         "models.lkj_covariance",

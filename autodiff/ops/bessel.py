@@ -3,9 +3,8 @@ not differentiated. Derivatives from the recurrences (Abramowitz and Stegun 9.1.
 J_n' = (J_{n-1} - J_{n+1})/2, Y_n' likewise, I_n' = (I_{n-1} + I_{n+1})/2, written with the
 functions themselves so that every order differentiates again.
 """
-import numpy as np
-from scipy import special as sp
 
+from ..backend import np, sp
 from ..core import primitive
 from ..tensor import getval
 

@@ -9,15 +9,15 @@ decomposition", 2016 (svd). Both divide by differences of (squared) eigen/singul
 derivatives of the vectors are undefined where two of them coincide (repeated eigenvalues), as
 in every AD system.
 """
-import numpy as np
 
+from ..backend import np
 from ..core import primitive
 from ..tensor import getval
 from .elementwise import abs, exp, sqrt, where
 from .linalg import _check_square, _logabsdet, _T
 from .products import matmul
 from .reductions import max, min, sum
-from .shape import _ndim, _shape, expand_dims, reshape, squeeze, transpose
+from .shape import _ndim, _shape, expand_dims, leading, reshape, squeeze, transpose
 
 
 def _diag_embed(v):
@@ -56,7 +56,8 @@ def _sym(x):
 _eigvals = primitive(
     "eigh_values", lambda a: _eigh_np(a)[0],
     vjp=lambda g, w, a: _sym(matmul(_eigvecs(a) * expand_dims(g, -2), _T(_eigvecs(a)))),
-    jvp=lambda t, w, a: _diag_part(matmul(_T(_eigvecs(a)), matmul(_sym(t), _eigvecs(a)))))
+    jvp=lambda t, w, a: _diag_part(matmul(_T(_eigvecs(a)), matmul(_sym(t), _eigvecs(a)))),
+    batch=leading)  # numpy.linalg maps over leading axes, as do the rules (axes -1, -2)
 
 
 def _eigvecs_vjp(g, v, a):
@@ -69,7 +70,7 @@ def _eigvecs_jvp(t, v, a):
 
 
 _eigvecs = primitive("eigh_vectors", lambda a: _eigh_np(a)[1], vjp=_eigvecs_vjp,
-                     jvp=_eigvecs_jvp)
+                     jvp=_eigvecs_jvp, batch=leading)
 
 
 def eigh(a):
@@ -149,9 +150,12 @@ def _svd_vh_jvp(t, vh, a):
 _svd_s = primitive(
     "svd_values", lambda a: _svd_np(a)[1],
     vjp=lambda g, s, a: matmul(_svd_u(a) * expand_dims(g, -2), _svd_vh(a)),
-    jvp=lambda t, s, a: _diag_part(matmul(_T(_svd_u(a)), matmul(t, _T(_svd_vh(a))))))
-_svd_u = primitive("svd_u", lambda a: _svd_np(a)[0], vjp=_svd_u_vjp, jvp=_svd_u_jvp)
-_svd_vh = primitive("svd_vh", lambda a: _svd_np(a)[2], vjp=_svd_vh_vjp, jvp=_svd_vh_jvp)
+    jvp=lambda t, s, a: _diag_part(matmul(_T(_svd_u(a)), matmul(t, _T(_svd_vh(a))))),
+    batch=leading)
+_svd_u = primitive("svd_u", lambda a: _svd_np(a)[0], vjp=_svd_u_vjp, jvp=_svd_u_jvp,
+                   batch=leading)
+_svd_vh = primitive("svd_vh", lambda a: _svd_np(a)[2], vjp=_svd_vh_vjp, jvp=_svd_vh_jvp,
+                    batch=leading)
 
 
 def svd(a, full_matrices=False, compute_uv=True):

@@ -8,10 +8,8 @@ which reach the same numpy ufuncs for arrays but cost a tenth of a ufunc call on
 """
 import operator
 
-import numpy as np
-from scipy import special as sp
-
-from ..core import primitive
+from ..backend import np, sp
+from ..core import from_jvp, primitive
 from ..tensor import getval
 
 # ---- arithmetic --------------------------------------------------------------------------------
@@ -211,4 +209,4 @@ def astype(x, dtype):
 
 _astype = primitive("astype", lambda x, dtype: np.asarray(x).astype(dtype),
                     vjp=lambda g, ans, x, dtype: _astype(g, dtype=getval(x).dtype),
-                    jvp=lambda t, ans, x, dtype: _astype(t, dtype=dtype))
+                    jvp=lambda t, ans, x, dtype: _astype(t, dtype=dtype), batch=from_jvp)

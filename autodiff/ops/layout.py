@@ -5,8 +5,7 @@ derivatives (any order, both modes) are those of the primitives it is made of.
 """
 import builtins
 
-import numpy as np
-
+from ..backend import np
 from ..tensor import getval
 from .shape import (_axis, _ndim, _shape, broadcast_to, concatenate, flip, getitem, reshape,
                     take_along_axis, transpose)

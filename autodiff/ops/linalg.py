@@ -7,15 +7,13 @@ with length-1 axes so that its batch axes line up with the answer's.
 """
 import string
 
-import numpy as np
-from scipy import linalg as sla
-
+from ..backend import np, sla
 from ..core import Each, primitive
 from ..tensor import getval
 from .elementwise import where
 from .products import matmul
 from .reductions import sum
-from .shape import _shape, broadcast_to, getitem, reshape, swapaxes, transpose
+from .shape import _shape, broadcast_to, getitem, leading, reshape, swapaxes, transpose
 
 
 def _T(x):
@@ -118,10 +116,15 @@ def _einsum_jvp(i, t, ans, *ops, ins, out):
                    out=z + out)
 
 
+def _einsum_batch(prim, ops, batched, ins, out):
+    z = _fresh(ins, out)  # the batch axis: a letter of its own, kept in the output
+    return _einsum(*ops, ins=tuple(z + t if b else t for t, b in zip(ins, batched)), out=z + out)
+
+
 _einsum = primitive("einsum",
                     lambda *ops, ins, out: np.einsum(",".join(ins) + "->" + out, *ops,
                                                      optimize=len(ops) > 2),
-                    vjp=Each(_einsum_vjp), jvp=Each(_einsum_jvp))
+                    vjp=Each(_einsum_vjp), jvp=Each(_einsum_jvp), batch=_einsum_batch)
 
 
 def _from_sublists(first, rest):
@@ -195,7 +198,8 @@ _trisolve = primitive("solve_triangular", _trisolve_fwd,
                       vjp=(_trisolve_vjp_a,
                            lambda g, ans, a, b, lower: _trisolve(_T(a), g, lower=not lower)),
                       jvp=(_trisolve_jvp_a,
-                           lambda t, ans, a, b, lower: _trisolve(a, _align(t, ans), lower=lower)))
+                           lambda t, ans, a, b, lower: _trisolve(a, _align(t, ans), lower=lower)),
+                      batch=leading)
 
 
 def _vector_rhs(prim, name, a, b, **params):
@@ -223,7 +227,7 @@ def _solve_vjp_a(g, ans, a, b):
 _solve = primitive("solve", np.linalg.solve,
                    vjp=(_solve_vjp_a, lambda g, ans, a, b: _solve(_T(a), g)),
                    jvp=(lambda t, ans, a, b: -_solve(a, matmul(_align(t, ans), ans)),
-                        lambda t, ans, a, b: _solve(a, _align(t, ans))))
+                        lambda t, ans, a, b: _solve(a, _align(t, ans))), batch=leading)
 
 
 def solve(a, b):
@@ -233,7 +237,7 @@ def solve(a, b):
 
 _inv = primitive("inv", np.linalg.inv,
                  vjp=lambda g, ans, a: -matmul(_T(ans), matmul(g, _T(ans))),
-                 jvp=lambda t, ans, a: -matmul(ans, matmul(t, ans)))
+                 jvp=lambda t, ans, a: -matmul(ans, matmul(t, ans)), batch=leading)
 
 
 def inv(a):
@@ -246,7 +250,7 @@ def inv(a):
 _logabsdet = primitive(
     "logabsdet", lambda a: np.linalg.slogdet(a)[1],
     vjp=lambda g, ans, a: reshape(g, _shape(g) + (1, 1)) * _T(_inv(a)),
-    jvp=lambda t, ans, a: sum(t * _T(_inv(a)), axis=(-2, -1)))
+    jvp=lambda t, ans, a: sum(t * _T(_inv(a)), axis=(-2, -1)), batch=leading)
 
 
 def slogdet(a):
@@ -293,7 +297,7 @@ def _cholesky_jvp(t, L, a):
 
 _cholesky = primitive("cholesky",
                       lambda a: np.linalg.cholesky(0.5 * (a + np.swapaxes(a, -1, -2))),
-                      vjp=_cholesky_vjp, jvp=_cholesky_jvp)
+                      vjp=_cholesky_vjp, jvp=_cholesky_jvp, batch=leading)
 
 
 def cholesky(a):

@@ -3,10 +3,9 @@ kron and cross composed from them."""
 import builtins
 import math
 
-import numpy as np
-
+from ..backend import np
 from ..core import primitive
-from .shape import _ndim, _shape, expand_dims, moveaxis, reshape, swapaxes, transpose
+from .shape import _ndim, _shape, align, expand_dims, moveaxis, reshape, swapaxes, transpose
 
 
 def _drop(x, axis):
@@ -60,8 +59,23 @@ def _matmul_jvp_b(t, ans, a, b):
     return matmul(a, _pad(t, na - nb))
 
 
+def _matmul_batch(prim, args, batched):
+    # rows of vectors become rows of matrices (1, n) and (n, 1); then the batch axis is one
+    # more leading axis of the stacks, aligned as for any broadcasting primitive
+    (a, b), (ba, bb) = args, batched
+    va, vb = len(_shape(a)) - ba == 1, len(_shape(b)) - bb == 1
+    if va:
+        a = expand_dims(a, -2)
+    if vb:
+        b = expand_dims(b, -1)
+    out = matmul(*align([a, b], batched))
+    if va and vb:
+        return reshape(out, _shape(out)[:-2])
+    return _drop(out, -1) if vb else _drop(out, -2) if va else out
+
+
 matmul = primitive("matmul", np.matmul, vjp=(_matmul_vjp_a, _matmul_vjp_b),
-                   jvp=(_matmul_jvp_a, _matmul_jvp_b),
+                   jvp=(_matmul_jvp_a, _matmul_jvp_b), batch=_matmul_batch,
                    doc="Matrix product a @ b with numpy's rules: batched over leading axes, "
                        "1-D operands promoted to vectors; d(a@b) = da @ b + a @ db.")
 

@@ -1,12 +1,12 @@
 """Reductions (sum, max, min, prod, logsumexp, cumsum) and softmax, with axis and keepdims."""
 import math
 
-import numpy as np
-
+from ..backend import np
 from ..core import primitive
 from ..tensor import getval
 from .elementwise import exp, where
-from .shape import _ndim, _shape, broadcast_to, flip, neg_axes, reshape, stack, transpose
+from .shape import (_ndim, _shape, broadcast_to, flip, leading, neg_axes, reshape, stack,
+                    transpose)
 from ..tensor import Tensor
 
 
@@ -46,7 +46,8 @@ def _keep(y, x, axes):
 # numpy's ufunc.reduce: np.sum's Python wrapper costs more than the sum of a small array
 _sum = primitive("sum", lambda x, axes, keepdims: np.add.reduce(x, axis=axes, keepdims=keepdims),
                  vjp=lambda g, ans, x, axes, keepdims: _unreduce(g, x, axes),
-                 jvp=lambda t, ans, x, axes, keepdims: _sum(t, axes=axes, keepdims=keepdims))
+                 jvp=lambda t, ans, x, axes, keepdims: _sum(t, axes=axes, keepdims=keepdims),
+                 batch=leading)
 
 
 def sum(x, axis=None, keepdims=False):
@@ -96,7 +97,8 @@ def _extremum(name, fn):
                   vjp=lambda g, ans, x, axes, keepdims:
                       _keep(g, x, axes) * _argmax_weights(x, ans, axes),
                   jvp=lambda t, ans, x, axes, keepdims:
-                      _sum(t * _argmax_weights(x, ans, axes), axes=axes, keepdims=keepdims))
+                      _sum(t * _argmax_weights(x, ans, axes), axes=axes, keepdims=keepdims),
+                  batch=leading)
 
     def reduce(x, axis=None, keepdims=False):
         x = _array(x)
@@ -136,7 +138,8 @@ _prod = primitive("prod", lambda x, axes, keepdims: np.multiply.reduce(x, axis=a
                   vjp=lambda g, ans, x, axes, keepdims:
                       _keep(g, x, axes) * _prod_others(x, ans, axes),
                   jvp=lambda t, ans, x, axes, keepdims:
-                      _sum(t * _prod_others(x, ans, axes), axes=axes, keepdims=keepdims))
+                      _sum(t * _prod_others(x, ans, axes), axes=axes, keepdims=keepdims),
+                  batch=leading)
 
 
 def prod(x, axis=None, keepdims=False):
@@ -160,7 +163,8 @@ _lse = primitive("logsumexp", _logsumexp,
                  vjp=lambda g, ans, x, axes, keepdims:
                      _keep(g, x, axes) * exp(x - _keep(ans, x, axes)),
                  jvp=lambda t, ans, x, axes, keepdims:
-                     _sum(t * exp(x - _keep(ans, x, axes)), axes=axes, keepdims=keepdims))
+                     _sum(t * exp(x - _keep(ans, x, axes)), axes=axes, keepdims=keepdims),
+                 batch=leading)
 
 
 def logsumexp(x, axis=None, keepdims=False, b=None):
@@ -194,7 +198,7 @@ def softmax(x, axis=-1):
 # ---- cumsum -------------------------------------------------------------------------------------
 _cumsum = primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis),
                     vjp=lambda g, ans, x, axis: flip(_cumsum(flip(g, axis), axis=axis), axis),
-                    jvp=lambda t, ans, x, axis: _cumsum(t, axis=axis))
+                    jvp=lambda t, ans, x, axis: _cumsum(t, axis=axis), batch=leading)
 
 
 def cumsum(x, axis=None):

@@ -6,9 +6,8 @@ tangent with a leading batch axis.
 import builtins
 import math
 
-import numpy as np
-
-from ..core import Each, primitive, sum_to
+from ..backend import np
+from ..core import Each, from_jvp, primitive, sum_to
 from ..tensor import Tensor, getval
 
 
@@ -69,13 +68,50 @@ def _resolve(shape, size):
 
 _reshape = primitive("reshape", lambda x, shape: x.reshape(shape),
                      vjp=lambda g, ans, x, shape: _reshape(g, shape=_shape(x)),
-                     jvp=lambda t, ans, x, shape: _reshape(t, shape=t.shape[:1] + shape))
+                     jvp=lambda t, ans, x, shape: _reshape(t, shape=t.shape[:1] + shape),
+                     batch=from_jvp)
+
+
+# ---- batching rules shared by the ops (the machinery is in batching.py) --------------------------
+def batch_size(args, batched):
+    """The batch size: the length of the leading axis of the first batched argument."""
+    for a, b in zip(args, batched):
+        if b:
+            return _shape(a)[0]
+    raise ValueError("a batching rule got no batched argument")
+
+
+def align(args, batched):
+    """The batched arguments padded with length-1 axes after their batch axis to the rank of
+    the highest-rank row: right-aligned broadcasting then pairs rows with rows, and unbatched
+    arguments with every row."""
+    ranks = [len(_shape(a)) - b for a, b in zip(args, batched)]
+    rank = builtins.max(ranks)
+    out = []
+    for a, b, r in zip(args, batched, ranks):
+        if b and r < rank:
+            s = _shape(a)
+            a = _reshape(a, shape=s[:1] + (1,) * (rank - r) + s[1:])
+        out.append(a)
+    return out
+
+
+def leading(prim, args, batched, **params):
+    """The batching rule of a primitive that maps over leading axes (elementwise ones,
+    reductions over negative axes, numpy.linalg's stacks): align, then apply it."""
+    return prim(*align(args, batched), **params)
+
+
+def unbatched_to(x, size):
+    """x repeated `size` times along a new leading axis."""
+    s = _shape(x)
+    return _broadcast_to(_reshape(x, shape=(1,) + s), shape=(size,) + s)
 
 
 def reshape(x, shape):
     """x with a new shape of the same size (-1 allowed once)."""
     if type(shape) is not tuple or -1 in shape:
-        shape = _resolve(shape, int(np.size(getval(x))))
+        shape = _resolve(shape, math.prod(_shape(x)))  # one row's size under vmap
     if shape == _shape(x):
         return x
     return _reshape(np.asarray(x) if isinstance(x, (list, float, int)) else x, shape=shape)
@@ -84,7 +120,7 @@ def reshape(x, shape):
 _transpose = primitive("transpose", lambda x, axes: x.transpose(axes),
                        vjp=lambda g, ans, x, axes: _transpose(g, axes=tuple(np.argsort(axes))),
                        jvp=lambda t, ans, x, axes: _transpose(
-                           t, axes=(0,) + tuple(a + 1 for a in axes)))
+                           t, axes=(0,) + tuple(a + 1 for a in axes)), batch=from_jvp)
 
 
 def transpose(x, axes=None):
@@ -131,7 +167,8 @@ def _broadcast(x, shape):
 
 
 _broadcast_to = primitive("broadcast_to", _broadcast,
-                          vjp=lambda g, ans, x, shape: sum_to(g, _shape(x)), jvp=_broadcast_jvp)
+                          vjp=lambda g, ans, x, shape: sum_to(g, _shape(x)), jvp=_broadcast_jvp,
+                          batch=from_jvp)
 
 
 def broadcast_to(x, shape):
@@ -229,9 +266,10 @@ def _unindex_jvp(t, ans, x, idx, shape):
 
 _getitem = primitive("getitem", lambda x, idx: x[idx],
                      vjp=lambda g, ans, x, idx: _unindex(g, idx=idx, shape=_shape(x)),
-                     jvp=_getitem_jvp)
+                     jvp=_getitem_jvp, batch=from_jvp)
 _unindex = primitive("scatter_add", _scatter,
-                     vjp=lambda g, ans, x, idx, shape: _getitem(g, idx=idx), jvp=_unindex_jvp)
+                     vjp=lambda g, ans, x, idx, shape: _getitem(g, idx=idx), jvp=_unindex_jvp,
+                     batch=from_jvp)
 
 
 def getitem(x, idx):
@@ -282,8 +320,14 @@ def _concat_jvp(i, t, ans, *xs, axis):
     return _unindex(t, idx=idx, shape=t.shape[:1] + ans.shape)
 
 
+def _concat_batch(prim, xs, batched, axis):
+    n = batch_size(xs, batched)
+    return _concatenate(*[x if b else unbatched_to(x, n) for x, b in zip(xs, batched)],
+                        axis=axis)
+
+
 _concatenate = primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
-                         vjp=Each(_concat_vjp), jvp=Each(_concat_jvp))
+                         vjp=Each(_concat_vjp), jvp=Each(_concat_jvp), batch=_concat_batch)
 
 
 def concatenate(xs, axis=0):

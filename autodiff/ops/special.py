@@ -6,9 +6,7 @@ Constants are Python floats, so float32 inputs stay float32.
 """
 import math
 
-import numpy as np
-from scipy import special as sp
-
+from ..backend import np, sp
 from ..core import primitive
 from ..tensor import getval
 from .elementwise import exp, log, log1p, where

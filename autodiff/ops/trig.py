@@ -7,8 +7,7 @@ x < 0; logaddexp overflows as log(e^x + e^y)) or where numpy's function is the o
 """
 import math
 
-import numpy as np
-
+from ..backend import np
 from ..core import primitive
 from ..tensor import getval
 from .elementwise import exp, expm1, log, sqrt

@@ -22,7 +22,8 @@ from .helpers import (AXIS_OPS, BINARY, PRODUCTS, REDUCTIONS, SHAPE_OPS, UNARY, 
 
 
 # ---- every op has a row -------------------------------------------------------------------------
-NOT_OPS = {"neg_axes"}  # a helper for axis arguments
+NOT_OPS = {"neg_axes",  # a helper for axis arguments
+           "align", "batch_size", "leading", "unbatched_to"}  # batching rules (test_vmap.py)
 OP_MODULES = (elementwise, trig, reductions, shape, layout, products, linalg, decomp, special,
               bessel)
 # one object under two names, as numpy's (and torch's / scipy's) names expect
