@@ -33,7 +33,7 @@ h_std 0) and precondition=None: from Stan's random initial point phi ends at 0.6
 the default whitening finds the joint mode of the non-centred density, a degenerate point
 (sigma ~ 40, phi ~ 0: h fits log y^2), and the fit stays there (phi 0.03); since c03749a ADVI
 then reruns from Stan's start, with the result above (so `wengert fit stochastic_volatility`
-misses the posterior). Reported, not fixed here (ppl/advi_steps.py is not this file's).
+misses the posterior). Reported, not fixed here (ppl/infer is not this file's).
 """
 import numpy as np
 import pytest

@@ -14,7 +14,7 @@ import scipy.stats as st
 
 import ppl
 from models import load_model
-from ppl.psis import psis
+from ppl.infer.diagnostics import psis
 
 __all__ = ["bound", "pieces", "fit_of", "importance_sampling", "weighted_moments",
            "standardised_errors", "normal_linear_reference"]
@@ -73,8 +73,8 @@ def importance_sampling(log_p, z0, draws, seed, df=None, inflate=1.0):
     (S,), numpy/scipy only) from q = t_df(z_hat, inflate^2 (-H)^-1), a multivariate t (df=None:
     a Gaussian) at the mode z_hat (BFGS from z0 with central-difference gradients; asserted to
     be a stationary point: BFGS may report a loss of precision) and H the central-difference
-    Hessian there. The weights p / q are Pareto-smoothed (ppl.psis.psis; Vehtari et al.,
-    Pareto smoothed importance sampling, 2024): k-hat < 0.5 reliable, < 0.7 usable.
+    Hessian there. The weights p / q are Pareto-smoothed (ppl.infer.diagnostics.psis;
+    Vehtari et al., Pareto smoothed importance sampling, 2024): k-hat < 0.5 reliable, < 0.7 usable.
     seed: scipy's random_state (an int seeds a RandomState, a Generator is used as it is).
     Returns z (draws, D), the normalised weights (draws,), k-hat and the effective sample
     size 1 / sum w^2 (the Monte Carlo error of a mean is about sd / sqrt(ESS)).

@@ -8,10 +8,10 @@ import pytest
 import ppl
 from autodiff import getval
 from ppl import dist
-from ppl.advi_steps import Run
-from ppl.families import Meanfield
-from ppl.results import VIResult
-from tests.ppl.test_advi import Y, Y_COUNTS, gamma_poisson, normal_mean, normal_posterior
+from ppl.infer.objective import Elbo
+from ppl.infer.families import Meanfield
+from ppl.infer import VIResult
+from tests.ppl.infer.test_advi import Y, Y_COUNTS, gamma_poisson, normal_mean, normal_posterior
 
 
 # ---- non-finite densities ---------------------------------------------------------------------
@@ -88,16 +88,16 @@ def test_every_step_size_failing_is_a_runtime_error():
 def interrupt_after(monkeypatch, calls):
     """Make ADVI's gradient step raise KeyboardInterrupt from call number `calls` on, as a
     Ctrl-C arriving mid-fit would (the density itself may be a replayed tape)."""
-    real = Run.elbo_grad
+    real = Elbo.grad
     count = [0]
 
-    def elbo_grad(self, *args, **kwargs):
+    def grad(self, *args, **kwargs):
         count[0] += 1
         if count[0] > calls:
             raise KeyboardInterrupt
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Run, "elbo_grad", elbo_grad)
+    monkeypatch.setattr(Elbo, "grad", grad)
 
 
 @pytest.mark.parametrize("where", ["main loop", "adaptation"])
@@ -156,8 +156,9 @@ def test_ctrl_c_inside_an_averaging_window_returns_its_mean(monkeypatch):
     real_step = Meanfield.step
 
     def step(self, lam, opt, grad):
-        real_step(self, lam, opt, grad)
-        iterates.append(lam.copy())
+        new = real_step(self, lam, opt, grad)
+        iterates.append(new.copy())
+        return new
 
     monkeypatch.setattr(Meanfield, "step", step)
     interrupt_after(monkeypatch, 300)

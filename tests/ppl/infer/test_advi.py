@@ -22,7 +22,7 @@ from scipy.special import expit
 
 import ppl
 from ppl import dist
-from ppl.results import VIResult
+from ppl.infer import VIResult
 
 
 # ---- models with known posteriors -------------------------------------------------------------

@@ -29,7 +29,7 @@ import pytest
 
 import ppl
 
-from . import posteriordb as pdb
+from tests.ppl import posteriordb as pdb
 
 pytestmark = pytest.mark.skipif(not pdb.available(), reason=pdb.MISSING)
 
