@@ -208,13 +208,14 @@ class Elbo:
         eps = self.grad_rng.standard_normal((self.grad_samples, q.dim))
         lp, g = self._log_p_and_grad(lam, eps)
         for _ in range(_RETRIES - 1):
-            bad = ~(np.isfinite(lp) & np.all(np.isfinite(g), axis=1))
+            bad = ~(np.isfinite(lp) & np.isfinite(g).all(axis=1))
             if not bad.any():
                 break
             eps[bad] = self.grad_rng.standard_normal((int(bad.sum()), q.dim))
             lp[bad], g[bad] = self._log_p_and_grad(lam, eps[bad])
-        if not np.all(np.isfinite(lp) & np.all(np.isfinite(g), axis=1)):
-            return None
+        else:
+            if not np.all(np.isfinite(lp) & np.isfinite(g).all(axis=1)):
+                return None
         total = q.grad_log_p(lam, eps[0], g[0])
         for i in range(1, self.grad_samples):
             total = total + q.grad_log_p(lam, eps[i], g[i])
@@ -226,10 +227,17 @@ class Elbo:
         """log p and grad_u log p at the draws u = T_lam(eps), eps (S, D): one batched
         evaluation (each row's zeta and pullback computed as a vector, as one draw would)."""
         q, coords = self.q, self.coords
-        Z = np.stack([coords.to_zeta(q.transform(lam, e)) for e in eps])
+        if len(eps) == 1:
+            Z = coords.to_zeta(q.transform(lam, eps[0]))[None]
+        else:
+            Z = np.stack([coords.to_zeta(q.transform(lam, e)) for e in eps])
         lp, g = self.density.evaluate(Z, grad=True)
+        if coords.C is None:
+            return lp, g
         with np.errstate(all="ignore"):
-            return lp, np.stack([coords.pullback(r) for r in g])
+            for i in range(len(g)):
+                g[i] = coords.pullback(g[i])
+        return lp, g
 
     def estimate(self, lam):
         """ELBO estimate with `elbo_samples` draws: mean log p over the finite draws + H[q] +
