@@ -239,12 +239,18 @@ class Elbo:
                 g[i] = coords.pullback(g[i])
         return lp, g
 
-    def estimate(self, lam):
+    def draws(self):
+        """Fresh standard-normal draws eps (elbo_samples, D) for `estimate`."""
+        return self.elbo_rng.standard_normal((self.elbo_samples, self.q.dim))
+
+    def estimate(self, lam, eps=None):
         """ELBO estimate with `elbo_samples` draws: mean log p over the finite draws + H[q] +
         log|det C|, its standard error sd(log p) / sqrt(draws), and the number of non-finite
-        draws left out; (-inf, inf, S) when none is finite."""
+        draws left out; (-inf, inf, S) when none is finite. `eps`: the standard-normal draws
+        to use (fresh ones by default; the same ones for estimates to be compared)."""
         q = self.q
-        eps = self.elbo_rng.standard_normal((self.elbo_samples, q.dim))
+        if eps is None:
+            eps = self.draws()
         vals = self.density.evaluate(self.coords.to_zeta(q.transform(lam, eps)))
         ok = np.isfinite(vals)
         dropped = int((~ok).sum())
