@@ -170,7 +170,7 @@ class Coordinates:
         if self.C.ndim == 1:
             return (self.to_zeta(m), omega + np.log(self.C),
                     None if L is None else self.C[:, None] * L)
-        L = self.C @ L
+        L = self.C @ (np.diag(np.exp(omega)) if L is None else L)
         return self.to_zeta(m), np.log(np.diag(L)), L
 
 
