@@ -27,7 +27,8 @@ from typing import Optional
 import numpy as np
 
 from ..distributions.base import validation_enabled
-from .config import AdviConfig, check_model, has_subsample, initial_point, progress_bar
+from .config import (AdviConfig, check_model, has_subsample, initial_point, progress_bar,
+                     site_of)
 from .convergence import DRIFT, WINDOW_MIN, StanRule, Window, settled
 from .families import family as make_family
 from .mode import whitening
@@ -35,7 +36,9 @@ from .objective import Coordinates, Elbo, LogDensity
 from .optim import Adam, StanStep, adapt_eta
 from .result import AdviDiagnostics, VIResult
 
-__all__ = ["advi", "Attempt"]
+__all__ = ["advi", "Attempt", "ImproperPosteriorError"]
+
+SCALE_GROWTH = 20.0    # log of the factor by which q's sd may grow from the start: e^20 = 5e8
 
 
 def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, adapt_iter=50,
@@ -135,6 +138,7 @@ class Attempt:
     window: Optional[Window] = None
     final_elbo: float = math.nan
     gaussian: Optional[tuple] = None
+    scale_checked: bool = False
 
     def __post_init__(self):
         self.info.update(adaptation={}, preconditioned=self.preconditioned)
@@ -186,6 +190,7 @@ def _optimise(objective, lam0, cfg, attempt, bar):
         else:
             lam = attempt.lam = q.step(lam, opt, g)
         attempt.steps = k
+        _check_proper(objective, lam, attempt, k)
         if window is not None:
             window.add(lam)
         elif cfg.average and k == steps // 2 and steps - k >= 8:
@@ -198,19 +203,19 @@ def _optimise(objective, lam0, cfg, attempt, bar):
             attempt.dropped += est.dropped
             attempt.iterations.append(k)
             attempt.elbos.append(est.value)
+            _check_proper(objective, lam, attempt, k, est.value)
             if not np.all(np.isfinite(lam)):
                 raise FloatingPointError(
                     f"ADVI diverged at step {k}: the variational parameters are not finite "
                     f"(eta={attempt.eta}); try a smaller eta or lr")
             if stan_at is None:
-                fired = rule.update(est.value)
+                fired = rule.update(est.value, est.se)
                 if bar is not None:
                     bar.set_postfix_str(f"ELBO={est.value:.5g} rel={rule.last:.3g} "
                                         f"eta={attempt.eta}", refresh=False)
                 if fired:
                     attempt.converged = True
-                    attempt.reason = (f"the {fired} relative ELBO change {rule.value:.3g} < "
-                                      f"tol_rel_obj={cfg.tol_rel_obj:g} at step {k}")
+                    attempt.reason = rule.reason(fired, k)
                     stan_at = info["stan_converged_at"] = k
                     if not cfg.average:
                         return
@@ -245,6 +250,39 @@ def _optimise(objective, lam0, cfg, attempt, bar):
     if info.get("unsettled"):
         attempt.reason += (f"; NOT settled: steps={steps} came while the iterates still moved "
                            f"(drift {info['drift']:.2g} >= {DRIFT:g} sd): raise steps")
+
+
+class ImproperPosteriorError(RuntimeError):
+    """The posterior does not normalise: q's scale grows without bound as the ELBO rises."""
+
+
+def _check_proper(objective, lam, attempt, k, est=None):
+    """Stop with an `ImproperPosteriorError` when q's sd along a coordinate has grown by more
+    than e^SCALE_GROWTH from the start while the ELBO is above every earlier estimate: a
+    posterior that does not normalise (a Flat prior no data constrain) lets the entropy grow
+    without bound. A proper posterior's scale stops growing; a diverging step size lowers the
+    ELBO. `est`: the ELBO estimate at lam (taken here when the scale first crosses the bound,
+    before exp(omega) can overflow)."""
+    d = objective.q.dim
+    omega = lam[d:2 * d]
+    grown = int(np.argmax(omega))
+    if not omega[grown] > SCALE_GROWTH:
+        return
+    if est is None:
+        if attempt.scale_checked:
+            return
+        attempt.scale_checked = True
+        est = objective.estimate(lam).value
+    earlier = [e for e in attempt.elbos if np.isfinite(e)] + [attempt.info.get("elbo_init",
+                                                                                -math.inf)]
+    if not (np.isfinite(est) and est >= max(earlier)):
+        return
+    model = objective.density.model
+    raise ImproperPosteriorError(
+        f"ADVI: the posterior of model {model.name!r} does not normalise: q's sd along "
+        f"'{site_of(model, grown)}' grew by a factor of {math.exp(omega[grown]):.3g} in {k} "
+        "steps while the ELBO kept rising (an improper prior, such as Flat() or HalfFlat(), "
+        "that no data constrain?); give that site a proper prior")
 
 
 def _interrupted(attempt, average):

@@ -11,7 +11,7 @@ import autodiff as ad
 
 from .. import handlers
 
-__all__ = ["AdviConfig", "initial_point", "has_subsample", "progress_bar"]
+__all__ = ["AdviConfig", "initial_point", "has_subsample", "progress_bar", "site_of"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +122,15 @@ def progress_bar(progress, steps, model):
         return None
     from tqdm.auto import tqdm  # noqa: PLC0415 -- only with a bar
     return tqdm(total=steps, desc=f"ADVI {model.name}", unit="step", leave=False)
+
+
+def site_of(model, i):
+    """Flat index i of the unconstrained vector -> 'site' or 'site[j, k]' (index in the site's
+    unconstrained shape)."""
+    for name, p in model.parameters.items():
+        if p.offset <= i < p.offset + p.size:
+            if p.unconstrained_shape == ():
+                return name
+            idx = np.unravel_index(i - p.offset, p.unconstrained_shape)
+            return f"{name}[{', '.join(str(int(j)) for j in idx)}]"
+    raise IndexError(i)

@@ -2,10 +2,13 @@
 
 Stan's rule (`StanRule`): every `eval_elbo` steps the relative change |(ELBO_k - ELBO_(k-1)) /
 ELBO_k| enters a circular buffer; converged when its mean or its (upper) median is under
-`tol_rel_obj`. It can fire while the iterates still move (with |ELBO| in the hundreds, at the
-third estimate), so ADVI then averages the iterates over a `Window` (Polyak-Ruppert; Dhaka et
-al., NeurIPS 2020) until one is settled (`settled`): the ELBO no longer rises and the iterates'
-half means moved less than `DRIFT` of q's sd.
+`tol_rel_obj`. Beyond Stan, also when the median of the last 10 changes |ELBO_k - ELBO_(k-1)|
+is within the Monte Carlo noise of the estimates (2 sqrt(2) standard errors): where |ELBO| is
+a few nats (a trivial conjugate model) the relative change is noise over a small number and
+Stan's rule never fires. Either can fire while the iterates still move (with |ELBO| in the
+hundreds, at the third estimate), so ADVI then averages the iterates over a `Window`
+(Polyak-Ruppert; Dhaka et al., NeurIPS 2020) until one is settled (`settled`): the ELBO no
+longer rises and the iterates' half means moved less than `DRIFT` of q's sd.
 """
 import math
 
@@ -15,8 +18,10 @@ from .diagnostics import rhat_from_halves
 
 __all__ = ["StanRule", "Window", "settled", "trending", "DRIFT", "WINDOW_MIN"]
 
-WINDOW_MIN = 10    # averaging windows last at least this many ELBO evaluations
+WINDOW_MIN = 4     # averaging windows last at least this many ELBO evaluations (then as
+                   # many as they need: a window that has not settled is followed by another)
 DRIFT = 0.1        # settled: the half means of a window moved less than 0.1 sd
+NOISE_WINDOW = 10  # the noise rule looks at the last 10 ELBO changes
 
 
 class StanRule:
@@ -26,6 +31,7 @@ class StanRule:
 
     def __init__(self, size, tol):
         self.size, self.tol, self.buffer, self.prev = size, tol, [], 0.0
+        self.changes = []
 
     def __repr__(self):
         return f"StanRule(size={self.size}, tol={self.tol:g}, last={self.last:.3g})"
@@ -34,17 +40,33 @@ class StanRule:
     def last(self):
         return self.buffer[-1] if self.buffer else math.nan
 
-    def update(self, elbo):
-        """Push |(ELBO_prev - ELBO) / ELBO|; returns "mean" or "median" (the rule that fired,
-        Stan's `circ_buff_median` being the upper median) or None."""
+    def update(self, elbo, se=0.0):
+        """Push |(ELBO_prev - ELBO) / ELBO| (and |ELBO_prev - ELBO|); returns "mean" or "median"
+        (the relative rule that fired, Stan's `circ_buff_median` being the upper median),
+        "noise" (the median change within 2 sqrt(2) `se`, the estimate's standard error) or
+        None. `reason()` says it in words."""
         rel = abs((self.prev - elbo) / elbo) if elbo != 0 else math.inf
+        self.changes.append(abs(self.prev - elbo))
         self.prev = elbo
         self.buffer.append(rel)
-        del self.buffer[:-self.size]
-        mean_cb, med_cb = float(np.mean(self.buffer)), float(sorted(self.buffer)[
-            len(self.buffer) // 2])
+        del self.buffer[:-self.size], self.changes[:-NOISE_WINDOW]
+        mid = len(self.buffer) // 2
+        mean_cb, med_cb = float(np.mean(self.buffer)), float(sorted(self.buffer)[mid])
         self.value = min(mean_cb, med_cb)
-        return "mean" if mean_cb < self.tol else "median" if med_cb < self.tol else None
+        self.change = float(sorted(self.changes)[len(self.changes) // 2])
+        self.noise = 2.0 * math.sqrt(2.0) * se
+        if mean_cb < self.tol:
+            return "mean"
+        if med_cb < self.tol:
+            return "median"
+        return "noise" if len(self.changes) == NOISE_WINDOW and self.change < self.noise else None
+
+    def reason(self, fired, k):
+        if fired == "noise":
+            return (f"the median ELBO change {self.change:.3g} is within its Monte Carlo noise "
+                    f"({self.noise:.3g}) at step {k}")
+        return (f"the {fired} relative ELBO change {self.value:.3g} < tol_rel_obj={self.tol:g} "
+                f"at step {k}")
 
 
 class Window:

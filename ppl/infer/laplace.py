@@ -15,6 +15,7 @@ import numpy as np
 
 from ..distributions.base import validation_enabled
 from . import mode
+from .config import site_of
 from .result import LaplaceDiagnostics, VIResult
 
 __all__ = ["map_estimate", "laplace", "MAPResult"]
@@ -126,17 +127,6 @@ def map_estimate(model, init=None, seed=None, jacobian=False, maxiter=1000, tol=
                      found.iterations, found.grad_norm, bool(jacobian), found.nonfinite)
 
 
-def _flat_name(model, i):
-    """Flat index i of z -> 'site' or 'site[j, k]' (index in the site's unconstrained shape)."""
-    for name, p in model.parameters.items():
-        if p.offset <= i < p.offset + p.size:
-            if p.unconstrained_shape == ():
-                return name
-            idx = np.unravel_index(i - p.offset, p.unconstrained_shape)
-            return f"{name}[{', '.join(str(int(j)) for j in idx)}]"
-    raise IndexError(i)
-
-
 def _covariance(model, H):
     """Sigma = (-H)^-1 and its Cholesky factor; ValueError naming the coordinates along which
     -H has no or negative curvature (eigenvalue <= D eps max|eigenvalue|)."""
@@ -149,8 +139,8 @@ def _covariance(model, H):
         for k in bad:
             v = np.abs(V[:, k])
             for i in np.flatnonzero(v >= 0.3 * v.max()):
-                if _flat_name(model, i) not in names:
-                    names.append(_flat_name(model, i))
+                if site_of(model, i) not in names:
+                    names.append(site_of(model, i))
         raise ValueError(
             f"laplace: the negative Hessian of model {model.name!r}'s log density at the mode is "
             f"not positive definite (eigenvalues {np.array2string(w[bad], precision=3)}): no or "

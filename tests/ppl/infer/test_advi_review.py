@@ -45,7 +45,10 @@ def test_stan_rule_is_stans(seed):
     fit = ppl.advi(normal_mean(Y), seed=seed, average=False, precondition=None)
     it, elbo = fit.elbo_history
     cb = max(int(0.1 * 10_000 / 100), 2)
-    assert fit.info.get("stan_converged_at") == stan_cpp_rule_fires_at(it, elbo, 0.01, cb)
+    if "Monte Carlo noise" in fit.stop_reason:       # the noise rule, beyond Stan, came first
+        assert stan_cpp_rule_fires_at(it, elbo, 0.01, cb) is None
+    else:
+        assert fit.info.get("stan_converged_at") == stan_cpp_rule_fires_at(it, elbo, 0.01, cb)
 
 
 def test_window_rhat_is_split_rhat_far_from_zero():
@@ -78,7 +81,7 @@ def test_each_window_is_judged_on_its_own_elbo_estimates(monkeypatch):
     at = fit.info["stan_converged_at"]
     assert len(judged) >= 2
     it, elbo = fit.elbo_history
-    size = min(max(at, 10 * 100), 10_000 - at)
+    size = min(max(at, advi_mod.WINDOW_MIN * 100), 10_000 - at)
     for j, got in enumerate(judged):
         lo, hi = at + j * size, at + (j + 1) * size
         want = list(elbo[(it > lo) & (it <= hi)])

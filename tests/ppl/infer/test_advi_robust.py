@@ -183,3 +183,61 @@ def test_ctrl_c_inside_an_averaging_window_returns_its_mean(monkeypatch):
     want = np.mean(iterates[200:300], axis=0)
     np.testing.assert_allclose(fit.mu, want[:1], rtol=1e-12)
     np.testing.assert_allclose(fit.omega, want[1:], rtol=1e-12)
+
+
+# ---- posteriors that do not normalise, draws with no density, trivial posteriors ----------------
+@ppl.model
+def flat_alone():
+    ppl.sample("x", dist.Flat())
+
+
+@ppl.model
+def flat_beside_data(y):
+    a = ppl.sample("a", dist.Normal(0.0, 1.0))
+    ppl.sample("b", dist.Flat())
+    with ppl.plate("n", len(y)):
+        ppl.sample("y", dist.Normal(a, 1.0), obs=y)
+
+
+@pytest.mark.parametrize("family", ["meanfield", "fullrank"])
+def test_an_improper_posterior_stops_the_fit_with_one_line(family):
+    # issue 13: all 10,000 steps, nan in the table, then a psis traceback; now the scale's
+    # growth while the ELBO rises is caught during the fit, naming the site
+    from ppl.infer.advi import ImproperPosteriorError
+    for m, site in ((flat_alone(), "'x'"), (flat_beside_data(np.array([0.1, 0.5])), "'b'")):
+        with pytest.raises(ImproperPosteriorError, match=f"does not normalise.*{site}") as e:
+            ppl.advi(m, family=family, seed=0)
+        assert isinstance(e.value, RuntimeError) and "\n" not in str(e.value)
+
+
+def test_a_wide_proper_posterior_is_not_called_improper():
+    # sd 1e6 from Stan's unit start: a growth of e^13.8, under the bound of e^20
+    @ppl.model
+    def wide():
+        ppl.sample("x", dist.Normal(0.0, 1e6))
+    fit = ppl.advi(wide(), seed=0, precondition=None)
+    assert float(fit.sd["x"]) == pytest.approx(1e6, rel=0.2)
+
+
+def test_psis_khat_says_when_no_draw_has_a_finite_density():
+    fit = VIResult(walled(threshold=-50.0), "meanfield", np.zeros(1), np.zeros(1), seed=0)
+    with pytest.warns(UserWarning, match="none of the 1000 draws of q has a finite log density"):
+        assert math.isnan(fit.psis_khat())
+
+
+@ppl.model
+def coin(heads):
+    p = ppl.sample("p", dist.Beta(1.0, 1.0))
+    ppl.sample("y", dist.Binomial(10, p), obs=heads)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_trivial_conjugate_posterior_converges_early(seed):
+    # issue 13: |ELBO| about 2.4, so the relative change was noise over a small number and
+    # Stan's rule never fired (10,000 steps, "NOT converged"); the noise rule stops it. The
+    # posterior is Beta(8, 4): mean 2/3, sd 0.131
+    fit = ppl.advi(coin(7.0), seed=seed)
+    assert fit.converged and fit.steps < 3000, fit.stop_reason
+    exact = stats.beta(8, 4)
+    assert abs(float(fit.mean["p"]) - exact.mean()) < 0.15 * exact.std()
+    assert float(fit.sd["p"]) == pytest.approx(exact.std(), rel=0.15)
