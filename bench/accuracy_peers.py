@@ -10,7 +10,8 @@ the reference's sites are found in the peers' draws). Stochastic volatility is N
 
 k-hat for a peer: log w = log p(x, theta) - log q(theta) over 1000 draws theta ~ q, both in
 the constrained space (the Jacobians of the peer's transforms cancel in the ratio), then
-`ppl.psis.psis`: the same statistic as `VIResult.psis_khat`, in the peer's own parametrisation.
+`ppl.infer.diagnostics.psis`: the same statistic as `VIResult.psis_khat`, in the peer's own
+parametrisation.
 NumPyro: numpyro.infer.util.log_density of the seeded guide (its auxiliary latent and Delta
 sites give log q) and of the model at the guide's draws. PyMC: q's mean and L (or sd) over its
 flat value-variable vector (`group.ordering`), log p from `model.compile_logp(jacobian=True)`
@@ -24,7 +25,7 @@ import time
 import numpy as np
 
 import advi_models
-from ppl.psis import psis
+from ppl.infer.diagnostics import psis
 
 STEPS = advi_models.PEER_STEPS
 KHAT_DRAWS = 1000

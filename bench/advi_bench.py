@@ -60,11 +60,11 @@ import numpy as np  # noqa: E402
 import advi_fresh  # noqa: E402
 import advi_models  # noqa: E402
 import ppl  # noqa: E402
-from ppl import advi_steps  # noqa: E402
 from ppl.distributions.base import validation_enabled  # noqa: E402
-from ppl.families import Fullrank, Meanfield  # noqa: E402
+from ppl.infer import families, objective  # noqa: E402
+from ppl.infer.optim import StanStep  # noqa: E402
 
-_advi = importlib.import_module("ppl.advi")      # the module (ppl.advi is the function)
+_advi = importlib.import_module("ppl.infer.advi")   # the module (ppl.advi is the function)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = advi_models.FAMILIES
 QUOTED = [  # issue 4, measured by its author, 1 thread: (model, library, us per step)
@@ -116,41 +116,37 @@ def accuracy(mean, sd, ref, lo=None, hi=None):
 
 
 # ---- Wengert ------------------------------------------------------------------------------------
-def _run_class():
-    """ADVI's draws-and-density object (`advi_steps.Run`; `ppl.advi._Run` before it moved)."""
-    return getattr(advi_steps, "Run", None) or _advi._Run
-
-
 def wengert_step(model, family, advi_kw):
     """(one gradient step + optimiser update, one 100-draw ELBO estimate) as functions on
-    ADVI's own `Run`, set up as `ppl.advi(model, **advi_kw)` sets it up (its tape recorded for
-    replay when ADVI does that; preconditioned at the mode when it would be)."""
-    q = (Meanfield if family == "meanfield" else Fullrank)(model.num_params)
+    ADVI's own objective, set up as `ppl.advi(model, **advi_kw)` sets it up (its tape recorded
+    for replay; whitened at the mode when it would be)."""
+    q = families.family(family, model.num_params)
     init = advi_kw.get("init") or model.initial_point(0)
     z0 = model.unconstrain(init)
-    run = _run_class()(model, q, None, np.random.default_rng(1), np.random.default_rng(2), 1,
-                       100, z0)
+    density = objective.LogDensity(model)
+    elbo = objective.Elbo(density, q, objective.Coordinates(z0), np.random.default_rng(1),
+                          np.random.default_rng(2), 1, 100)
+    lam = q.init(np.zeros(model.num_params))
     with validation_enabled(False):
-        if hasattr(run, "record"):
-            run.record(z0)
+        density.record(z0)
         if advi_kw.get("precondition", "laplace") is not None:
-            advi_steps.precondition(run, family)
-    lam, opt = q.init(np.zeros(model.num_params)), advi_steps.StanStep(0.1)
+            elbo, _ = _advi._whiten(elbo, lam)
+    opt = StanStep(0.1)
 
     def step():
-        g = run.elbo_grad(lam)
+        g = elbo.grad(lam)
         if g is not None:
-            q.step(lam.copy(), opt, g)
-    return step, lambda: run.elbo(lam)
+            q.step(lam, opt, g)
+    return step, lambda: elbo.estimate(lam)
 
 
 @contextlib.contextmanager
 def instrumented():
     """Time a fit's parts: {(phase, kind): seconds}, phase "setup" (recording the tape, the
-    whitening at the mode), "adapt" (eta adaptation) or "main"; kind "grad" (run.elbo_grad),
-    "elbo" (run.elbo) or "total" (the whole phase)."""
+    whitening at the mode), "adapt" (eta adaptation) or "main"; kind "grad" (Elbo.grad),
+    "elbo" (Elbo.estimate) or "total" (the whole phase)."""
     acc, phase = defaultdict(float), ["main"]
-    run_cls = _run_class()
+    run_cls = objective.Elbo
 
     def timed(kind, f):
         def wrapper(*a, **k):
@@ -170,10 +166,9 @@ def instrumented():
                 phase[0] = old
                 acc[name, "total"] += time.perf_counter() - t
         return wrapper
-    patches = [(run_cls, "elbo", timed, "elbo"), (run_cls, "elbo_grad", timed, "grad"),
-               (run_cls, "record", phased, "setup"), (advi_steps, "precondition", phased,
-                                                      "setup"),
-               (_advi, "_adapt_eta", phased, "adapt")]
+    patches = [(run_cls, "estimate", timed, "elbo"), (run_cls, "grad", timed, "grad"),
+               (objective.LogDensity, "record", phased, "setup"),
+               (_advi, "_whiten", phased, "setup"), (_advi, "adapt_eta", phased, "adapt")]
     saved = [(owner, attr, getattr(owner, attr)) for owner, attr, _, _ in patches
              if hasattr(owner, attr)]
     for (owner, attr, f), (_, _, wrap, kind) in zip(saved, [p for p in patches

@@ -128,9 +128,9 @@ def importance_reference(model, draws, seed=0, df=10.0):
             log_p[i] = float(model.unconstrained_log_density(z[i]))
     lw = np.where(np.isfinite(log_p), log_p - log_q, -np.inf)
     try:
-        from ppl.psis import psis
+        from ppl.infer.diagnostics import psis
         lw, khat = psis(lw)
-    except ImportError:                     # ppl.psis not there yet: plain normalised weights
+    except ImportError:                     # ppl.infer not there yet: plain normalised weights
         lw, khat = lw - lw.max(), math.nan
         lw -= math.log(np.exp(lw).sum())
     w = np.exp(lw)

@@ -21,7 +21,7 @@ started at Stan's uniform(-2, 2) initial points. The step size follows dual aver
 windows (25% and 50% of the warm-up) re-estimate Sigma from their draws, pooled over chains
 (shrunk as Stan does: n/(n+5) Sigma_hat + 1e-3 * 5/(n+5) I), dense up to 100 dimensions and
 diagonal above. Diagnostics on every constrained scalar: split R-hat
-over all chains (`ppl.psis.rhat_from_halves` with 2 x chains halves, BDA3 11.4) and the
+over all chains (`ppl.infer.diagnostics.rhat_from_halves` with 2 x chains halves, BDA3 11.4) and the
 effective sample size (BDA3 11.5, Geyer's initial monotone sequence). `hmc_reference` returns
 an `advi_models.Reference` whose `ok` is max R-hat < 1.01 and no divergences after warm-up.
 
@@ -45,7 +45,7 @@ import autodiff as ad
 import ppl
 from advi_models import Reference
 from ppl.distributions.base import validation_enabled
-from ppl.psis import rhat_from_halves
+from ppl.infer.diagnostics import rhat_from_halves
 
 __all__ = ["hmc_reference", "density", "ess", "rhat"]
 

@@ -4,10 +4,10 @@ from . import constraints, distributions, handlers, transforms
 from . import distributions as dist
 from .model import Model, model
 from .primitives import deterministic, factor, plate, sample
-from .results import ElboHistory, VIResult
-from .advi import advi
-from .laplace import MAPResult, laplace, map_estimate
+from . import infer
+from .infer import ElboHistory, MAPResult, VIResult, advi, laplace, map_estimate
 
-__all__ = ["constraints", "distributions", "dist", "handlers", "transforms", "model", "Model",
+__all__ = ["constraints", "distributions", "dist", "handlers", "transforms", "infer", "model",
+           "Model",
            "sample", "plate", "deterministic", "factor", "advi", "VIResult", "ElboHistory",
            "map_estimate", "laplace", "MAPResult"]

@@ -13,6 +13,7 @@
   alias (ad.abs is ad.absolute, ad.amax is ad.max) needs no row of its own; that the aliases are
   the same objects is test_aliases_are_the_same_objects.
 """
+import os
 import zlib
 
 import numpy as np
@@ -21,9 +22,26 @@ import scipy.special as sp
 import autodiff as ad
 from autodiff import Tensor
 
-# One generator for the functional-API tests, drawn from in collection order and then test order
-# (test_functional.py, then test_jacobians_hessians.py), as when they were a single module.
-RNG = np.random.default_rng(7)
+class _PerTestRNG:
+    """A numpy Generator per test, seeded by the running test's name (pytest's
+    PYTEST_CURRENT_TEST, without its phase): a test's data do not depend on which tests ran
+    before it. `RNG.standard_normal(3)` etc. call the current test's generator."""
+
+    def __init__(self):
+        self._test, self._gen = None, None
+
+    def _current(self):
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+        if test != self._test:
+            self._test, self._gen = test, rng_for("RNG", test)
+        return self._gen
+
+    def __getattr__(self, name):
+        return getattr(self._current(), name)
+
+
+# The functional-API tests' generator (test_functional.py, test_jacobians_hessians.py).
+RNG = _PerTestRNG()
 
 
 # ---- functional API -----------------------------------------------------------------------------

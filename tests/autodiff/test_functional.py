@@ -323,3 +323,14 @@ class TestErrors:
     def test_argnums_out_of_range(self, transform, argnums):
         with pytest.raises(ValueError, match="argnums"):
             transform(lambda x: ad.sum(x), argnums=argnums)(np.ones(2))
+
+
+def test_each_test_draws_from_its_own_generator():
+    # RNG is seeded by the running test's name: the same numbers whatever ran before
+    import os
+
+    from .helpers import rng_for
+    name = os.environ["PYTEST_CURRENT_TEST"].rsplit(" (", 1)[0]
+    first = RNG.standard_normal(3)
+    np.testing.assert_array_equal(first, rng_for("RNG", name).standard_normal(3))
+    assert not np.array_equal(RNG.standard_normal(3), first)       # one stream per test

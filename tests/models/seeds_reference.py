@@ -12,7 +12,7 @@ import numpy as np
 import scipy.special as sp
 import scipy.stats as st
 
-from ppl.psis import psis
+from ppl.infer.diagnostics import psis
 from tests.models.zoo_reference import pieces
 
 __all__ = ["lp_seeds", "grad_seeds", "seeds_reference"]

@@ -218,6 +218,20 @@ def test_meanfield_fit_means_match_the_reference(name):
             assert np.all(np.abs(ratio[k]) < TOL_SD), (k, ratio[k])
 
 
+@pytest.mark.parametrize("family", ["fullrank", "meanfield"])
+def test_linear_regression_fits_hold_over_seeds(family):
+    # seeds 0..4, bars in reference sd. Seed 2 failed both families (sigma 0.85 sd off): eta's
+    # adaptation compared independent noisy ELBO estimates, and from the whitened (Laplace)
+    # start the smallest eta won by standing still; its fit stayed at the Laplace start and
+    # "converged". Measured after the fix (common draws, `optim.choose_eta`): worst mean 0.13
+    # (fullrank) and 0.12 (meanfield), worst sd 0.11 and 0.09; eta 0.1 at every seed.
+    for seed in range(5):
+        err, ratio = errors(fit_of("linear_regression", family, seed=seed), "linear_regression")
+        for k in err:
+            assert np.all(np.abs(err[k]) < TOL_MEAN), (seed, k, err[k])
+            assert np.all(np.abs(ratio[k]) < TOL_SD), (seed, k, ratio[k])
+
+
 def test_seeds_fit_matches_the_reference():
     # fullrank without preconditioning; sigma and b loosely (see the module docstring)
     err, ratio = errors(fit_of("seeds", FAMILY["seeds"], precondition=None), "seeds")

@@ -21,19 +21,21 @@ the density grows without bound as sigma_a -> 0) costs sigma_a its accuracy. Tol
 b within 0.25, sigma_y and a_j within 0.8, sigma_a within 2.5 ref sd; sds within 0.8-1.5x.
 (Meanfield on the centred form is erratic: 0.2 to 7 sd off over seeds 0..4.)
 
-stochastic_volatility, meanfield, seed 0, against the truth (T = 500 simulated): |mean - TRUE|
-under 4 fit sds for mu, phi and sigma, and at least 85% of the 500 simulated h_t inside their
-90% interval. Measured at seeds 0..4: mu 1.72-1.98 sd, coverage 0.88-0.92 at every seed; phi and
-sigma 3.0-4.3 sd at seeds 0, 1, 2 (phi 0.910-0.917, sigma 0.17-0.18; meanfield's sds are about
-2.5x too small: NumPyro's NUTS, 1000 draws, gave mu -1.22 +- 0.26, phi 0.942 +- 0.029, sigma
-0.277 +- 0.071, so these means are 1.1-1.5 NUTS sd from its), but seeds 3 and 4 stop in a local
-optimum of the ELBO at phi 0.20-0.25, sigma 0.57-0.60 (5.7-5.9 sd off). The fit uses a data-based
-initial point (`stochastic_volatility.initial_point`: mu at mean(log y^2) + 1.27, phi 0, sigma 1,
-h_std 0) and precondition=None: from Stan's random initial point phi ends at 0.67 or near 0; and
-the default whitening finds the joint mode of the non-centred density, a degenerate point
-(sigma ~ 40, phi ~ 0: h fits log y^2), and the fit stays there (phi 0.03); since c03749a ADVI
-then reruns from Stan's start, with the result above (so `wengert fit stochastic_volatility`
-misses the posterior). Reported, not fixed here (ppl/advi_steps.py is not this file's).
+stochastic_volatility, meanfield, seeds 0..4, against NumPyro's NUTS on the same data (1000
+draws: mu -1.22 +- 0.26, phi 0.942 +- 0.029, sigma 0.277 +- 0.071), in units of NUTS's sd:
+mu within 0.5, phi and sigma within 1.6 (meanfield's sds are about 2.5x too small and its phi
+and sigma sit low: measured 0.45-0.47 for mu, 1.13-1.38 for phi, 0.97-1.08 for sigma at seeds
+0, 1, 2, 4), and at least 85% of the 500 simulated h_t inside their 90% interval. Seed 3 stops
+in a local optimum of the ELBO at phi 0.25, sigma 0.57 (24 and 4.4 NUTS sd off): the test
+holds at 4 of the 5 seeds and asserts that at most one fails (a failure rate of 1/5 is what
+it shows; it is deterministic, the seeds being fixed). Before, the bar was 4 sds of the fit
+itself at seed 0 only (sigma 3.93 there; 4.25-5.92 at seeds 1-4).
+The fit uses a data-based initial point (`stochastic_volatility.initial_point`: mu at
+mean(log y^2) + 1.27, phi 0, sigma 1, h_std 0) and precondition=None: from Stan's random
+initial point phi ends at 0.67 or near 0; and the default whitening finds the joint mode of
+the non-centred density, a degenerate point (sigma ~ 40, phi ~ 0: h fits log y^2), and the fit
+stays there (phi 0.03); since c03749a ADVI then reruns from Stan's start, with the result
+above (so `wengert fit stochastic_volatility` misses the posterior). Reported, not fixed here.
 """
 import numpy as np
 import pytest
@@ -166,15 +168,22 @@ def test_stochastic_volatility_data_simulated_reproducibly():
     assert draw["h"].shape == (50,) and -1 < draw["phi"] < 1
 
 
-def test_stochastic_volatility_meanfield_recovers_truth():
-    fit = fit_of("stochastic_volatility", "meanfield", init=zoo_sv.initial_point,
-                 precondition=None)
-    for k, true in zoo_sv.TRUE.items():
-        assert abs(float(fit.mean[k]) - true) < 4.0 * float(fit.sd[k]), (k, fit.mean[k],
-                                                                            fit.sd[k])
+SV_NUTS = {"mu": (-1.22, 0.26), "phi": (0.942, 0.029), "sigma": (0.277, 0.071)}  # mean, sd
+SV_BAR = {"mu": 0.5, "phi": 1.6, "sigma": 1.6}                           # in NUTS sd
+
+
+def test_stochastic_volatility_meanfield_recovers_the_posterior_over_seeds():
     _, h_true = zoo_sv.simulate_with_h()
-    lo, hi = np.quantile(fit.sample(1000, seed=1)["h"], [0.05, 0.95], axis=0)
-    assert np.mean((h_true >= lo) & (h_true <= hi)) >= 0.85
+    failed = []
+    for seed in range(5):
+        fit = fit_of("stochastic_volatility", "meanfield", seed=seed,
+                     init=zoo_sv.initial_point, precondition=None)
+        off = {k: abs(float(fit.mean[k]) - m) / sd for k, (m, sd) in SV_NUTS.items()}
+        lo, hi = np.quantile(fit.sample(1000, seed=1)["h"], [0.05, 0.95], axis=0)
+        cover = float(np.mean((h_true >= lo) & (h_true <= hi)))
+        if any(off[k] > SV_BAR[k] for k in off) or cover < 0.85:
+            failed.append((seed, {k: round(v, 2) for k, v in off.items()}, cover))
+    assert len(failed) <= 1, failed
 
 
 def test_stochastic_volatility_start_survives_a_zero_return():

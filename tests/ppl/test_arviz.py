@@ -9,9 +9,9 @@ from scipy import stats
 
 import ppl
 from ppl import _arviz, dist
-from ppl.results import VIResult
+from ppl.infer import LaplaceDiagnostics, VIResult
 
-from .test_results import Y, exact_posterior, normal_mean, plated_fit
+from .infer.test_result import Y, exact_posterior, normal_mean, plated_fit
 
 GROUPS = {"posterior", "observed_data", "sample_stats", "elbo_history"}
 
@@ -127,7 +127,7 @@ def test_laplace_style_result_has_no_elbo_group():
     mu, sd = exact_posterior()
     L = np.array([[sd]])
     f = VIResult(normal_mean(Y), "fullrank", np.array([mu]), np.log([sd]), L,
-                 method="laplace", seed=0)
+                 diagnostics=LaplaceDiagnostics(0.0, 1, 0.0, -np.eye(1) / sd ** 2), seed=0)
     o = f.to_arviz(50)
     assert set(_arviz.groups(o)) == {"posterior", "observed_data", "sample_stats"}
     assert o["posterior"].attrs["method"] == "laplace"

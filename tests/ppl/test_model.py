@@ -201,6 +201,40 @@ def test_nested_plates_broadcast_on_their_own_axes():
     m = grid()
     assert m.parameters["a"].shape == (4, 3)
     assert m.parameters["b"].shape == (4, 3)
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    np.testing.assert_allclose(float(m.log_density({"a": a, "b": b})),
+                               stats.norm.logpdf(a).sum() + stats.norm.logpdf(b).sum(),
+                               rtol=1e-12)
+
+
+def test_a_plate_at_dim_minus_2_gives_row_effects_their_own_axis():
+    # y[i, j] ~ N(r_i + c_j, s): the row effects live on the plate at dim=-2, shape (4, 1),
+    # and broadcast against the column effects (3,); log density against scipy by hand
+    @ppl.model
+    def rows_cols(y):
+        with ppl.plate("cols", 3):
+            c = ppl.sample("c", dist.Normal(0.0, 1.0))
+        with ppl.plate("rows", 4, dim=-2):
+            r = ppl.sample("r", dist.Normal(0.0, 2.0))
+            with ppl.plate("cols", 3):
+                ppl.sample("y", dist.Normal(r + c, 0.5), obs=y)
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=(4, 3))
+    m = rows_cols(y)
+    assert m.parameters["r"].shape == (4, 1) and m.parameters["c"].shape == (3,)
+    r, c = rng.normal(size=(4, 1)), rng.normal(size=3)
+    expected = (stats.norm.logpdf(c).sum() + stats.norm.logpdf(r, 0.0, 2.0).sum()
+                + stats.norm.logpdf(y, r + c[None, :], 0.5).sum())
+    np.testing.assert_allclose(float(m.log_density({"r": r, "c": c})), expected, rtol=1e-12)
+    # a row effect moved changes only its row's likelihood
+    r2 = r.copy()
+    r2[1, 0] += 0.7
+    diff = float(m.log_density({"r": r2, "c": c})) - float(m.log_density({"r": r, "c": c}))
+    want = (stats.norm.logpdf(r2[1, 0], 0, 2) - stats.norm.logpdf(r[1, 0], 0, 2)
+            + stats.norm.logpdf(y[1], r2[1, 0] + c, 0.5).sum()
+            - stats.norm.logpdf(y[1], r[1, 0] + c, 0.5).sum())
+    assert diff == pytest.approx(want, rel=1e-10)
 
 
 def test_factor_adds_to_the_joint():

@@ -221,16 +221,16 @@ def test_out_and_plot(tmp_path, capsys):
 
 
 def test_ctrl_c_prints_the_partial_fit_then_exits_130(files, capsys, monkeypatch):
-    from ppl.advi_steps import Run
-    real, calls = Run.elbo_grad, [0]
+    from ppl.infer.objective import Elbo
+    real, calls = Elbo.grad, [0]
 
-    def elbo_grad(self, *args, **kwargs):     # Ctrl-C arrives at the 300th gradient step
+    def grad(self, *args, **kwargs):     # Ctrl-C arrives at the 300th gradient step
         calls[0] += 1
         if calls[0] == 300:
             raise KeyboardInterrupt
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Run, "elbo_grad", elbo_grad)
+    monkeypatch.setattr(Elbo, "grad", grad)
     code, out, err = run_main(capsys, "fit", f"{files}/m.py:interrupted", "--quiet",
                               "--seed", "0")
     assert code == 130

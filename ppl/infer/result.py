@@ -4,7 +4,8 @@ q(zeta) = N(mu, L L^T) over the flat unconstrained vector zeta (meanfield: L = d
 Draws are zeta = mu + L eps, eps ~ N(0, I), mapped to the constrained space by the model's
 bijectors (theta = T(zeta), deterministic sites included), so every summary here is a Monte
 Carlo summary of T_#q. ADVI (`ppl.advi`) and the Laplace approximation (`ppl.laplace`) return
-one; so can a user, from known mu/omega/L:
+one, with their own diagnostics in `fit.diagnostics` (`AdviDiagnostics`, `LaplaceDiagnostics`);
+so can a user, from known mu/omega/L:
 
     >>> import numpy as np, ppl
     >>> from ppl import dist
@@ -22,24 +23,71 @@ import math
 import operator
 import warnings
 from collections import namedtuple
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
 import autodiff as ad
 from autodiff import getval
 
-from .distributions.base import validation_enabled
-from .model import Model
-from .psis import psis
+from ..distributions.base import validation_enabled
+from ..model import Model
+from . import plots
+from .plots import elements
+from .diagnostics import KHAT_BAD, NoFiniteWeights, khat
+from .families import Gaussian
+from .objective import LogDensity
 
-__all__ = ["VIResult", "ElboHistory"]
+__all__ = ["VIResult", "ElboHistory", "AdviDiagnostics", "LaplaceDiagnostics"]
 
 ElboHistory = namedtuple("ElboHistory", ["iteration", "elbo"])
 ElboHistory.__doc__ = "The ELBO estimates of a fit: `iteration` (int array) and `elbo` (float)."
 
-_LOG_2PI = math.log(2.0 * math.pi)
-_KHAT_BAD = 0.7          # Yao et al. 2018: above this the approximation is unreliable
-_MAX_PANELS = 16         # plot_posterior draws at most this many scalar elements
+
+@dataclass(frozen=True)
+class AdviDiagnostics:
+    """How an ADVI fit went: its ELBO estimates (an `ElboHistory`, or an (iterations, values)
+    pair), the step-size scale `eta` (Stan's optimizer), the `optimizer`, the `steps` taken,
+    the `skipped` steps (no finite draw), and `rhat`, the split R-hat of the raw iterates
+    over the last averaging window."""
+    elbo_history: Optional[ElboHistory] = None
+    eta: Optional[float] = None
+    optimizer: Optional[str] = None
+    steps: int = 0
+    skipped: int = 0
+    rhat: float = math.nan
+    method = "advi"
+
+    def __post_init__(self):
+        if self.elbo_history is not None:
+            object.__setattr__(self, "elbo_history", _check_history(self.elbo_history))
+        object.__setattr__(self, "steps", int(self.steps))
+        object.__setattr__(self, "skipped", int(self.skipped))
+        object.__setattr__(self, "rhat", float(self.rhat))
+
+
+@dataclass(frozen=True)
+class LaplaceDiagnostics:
+    """How a Laplace fit went: the log density at the mode (Jacobian included), the
+    optimiser's iterations, max |gradient| there, and the Hessian H there (D, D)."""
+    log_density: float
+    iterations: int
+    grad_norm: float
+    hessian: np.ndarray
+    method = "laplace"
+
+
+def _check_history(h):
+    try:
+        it, elbo = (np.asarray(a) for a in h)
+    except (TypeError, ValueError):
+        raise ValueError("elbo_history must be a pair (iterations, elbo values) or None, "
+                         f"got {type(h).__name__}") from None
+    if it.ndim != 1 or it.shape != elbo.shape:
+        raise ValueError(f"elbo_history: iterations and ELBO values must be 1-D arrays of "
+                         f"one length, got shapes {it.shape} and {elbo.shape}")
+    return ElboHistory(it.astype(np.int64), elbo.astype(float))
 
 
 def _check_draws(draws):
@@ -62,27 +110,9 @@ def _vector(x, name, d):
     return a.copy()
 
 
-def _elements(name, a):
-    """(label, column) for each scalar element of draws `a` of shape (draws, *shape)."""
-    flat = a.reshape(a.shape[0], -1)
-    if a.ndim == 1:
-        return [(name, flat[:, 0])]
-    return [(f"{name}[{','.join(map(str, idx))}]", flat[:, i])
-            for i, idx in enumerate(np.ndindex(*a.shape[1:]))]
-
-
 def _fmt(v):
     """A table cell: 3 decimals for moderate magnitudes, 3 significant digits otherwise."""
     return f"{v:>10.3f}" if v == 0 or 0.01 <= abs(v) < 1e6 else f"{v:>10.3g}"
-
-
-def _needs_matplotlib(what):
-    try:
-        from matplotlib.figure import Figure  # noqa: PLC0415 -- lazy: plots are optional
-    except ImportError as e:
-        raise ImportError(f"{what} needs matplotlib: pip install matplotlib "
-                          "(or pip install 'wengert[examples]')") from e
-    return Figure
 
 
 class VIResult:
@@ -90,22 +120,26 @@ class VIResult:
 
     model: the bound ppl.Model; family: "meanfield" or "fullrank"; mu, omega: (D,) arrays
     (omega = log diag of the scale: log sigma for meanfield); L: (D, D) lower-triangular with
-    diag exp(omega) for fullrank, None for meanfield. The keywords record how the fit went
-    (see the attributes of the same names); `seed` is the default seed of every method that
-    draws, so `mean`, `sd`, `to_arviz()` and `summary_text()` agree with each other.
+    diag exp(omega) for fullrank, None for meanfield. `diagnostics`: the method's own record
+    (`AdviDiagnostics`, the default, or `LaplaceDiagnostics`); its fields read as attributes
+    (`fit.eta`, `fit.elbo_history`; `fit.log_density` of a Laplace fit). `converged`,
+    `stop_reason` and `info` say how the fit went; `seed` is the default seed of every method
+    that draws, so `mean`, `sd`, `to_arviz()` and `summary_text()` agree with each other.
     """
 
-    def __init__(self, model, family, mu, omega, L=None, *, method="advi", elbo_history=None,
-                 converged=True, stop_reason="", eta=None, optimizer=None, steps=0, skipped=0,
-                 rhat=float("nan"), seed=None, info=None):
+    def __init__(self, model, family, mu, omega, L=None, *, diagnostics=None, converged=True,
+                 stop_reason="", seed=None, info=None):
         if not isinstance(model, Model):
             raise TypeError(f"model must be a bound ppl.Model, got {type(model).__name__}")
         if family not in ("meanfield", "fullrank"):
             raise ValueError(f"family must be 'meanfield' or 'fullrank', got {family!r}")
-        if method not in ("advi", "laplace"):
-            raise ValueError(f"method must be 'advi' or 'laplace', got {method!r}")
+        if diagnostics is None:
+            diagnostics = AdviDiagnostics()
+        if not isinstance(diagnostics, (AdviDiagnostics, LaplaceDiagnostics)):
+            raise TypeError(f"diagnostics must be an AdviDiagnostics or LaplaceDiagnostics, "
+                            f"got {type(diagnostics).__name__}")
         d = model.num_params
-        self.model, self.family, self.method = model, family, method
+        self.model, self.family, self.diagnostics = model, family, diagnostics
         self.mu, self.omega = _vector(mu, "mu", d), _vector(omega, "omega", d)
         if family == "meanfield":
             if L is not None:
@@ -114,11 +148,23 @@ class VIResult:
             self._L = None
         else:
             self._L = self._check_L(L, d)
-        self.elbo_history = None if elbo_history is None else self._check_history(elbo_history)
+        self.q = Gaussian(self.mu, self.omega, self._L)
         self.converged, self.stop_reason = bool(converged), str(stop_reason)
-        self.eta, self.optimizer = eta, optimizer
-        self.steps, self.skipped, self.rhat = int(steps), int(skipped), float(rhat)
         self.seed, self.info = seed, dict(info or {})
+
+    @property
+    def method(self):
+        """"advi" or "laplace": what made the fit (from its diagnostics record)."""
+        return self.diagnostics.method
+
+    def __getattr__(self, name):
+        # the method's own diagnostics read as attributes: fit.eta, fit.elbo_history, ...
+        diagnostics = self.__dict__.get("diagnostics")
+        if diagnostics is not None and name in type(diagnostics).__dataclass_fields__:
+            return getattr(diagnostics, name)
+        raise AttributeError(f"{type(self).__name__} of method "
+                             f"{getattr(diagnostics, 'method', '?')!r} has no attribute "
+                             f"{name!r}")
 
     def _check_L(self, L, d):
         if L is None:
@@ -134,18 +180,6 @@ class VIResult:
         if not np.allclose(np.log(diag), self.omega, rtol=1e-6, atol=1e-9):
             raise ValueError("omega must be log(diag(L)) for family='fullrank'")
         return L.copy()
-
-    @staticmethod
-    def _check_history(h):
-        try:
-            it, elbo = (np.asarray(a) for a in h)
-        except (TypeError, ValueError):
-            raise ValueError("elbo_history must be a pair (iterations, elbo values) or None, "
-                             f"got {type(h).__name__}") from None
-        if it.ndim != 1 or it.shape != elbo.shape:
-            raise ValueError(f"elbo_history: iterations and ELBO values must be 1-D arrays of "
-                             f"one length, got shapes {it.shape} and {elbo.shape}")
-        return ElboHistory(it.astype(np.int64), elbo.astype(float))
 
     # ---- q itself -----------------------------------------------------------------------------
     @property
@@ -166,10 +200,7 @@ class VIResult:
 
     def sample_unconstrained(self, draws=1000, seed=None):
         """(draws, D) draws zeta = mu + L eps of q (meanfield: mu + exp(omega) * eps)."""
-        eps = self._rng(seed).standard_normal((_check_draws(draws), self.mu.size))
-        if self._L is None:
-            return self.mu + eps * np.exp(self.omega)
-        return self.mu + eps @ self._L.T
+        return self.q.sample(self._rng(seed), _check_draws(draws))
 
     def log_q(self, zeta):
         """log N(zeta | mu, L L^T) = -|L^{-1}(zeta - mu)|^2 / 2 - sum(omega) - D/2 log 2 pi,
@@ -178,24 +209,12 @@ class VIResult:
         if z.ndim not in (1, 2) or z.shape[-1] != self.mu.size:
             raise ValueError(f"zeta must have shape ({self.mu.size},) or (n, {self.mu.size}), "
                              f"got shape {z.shape}")
-        r = z - self.mu
-        if self._L is None:
-            eps = r * np.exp(-self.omega)
-        else:
-            from scipy.linalg import solve_triangular  # noqa: PLC0415 -- ppl loads it already
-            eps = solve_triangular(self._L, r.T, lower=True).T
-        out = -0.5 * np.sum(eps * eps, axis=-1) - np.sum(self.omega) - 0.5 * self.mu.size * \
-            _LOG_2PI
-        return float(out) if z.ndim == 1 else out
+        return self.q.log_q(z)
 
     def _log_p(self, zeta):
         """log p(x, T(zeta)) + log|det J_T(zeta)| per row: full data, no tape, no validation
         (draws are in the support by construction); NaN where the density is undefined."""
-        out = np.empty(len(zeta))
-        with ad.no_grad(), validation_enabled(False), np.errstate(all="ignore"):
-            for i, z in enumerate(zeta):
-                out[i] = float(getval(self.model.unconstrained_log_density(z)))
-        return out
+        return LogDensity(self.model).evaluate(zeta)
 
     def _constrain(self, zeta):
         """Constrained draws of every latent and deterministic site: name -> (n, *shape).
@@ -239,18 +258,18 @@ class VIResult:
                              f"{max_rows!r}")
         rows = []
         for name, a in self.sample(draws, seed).items():
-            elements = _elements(name, a)
-            for label, x in elements[:max_rows]:
+            rows_of = elements(name, a)
+            for label, x in rows_of[:max_rows]:
                 sd = float(np.std(x, ddof=1)) if x.size > 1 else float("nan")
                 rows.append((label, float(np.mean(x)), sd, *np.quantile(x, [0.05, 0.5, 0.95])))
-            if max_rows is not None and len(elements) > max_rows:
-                rows.append(f"{name}: {len(elements)} elements, {int(max_rows)} shown"
+            if max_rows is not None and len(rows_of) > max_rows:
+                rows.append(f"{name}: {len(rows_of)} elements, {int(max_rows)} shown"
                             + (f"; {note}" if note else ""))
         width = max([len(r[0]) for r in rows if not isinstance(r, str)] + [4])
         head = f"{'':<{width}} " + " ".join(f"{c:>10}" for c in
                                              ("mean", "sd", "5%", "50%", "95%"))
-        lines = [r if isinstance(r, str) else f"{r[0]:<{width}} " + " ".join(_fmt(v) for v in r[1:])
-                 for r in rows]
+        lines = [r if isinstance(r, str)
+                 else f"{r[0]:<{width}} " + " ".join(_fmt(v) for v in r[1:]) for r in rows]
         return "\n".join([head, *lines])
 
     # ---- diagnostics --------------------------------------------------------------------------
@@ -258,20 +277,25 @@ class VIResult:
         """The Pareto k-hat of the importance ratios log p(zeta) - log q(zeta), zeta ~ q
         (Yao, Vehtari, Simpson, Gelman, "Yes, but did it work?", ICML 2018), with
         log p the unconstrained log density (Jacobian included, all the data). Warns above 0.7.
-        A draw where log p is NaN counts as one of zero weight.
+        A draw where log p is NaN counts as one of zero weight; when no draw has a finite
+        log p there is no k-hat: warns so and returns NaN.
         """
         n = _check_draws(draws)
         if n < 21:
             raise ValueError(f"draws must be at least 21 for k-hat (its Pareto tail, the "
                              f"largest ceil(draws / 5), needs 5 draws), got {draws!r}")
         zeta = self.sample_unconstrained(n, seed)
-        lw = self._log_p(zeta) - self.log_q(zeta)
-        _, k = psis(np.where(np.isnan(lw), -np.inf, lw))
-        if k > _KHAT_BAD:
+        try:
+            k = khat(self._log_p(zeta), self.log_q(zeta))
+        except NoFiniteWeights as e:
+            warnings.warn(f"PSIS {e}", UserWarning, stacklevel=2)
+            return math.nan
+        if k > KHAT_BAD:
             hint = ("the posterior is far from Gaussian at its mode; try ppl.advi" if
                     self.method == "laplace" else "try family='fullrank' or more steps (a "
-                    "smaller tol_rel_obj)")
-            warnings.warn(f"PSIS k-hat = {k:.2f} > {_KHAT_BAD}: the {self.method} "
+                    "smaller tol_rel_obj)" if self.family == "meanfield" else
+                    "try more steps (a smaller tol_rel_obj) or a reparameterisation")
+            warnings.warn(f"PSIS k-hat = {k:.2f} > {KHAT_BAD}: the {self.method} "
                           f"{self.family} approximation is unreliable (its draws miss much of "
                           f"the posterior); {hint}", UserWarning, stacklevel=2)
         return k
@@ -280,7 +304,7 @@ class VIResult:
     def _dims(self, draws):
         """Dim names per site (plate name, else '<site>_dim_<i>') and coords of the plates,
         from one traced run of the model at the first draw."""
-        from . import handlers  # noqa: PLC0415
+        from .. import handlers  # noqa: PLC0415
         point = {n: draws[n][0] for n in self.model.parameters}
         with ad.no_grad():
             sites = self.model._run(handlers.substitute(point))
@@ -308,7 +332,7 @@ class VIResult:
         (chain=1, draw; plate axes named after their plates), observed_data, sample_stats
         (`lp` = log p(x, T(zeta)) + log|det J|, `log_q`) and `elbo_history` (when there is
         one). Save it with `ppl._arviz.to_netcdf(obj, path)`."""
-        from . import _arviz  # noqa: PLC0415
+        from .. import _arviz  # noqa: PLC0415
         zeta = self.sample_unconstrained(draws, seed)
         post = self._constrain(zeta)
         dims, coords = self._dims(post)
@@ -316,69 +340,38 @@ class VIResult:
         stats = {"lp": self._log_p(zeta)[None], "log_q": self.log_q(zeta)[None]}
         attrs = {"inference_library": "wengert", "model": self.model.name,
                  "method": self.method, "family": self.family, "converged": self.converged,
-                 "stop_reason": self.stop_reason, "eta": self.eta, "optimizer": self.optimizer,
-                 "steps": self.steps, "skipped": self.skipped, "rhat": self.rhat,
+                 "stop_reason": self.stop_reason,
+                 **{k: v for k, v in vars(self.diagnostics).items()
+                    if k not in ("elbo_history", "hessian")},
                  "seed": self.seed if isinstance(self.seed, int) else None}
         return _arviz.to_arviz({n: a[None] for n, a in post.items()}, observed, stats,
-                               self.elbo_history, dims, coords, attrs)
+                               getattr(self.diagnostics, "elbo_history", None), dims, coords,
+                               attrs)
 
     def summary(self, draws=1000, seed=None, **kwargs):
         """ArviZ's summary table (pandas DataFrame) of `to_arviz(draws, seed)`; keywords go
         to arviz.summary (default kind="stats": mean, sd and an interval)."""
-        from . import _arviz  # noqa: PLC0415
+        from .. import _arviz  # noqa: PLC0415
         return _arviz.summary(self.to_arviz(draws, seed), **kwargs)
 
     # ---- pictures -----------------------------------------------------------------------------
     def plot_elbo(self, path):
         """Write a PNG of the ELBO against the iteration (a symlog axis when it spans orders
         of magnitude). Needs matplotlib; returns str(path)."""
-        if self.elbo_history is None or len(self.elbo_history.iteration) == 0:
-            raise ValueError(f"plot_elbo: this {self.method} result has no ELBO history")
-        Figure = _needs_matplotlib("plot_elbo")
-        it, elbo = self.elbo_history
-        fig = Figure(figsize=(6, 4))
-        ax = fig.add_subplot()
-        ax.plot(it, elbo, marker=".")
-        finite = elbo[np.isfinite(elbo)]
-        if finite.size and np.ptp(finite) > 100 * max(1.0, abs(finite[-1])):
-            ax.set_yscale("symlog", linthresh=max(1.0, abs(finite[-1])))
-        ax.set_xlabel("iteration")
-        ax.set_ylabel("ELBO")
-        ax.set_title(f"{self.model.name}: {self.method} {self.family}")
-        fig.tight_layout()
-        fig.savefig(str(path), dpi=100)
-        return str(path)
+        return plots.plot_elbo(self, path)
 
     def plot_posterior(self, path, draws=1000, seed=None):
         """Write a PNG grid of histograms of the draws, one panel per scalar element (the
         first 16). Needs matplotlib; returns str(path)."""
-        Figure = _needs_matplotlib("plot_posterior")
-        panels = [p for n, a in self.sample(draws, seed).items() for p in _elements(n, a)]
-        if not panels:
-            raise ValueError(f"plot_posterior: model {self.model.name!r} has no sites to plot")
-        shown = panels[:_MAX_PANELS]
-        cols = min(4, len(shown))
-        rows = -(-len(shown) // cols)
-        fig = Figure(figsize=(3 * cols, 2.4 * rows))
-        for i, (label, x) in enumerate(shown):
-            ax = fig.add_subplot(rows, cols, i + 1)
-            ax.hist(x, bins=40, density=True, color="C0", alpha=0.7)
-            ax.axvline(float(np.mean(x)), color="C3")
-            ax.set_title(label, fontsize=9)
-            ax.tick_params(labelsize=7)
-        more = f" (first {len(shown)} of {len(panels)})" if len(panels) > len(shown) else ""
-        fig.suptitle(f"{self.model.name}: {self.method} {self.family}{more}", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(str(path), dpi=100)
-        return str(path)
+        return plots.plot_posterior(self, path, draws, seed)
 
     def __repr__(self):
         state = "converged" if self.converged else "not converged"
         last = ""
-        if self.elbo_history is not None and len(self.elbo_history.elbo):
-            last = f", ELBO {self.elbo_history.elbo[-1]:.4g}"
         if self.method == "laplace":
             return (f"VIResult(laplace, {self.model.name}: {self.mu.size} params, Gaussian at "
                     f"the unconstrained mode)")
+        if self.elbo_history is not None and len(self.elbo_history.elbo):
+            last = f", ELBO {self.elbo_history.elbo[-1]:.4g}"
         return (f"VIResult({self.method} {self.family}, {self.model.name}: {self.mu.size} "
                 f"params, {state} after {self.steps} steps{last})")

@@ -3,39 +3,36 @@
 summaries (10 x 1000 draws; their own error is under 0.01 reference sd). Means and sds come
 from 4000 draws of q (Monte Carlo error about 0.02 reference sd).
 
-Tolerances, in units of the reference sd:
+Every fit is held over seeds 0..4 (30 fits, about 20 s), in units of the reference sd:
 - means of the location parameters (eight schools' mu, the regression coefficients): 0.25, the
-  issue's accuracy bar; scales (tau, sigma) and eight schools' thetas: 0.5, loosely, because a
-  Gaussian in log tau puts tau's mean low: the fullrank optimum itself (grad_samples=8, 20,000
-  steps) has tau at -0.18 sd and meanfield's at -0.22, so this is q's bias, not the optimiser's.
-- sds: q's sd / reference sd in (0.75, 1.35). The top is for eight schools, whose thetas come
-  out 5-30% wide (the funnel's neck in tau pulls q wide in theta); the regressions are within
-  6%. Meanfield kidiq is held to theory instead: for a Gaussian posterior the meanfield optimum
+  issue's accuracy bar; scales (tau, sigma) and eight schools' thetas: 0.3, because a Gaussian
+  in log tau puts tau's mean low: the fullrank optimum itself (grad_samples=8, 20,000 steps)
+  has tau at -0.18 sd and meanfield's at -0.22, so this is q's bias, not the optimiser's.
+- sds: q's sd / reference sd in (0.75, 1.4). The top is for eight schools, whose thetas come
+  out 5-37% wide (the funnel's neck in tau pulls q wide in theta); the regressions are within
+  8%. Meanfield kidiq is held to theory instead: for a Gaussian posterior the meanfield optimum
   gives each coefficient its conditional sd, sqrt(1 - rho^2) of the marginal one, rho the
   intercept-slope correlation computable from the data (-0.99 here: ratio 0.15), within 15%.
 
-Seed sweep, seeds 0..4 (worst over the seeds; `PYTHONPATH=. python` a loop over seeds calling
-`errors`): means — eight schools mu <= 0.08 both families, thetas <= 0.23 meanfield, <= 0.18
-fullrank; tau meanfield -0.24 to +0.18, fullrank -0.28 to -0.08 (one seed past 0.25, hence the
-loose bound); kidiq <= 0.09 meanfield, <= 0.06 fullrank; sblri coefficients <= 0.07, sigma
-<= 0.11, both families. sd ratios —
-eight schools 0.92-1.25 meanfield, 0.97-1.30 fullrank; kidiq meanfield betas 0.14-0.16, sigma
-0.99-1.07, fullrank 0.98-1.06; sblri 0.94-1.06 meanfield, 0.97-1.04 fullrank. Seed 0 (the first,
-not the best) is tested. Before the averaging windows repeated until settled, meanfield seed 3
-stopped while the ELBO still climbed and put tau at +1.04 sd.
+Measured over seeds 0..4 (worst; `errors` in a loop over seeds): means -- eight schools mu
+0.06 meanfield, 0.05 fullrank; thetas 0.22 and 0.17; tau 0.22 and 0.27; kidiq 0.03 and 0.06;
+sblri coefficients 0.09 and 0.05, sigma 0.04 and 0.06. sd ratios -- eight schools 0.94-1.30
+meanfield, 1.00-1.36 fullrank; kidiq sigma 1.00-1.05; sblri 0.93-1.05. (Before the eta
+adaptation's common draws, kidiq meanfield reached 0.09 and fullrank eight schools 1.37.)
 """
 import numpy as np
 import pytest
 
 import ppl
 
-from . import posteriordb as pdb
+from tests.ppl import posteriordb as pdb
 
 pytestmark = pytest.mark.skipif(not pdb.available(), reason=pdb.MISSING)
 
 TOL = 0.25          # the issue's bar, in reference sd
-LOOSE = 0.5         # scales: reported, loosely held
-SD_RANGE = (0.75, 1.35)   # q's sd / reference sd (see the module docstring)
+LOOSE = 0.3         # scales: q's own bias in log scale is about 0.2 (see the module docstring)
+SD_RANGE = (0.75, 1.4)    # q's sd / reference sd (see the module docstring)
+SEEDS = range(5)
 
 _FITS = {}
 
@@ -72,18 +69,20 @@ def _sds_in_range(ratio, names):
     assert not bad, f"sd ratios outside {SD_RANGE}: {bad}"
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("family", ["meanfield", "fullrank"])
-def test_eight_schools(family):
-    err, ratio = errors(fit_of(pdb.EIGHT_SCHOOLS, family), pdb.EIGHT_SCHOOLS)
+def test_eight_schools(family, seed):
+    err, ratio = errors(fit_of(pdb.EIGHT_SCHOOLS, family, seed), pdb.EIGHT_SCHOOLS)
     assert abs(err["mu"]) < TOL
     assert abs(err["tau"]) < LOOSE
     assert all(abs(err[f"theta[{j}]"]) < LOOSE for j in range(1, 9))
     _sds_in_range(ratio, ratio)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("family", ["meanfield", "fullrank"])
-def test_kidiq(family):
-    err, ratio = errors(fit_of(pdb.KIDIQ, family), pdb.KIDIQ)
+def test_kidiq(family, seed):
+    err, ratio = errors(fit_of(pdb.KIDIQ, family, seed), pdb.KIDIQ)
     assert abs(err["beta[1]"]) < TOL and abs(err["beta[2]"]) < TOL
     assert abs(err["sigma"]) < LOOSE
     if family == "fullrank":
@@ -100,9 +99,10 @@ def test_kidiq(family):
         assert ratio[k] == pytest.approx(np.sqrt(1 - rho * rho), rel=0.15), k
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("family", ["meanfield", "fullrank"])
-def test_sblri(family):
-    err, ratio = errors(fit_of(pdb.BLR, family), pdb.BLR)
+def test_sblri(family, seed):
+    err, ratio = errors(fit_of(pdb.BLR, family, seed), pdb.BLR)
     assert all(abs(err[f"beta[{d}]"]) < TOL for d in range(1, 6))
     assert abs(err["sigma"]) < LOOSE
     _sds_in_range(ratio, ratio)

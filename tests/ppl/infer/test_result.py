@@ -14,9 +14,9 @@ from scipy import stats
 
 import ppl
 from ppl import dist
-from ppl.results import ElboHistory, VIResult
+from ppl.infer import AdviDiagnostics, ElboHistory, LaplaceDiagnostics, VIResult
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 Y = np.array([0.8, 1.9, 1.1, 2.4, 1.6])
 PRIOR_SD = 10.0
 
@@ -61,11 +61,13 @@ def matrix_site():
 
 
 def plated_fit(seed=3, **kw):
+    """A meanfield result; keywords of `AdviDiagnostics` go into its record."""
     m = plated(np.array([0.5, -0.2, 1.0]))
     d = m.num_params                                            # 1 + 2 + 2 + 3 = 8
     rng = np.random.default_rng(0)
+    record = {k: kw.pop(k) for k in list(kw) if k in AdviDiagnostics.__dataclass_fields__}
     return VIResult(m, "meanfield", rng.normal(size=d), rng.normal(size=d) * 0.3 - 1.0,
-                    seed=seed, **kw)
+                    seed=seed, diagnostics=AdviDiagnostics(**record), **kw)
 
 
 def fullrank_L(d, seed=0):
@@ -182,8 +184,8 @@ def test_constructor_errors():
         VIResult(object(), "meanfield", mu, om)
     with pytest.raises(ValueError, match="family"):
         VIResult(m, "full", mu, om)
-    with pytest.raises(ValueError, match="method"):
-        VIResult(m, "meanfield", mu, om, method="nuts")
+    with pytest.raises(TypeError, match="diagnostics"):
+        VIResult(m, "meanfield", mu, om, diagnostics="nuts")
     with pytest.raises(ValueError, match="mu"):
         VIResult(m, "meanfield", np.zeros(2), om)
     with pytest.raises(ValueError, match="omega"):
@@ -199,7 +201,7 @@ def test_constructor_errors():
     with pytest.raises(ValueError, match=r"omega must be log\(diag\(L\)\)"):
         VIResult(m, "fullrank", mu, om, 2 * np.eye(3))
     with pytest.raises(ValueError, match="elbo_history"):
-        VIResult(m, "meanfield", mu, om, elbo_history=(np.arange(3), np.zeros(4)))
+        AdviDiagnostics(elbo_history=(np.arange(3), np.zeros(4)))
 
 
 def test_elbo_history_and_repr():
@@ -242,7 +244,7 @@ def test_summary_text_imports_neither_arviz_nor_scipy_stats():
         import sys
         import numpy as np, ppl
         from ppl import dist
-        from ppl.results import VIResult
+        from ppl.infer import AdviDiagnostics, VIResult
         @ppl.model
         def f(y):
             a = ppl.sample("a", dist.HalfNormal(1.0))
@@ -250,7 +252,7 @@ def test_summary_text_imports_neither_arviz_nor_scipy_stats():
                 ppl.sample("y", dist.Normal(0.0, a), obs=y)
         m = f(np.array([0.1, -0.3]))
         fit = VIResult(m, "fullrank", np.zeros(1), np.zeros(1), np.eye(1), seed=0,
-                       elbo_history=([1], [-1.0]))
+                       diagnostics=AdviDiagnostics(elbo_history=([1], [-1.0])))
         print(fit.summary_text(100))
         print(fit.mean["a"], repr(fit))
         bad = [m for m in ("arviz", "scipy.stats", "matplotlib") if m in sys.modules]
@@ -316,3 +318,19 @@ def test_plots_without_matplotlib_say_so(tmp_path, monkeypatch):
         fit.plot_elbo(tmp_path / "e.png")
     with pytest.raises(ImportError, match="plot_posterior needs matplotlib"):
         fit.plot_posterior(tmp_path / "p.png")
+
+
+def test_a_laplace_result_carries_no_advi_fields():
+    # one result type; each method's diagnostics in its own record (issue 14)
+    m = three_normals()
+    H = -np.eye(3)
+    fit = VIResult(m, "fullrank", np.zeros(3), np.zeros(3), np.eye(3), seed=0,
+                   diagnostics=LaplaceDiagnostics(-1.5, 7, 1e-9, H))
+    assert fit.method == "laplace" and fit.log_density == -1.5 and fit.iterations == 7
+    for name in ("eta", "elbo_history", "steps", "rhat", "optimizer", "skipped"):
+        with pytest.raises(AttributeError, match=name):
+            getattr(fit, name)
+    advi_fit = VIResult(m, "meanfield", np.zeros(3), np.zeros(3))
+    assert advi_fit.method == "advi" and advi_fit.elbo_history is None
+    with pytest.raises(AttributeError, match="hessian"):
+        assert advi_fit.hessian is None

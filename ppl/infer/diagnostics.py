@@ -1,4 +1,5 @@
-"""Pareto-smoothed importance sampling (PSIS) and the split R-hat, in numpy.
+"""Diagnostics of a fit: Pareto-smoothed importance sampling (PSIS) with its k-hat, and the
+split R-hat, in numpy. The k-hat thresholds live here, once (`KHAT_GOOD`, `KHAT_BAD`).
 
 PSIS (Vehtari, Simpson, Gelman, Yao, Gabry, "Pareto smoothed importance sampling", JMLR 2024;
 first version 2015): given S log importance ratios r_s = log p(theta_s) - log q(theta_s),
@@ -26,8 +27,11 @@ import math
 
 import numpy as np
 
-__all__ = ["rhat_from_halves", "psis", "gpd_fit", "split_rhat"]
+__all__ = ["rhat_from_halves", "psis", "gpd_fit", "split_rhat", "khat", "khat_words",
+           "KHAT_GOOD", "KHAT_BAD", "NoFiniteWeights"]
 
+KHAT_GOOD = 0.5    # Yao et al. 2018: below this the importance weights are reliable
+KHAT_BAD = 0.7     # above this the approximation is unreliable (0.5-0.7: usable with care)
 _PRIOR_K, _PRIOR_N = 0.5, 10   # weakly informative prior on the shape: 10 pseudo-draws at 0.5
 
 
@@ -105,7 +109,7 @@ def psis(log_weights):
                          f"{int(np.isposinf(lw).sum())} +inf value(s); only finite values or "
                          "-inf (zero weight) are allowed")
     if not np.isfinite(lw).any():
-        raise ValueError("psis: every log weight is -inf (no draw has positive weight)")
+        raise NoFiniteWeights("psis: every log weight is -inf (no draw has positive weight)")
     s = lw.size
     lw = lw - lw.max()                 # the largest raw weight is now 1 (log 0)
     tail = int(math.ceil(min(0.2 * s, 3.0 * math.sqrt(s))))
@@ -125,6 +129,37 @@ def psis(log_weights):
                 smoothed = np.log(u + _gpd_quantile(p, khat, sigma))
                 lw[idx] = np.minimum(smoothed, 0.0)
     return lw - _logsumexp(lw), float(khat)
+
+
+class NoFiniteWeights(ValueError):
+    """Every importance weight is zero: no draw has a finite log density."""
+
+
+def khat(log_p, log_q):
+    """PSIS k-hat of the importance ratios log p - log q over S draws ((S,) arrays each); a NaN
+    log p (the density undefined there) counts as a draw of zero weight. Raises
+    `NoFiniteWeights` (a ValueError) when no draw has a finite log density.
+
+        >>> z = np.random.default_rng(0).normal(size=1000)
+        >>> bool(khat(-0.5 * z ** 2, -0.5 * z ** 2) < KHAT_GOOD)    # q = p: equal weights
+        True
+    """
+    lw = np.asarray(log_p, dtype=float) - np.asarray(log_q, dtype=float)
+    lw = np.where(np.isnan(lw), -np.inf, lw)
+    if not np.isfinite(lw).any():
+        raise NoFiniteWeights(
+            f"k-hat: none of the {lw.size} draws of q has a finite log density (every "
+            "importance weight is 0): q lies where the model's density is undefined or -inf, "
+            "or the posterior is improper")
+    return psis(lw)[1]
+
+
+def khat_words(k):
+    """k-hat in words (Yao et al. 2018): "good" below `KHAT_GOOD`, "ok" up to `KHAT_BAD`,
+    "unreliable" above."""
+    if not k == k:
+        return "not computed"
+    return "good" if k < KHAT_GOOD else "ok" if k <= KHAT_BAD else "unreliable"
 
 
 def split_rhat(x):

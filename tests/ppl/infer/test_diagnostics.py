@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 import arviz as az
-from ppl.psis import gpd_fit, psis, split_rhat
+from ppl.infer.diagnostics import gpd_fit, psis, split_rhat
 
 AZ1 = int(az.__version__.split(".")[0]) >= 1
 

@@ -1,26 +1,26 @@
 """Point estimates to compare ADVI with: the MAP (`map_estimate`) and the Laplace approximation.
 
 map_estimate: z* = argmax_z log p(x, T(z)) [+ log|det J_T(z)| with jacobian=True], by scipy's
-L-BFGS-B on the engine's value and gradient (one reverse pass per call), over the flat
-unconstrained vector z of `Model.unconstrained_log_density`.
+L-BFGS-B on the engine's value and gradient (`mode.find_mode`), over the flat unconstrained
+vector z of `Model.unconstrained_log_density`.
 
 laplace: q(z) = N(z*, (-H)^-1), H = d^2/dz^2 [log p(x, T(z)) + log|det J_T(z)|] at its mode z*
-(the engine's Hessian, forward over reverse), returned as a full-rank `VIResult`.
+(the engine's Hessian, forward over reverse), returned as a full-rank `VIResult` whose
+diagnostics are a `LaplaceDiagnostics`.
 """
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-import autodiff as ad
-
-from .distributions.base import validation_enabled
-from .results import VIResult
+from ..distributions.base import validation_enabled
+from . import mode
+from .config import site_of
+from .result import LaplaceDiagnostics, VIResult
 
 __all__ = ["map_estimate", "laplace", "MAPResult"]
 
 _INIT_TRIES = 100  # random initial points tried before giving up (as Stan)
-_FTOL = 1e3 * np.finfo(float).eps  # stop on relative decrease only at rounding level (as Stan)
 
 
 @dataclass(frozen=True, repr=False)
@@ -65,17 +65,6 @@ def _check_args(model, fname, maxiter=1, tol=1.0):
 
 def _finite(v, g):
     return bool(np.isfinite(v) and np.all(np.isfinite(g)))
-
-
-def _log_density_and_grad(model, jacobian):
-    """z -> (log density, its gradient) as a float and a numpy vector, one reverse pass."""
-    vg = ad.value_and_grad(lambda z: model.unconstrained_log_density(z, jacobian=jacobian))
-
-    def f(z):
-        with np.errstate(all="ignore"):
-            v, g = vg(np.asarray(z, dtype=float))
-        return float(v), np.asarray(g, dtype=float)
-    return f
 
 
 def _start(model, init, seed, lp, fname):
@@ -126,53 +115,16 @@ def map_estimate(model, init=None, seed=None, jacobian=False, maxiter=1000, tol=
     _check_args(model, "map_estimate", maxiter, tol)
     if not isinstance(jacobian, (bool, np.bool_)):
         raise TypeError(f"map_estimate: jacobian must be True or False, got {jacobian!r}")
-    lp = _log_density_and_grad(model, bool(jacobian))
+    lp = mode.log_density_and_grad(model, bool(jacobian))
     z0 = _start(model, init, seed, lp, "map_estimate")
-    state = {"best": np.inf, "nonfinite": 0}
-
-    def objective(z):
-        v, g = lp(z)
-        if _finite(v, g):
-            state["best"] = min(state["best"], -v)
-            return -v, -g
-        state["nonfinite"] += 1
-        best = state["best"] if np.isfinite(state["best"]) else 0.0
-        return best + 1e3 * (1.0 + abs(best)), np.zeros_like(g)
-
-    # checked at z0 with validation on; off for the search (as ADVI), so that a parameter
-    # made invalid by rounding (a scale exp(u) = 0) is a non-finite density, not an error
+    found = mode.find_mode(model, z0, "lbfgs", bool(jacobian), tol, maxiter)
     with validation_enabled(False):
-        import scipy.optimize   # here, not at import: `wengert fit` must start fast
-        res = scipy.optimize.minimize(objective, z0, jac=True, method="L-BFGS-B", options={
-            "maxiter": int(maxiter), "gtol": tol, "ftol": _FTOL})
-        z = np.asarray(res.x, dtype=float)
-        v, g = lp(z)
-        params = model.constrain(z)
-    success, message = bool(res.success), str(res.message)
-    grad_norm = float(np.max(np.abs(g)))
-    if not _finite(v, g):
-        success, message = False, f"non-finite log density or gradient at the end ({message})"
-    elif success and grad_norm > max(tol, 1e-5 * max(1.0, abs(v))):
-        # the relative-decrease test also stops where the density grows without bound
-        success, message = False, (f"{message}, but the gradient is still {grad_norm:.3g} "
-                                   "(the density may have no mode: unbounded, e.g. a scale "
-                                   "going to 0)")
-    if not success:
+        params = model.constrain(found.z)
+    if not found.converged:
         warnings.warn(f"map_estimate: L-BFGS-B did not converge for model {model.name!r}: "
-                      f"{message}", RuntimeWarning, stacklevel=2)
-    return MAPResult(params, z, v, success, message, int(res.nit), grad_norm,
-                     bool(jacobian), state["nonfinite"])
-
-
-def _flat_name(model, i):
-    """Flat index i of z -> 'site' or 'site[j, k]' (index in the site's unconstrained shape)."""
-    for name, p in model.parameters.items():
-        if p.offset <= i < p.offset + p.size:
-            if p.unconstrained_shape == ():
-                return name
-            idx = np.unravel_index(i - p.offset, p.unconstrained_shape)
-            return f"{name}[{', '.join(str(int(j)) for j in idx)}]"
-    raise IndexError(i)
+                      f"{found.message}", RuntimeWarning, stacklevel=2)
+    return MAPResult(params, found.z, found.log_density, found.converged, found.message,
+                     found.iterations, found.grad_norm, bool(jacobian), found.nonfinite)
 
 
 def _covariance(model, H):
@@ -187,8 +139,8 @@ def _covariance(model, H):
         for k in bad:
             v = np.abs(V[:, k])
             for i in np.flatnonzero(v >= 0.3 * v.max()):
-                if _flat_name(model, i) not in names:
-                    names.append(_flat_name(model, i))
+                if site_of(model, i) not in names:
+                    names.append(site_of(model, i))
         raise ValueError(
             f"laplace: the negative Hessian of model {model.name!r}'s log density at the mode is "
             f"not positive definite (eigenvalues {np.array2string(w[bad], precision=3)}): no or "
@@ -221,13 +173,14 @@ def laplace(model, init=None, seed=None, maxiter=1000, tol=1e-9):
     """
     _check_args(model, "laplace", maxiter, tol)
     fit = map_estimate(model, init, seed, jacobian=True, maxiter=maxiter, tol=tol)
-    with np.errstate(all="ignore"), validation_enabled(False):
-        H = np.asarray(ad.hessian(lambda z: model.unconstrained_log_density(z))(fit.z), float)
+    H = mode.hessian(model, fit.z)
     if not np.all(np.isfinite(H)):
         raise ValueError(f"laplace: the Hessian of model {model.name!r}'s log density at the "
                          f"mode is not finite: {H}")
     _, L = _covariance(model, H)
     return VIResult(model, "fullrank", mu=fit.z, omega=np.log(np.diag(L)), L=L,
-                    method="laplace", converged=fit.success, stop_reason=fit.message, seed=seed,
+                    diagnostics=LaplaceDiagnostics(fit.log_density, fit.iterations,
+                                                   fit.grad_norm, H),
+                    converged=fit.success, stop_reason=fit.message, seed=seed,
                     info={"log_density": fit.log_density, "iterations": fit.iterations,
                           "grad_norm": fit.grad_norm, "hessian": H})

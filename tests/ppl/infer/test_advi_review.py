@@ -1,6 +1,6 @@
 """ADVI details found in review: each test checks one behaviour against an independent reference
-(Stan's C++ in stan/variational/advi.hpp, `ppl.psis.split_rhat`, the CLI's documented exit
-codes); each failed before its fix."""
+(Stan's C++ in stan/variational/advi.hpp, `ppl.infer.diagnostics.split_rhat`, the CLI's
+documented exit codes); each failed before its fix."""
 import sys
 
 import numpy as np
@@ -9,9 +9,9 @@ import pytest
 import autodiff as ad
 import ppl
 from ppl import dist
+from ppl.infer.convergence import Window
+from ppl.infer.diagnostics import split_rhat
 from wengert import cli
-from ppl.advi_steps import Window
-from ppl.psis import split_rhat
 
 Y = np.array([0.3, 2.1, 1.7, -0.4, 1.2])
 
@@ -46,11 +46,14 @@ def test_stan_rule_is_stans(seed):
     fit = ppl.advi(normal_mean(Y), seed=seed, average=False, precondition=None)
     it, elbo = fit.elbo_history
     cb = max(int(0.1 * 10_000 / 100), 2)
-    assert fit.info.get("stan_converged_at") == stan_cpp_rule_fires_at(it, elbo, 0.01, cb)
+    if "Monte Carlo noise" in fit.stop_reason:       # the noise rule, beyond Stan, came first
+        assert stan_cpp_rule_fires_at(it, elbo, 0.01, cb) is None
+    else:
+        assert fit.info.get("stan_converged_at") == stan_cpp_rule_fires_at(it, elbo, 0.01, cb)
 
 
 def test_window_rhat_is_split_rhat_far_from_zero():
-    # Window.rhat (advi_steps.py:324-337) takes variances as sum(x^2) - n mean^2: with
+    # Window.rhat (convergence.py) takes variances as sum(x^2) - n mean^2: with
     # iterates near 1e6 jittering at 1e-2, the cancellation loses the variance
     rng = np.random.default_rng(0)
     x = 1e6 + 1e-2 * (0.05 * np.cumsum(rng.standard_normal((1000, 4)), 0)
@@ -65,21 +68,21 @@ def test_each_window_is_judged_on_its_own_elbo_estimates(monkeypatch):
     # advi.py:185-187: a window is judged before the ELBO at its last step is appended, and the
     # next window's `first` is taken before that append, so each window's trend test misses
     # its own last estimate and the next one gets it
-    advi_mod = sys.modules["ppl.advi"]
+    advi_mod = sys.modules["ppl.infer.advi"]
     judged = []
-    real = advi_mod._settled
+    real = advi_mod.settled
 
-    def spy(q, window, elbos, info):
+    def spy(q, window, elbos, drift):
         judged.append(list(elbos))
-        return real(q, window, elbos, info)
+        return real(q, window, elbos, drift)
 
-    monkeypatch.setattr(advi_mod, "_settled", spy)
+    monkeypatch.setattr(advi_mod, "settled", spy)
     from models import eight_schools as es
     fit = ppl.advi(es.model(**es.data()), seed=3)
     at = fit.info["stan_converged_at"]
     assert len(judged) >= 2
     it, elbo = fit.elbo_history
-    size = min(max(at, 10 * 100), 10_000 - at)
+    size = min(max(at, advi_mod.WINDOW_MIN * 100), 10_000 - at)
     for j, got in enumerate(judged):
         lo, hi = at + j * size, at + (j + 1) * size
         want = list(elbo[(it > lo) & (it <= hi)])
@@ -129,13 +132,13 @@ def test_the_step_cap_before_the_windows_settle_is_not_converged(monkeypatch):
     # Stan's rule fires, then windows repeat while the iterates still move; when `steps` runs
     # out first the fit is the last window's mean but NOT converged (it said converged before:
     # seeds' fullrank fit hit the cap with sigma still drifting, 4.7 sd off, "converged")
-    advi_mod = sys.modules["ppl.advi"]
-    monkeypatch.setattr(advi_mod, "_DRIFT", 0.0)        # never settled
+    advi_mod = sys.modules["ppl.infer.advi"]
+    monkeypatch.setattr(advi_mod, "DRIFT", 0.0)         # never settled
     m = normal_mean(Y)
     fit = ppl.advi(m, seed=0, steps=6000)
     assert fit.info["stan_converged_at"] < 6000 and fit.info["unsettled"]
     assert not fit.converged and "NOT settled: steps=6000" in fit.stop_reason
-    monkeypatch.setattr(advi_mod, "_DRIFT", 0.1)
+    monkeypatch.setattr(advi_mod, "DRIFT", 0.1)
     fit = ppl.advi(m, seed=0, steps=6000)
     assert fit.converged and "unsettled" not in fit.info
 
@@ -155,12 +158,10 @@ def _raise_linalg(z):
 def test_a_failed_cholesky_in_the_replayed_tape_is_a_nan_density_as_in_a_fresh_run():
     # gp_regression's fullrank fit at seed 4 died with LinAlgError: the replayed tape calls the
     # Cholesky factorisation directly, where a fresh run's MultivariateNormal returns NaN
-    from ppl.advi_steps import Run
-    from ppl.families import Fullrank
+    from ppl.infer.objective import LogDensity
     m = correlated_pair(np.array([[0.5, 0.4], [-0.2, 0.1], [1.0, 0.7]]))
-    rngs = [np.random.default_rng(i) for i in range(3)]
     with dist.validation_enabled(False):                    # as during a fit
-        run = Run(m, Fullrank(1), None, *rngs[:2], 1, 10, np.zeros(1))
+        run = LogDensity(m)
         run.record(np.zeros(1))         # its audit points reach |rho| > 1 too
         assert run.replay is not None, run.replay_note
         bad = np.array([1.5])                               # rho = 1.5: not a covariance
@@ -186,15 +187,15 @@ def test_a_whitened_fit_that_fails_restarts_from_stans_start_and_the_higher_elbo
     # non-centred hierarchical models (seeds, radon under fullrank) have a joint mode far from
     # the posterior's mass; whitened there, the fit hit the step cap far off. Here attempt
     # `spoil` is made to fail (not converged, its mean 8 sd off): the other one must be kept.
-    advi_mod = sys.modules["ppl.advi"]
+    advi_mod = sys.modules["ppl.infer.advi"]
     real, calls = advi_mod._optimise, []
 
-    def optimise(run, lam0, cfg, out, *args):
-        real(run, lam0, cfg, out, *args)
-        calls.append(run.C is not None)
+    def optimise(objective, lam0, cfg, attempt, *args):
+        real(objective, lam0, cfg, attempt, *args)
+        calls.append(objective.coords.whitened)
         if len(calls) == spoil:
-            out["converged"], out["lam"] = False, out["lam"] + 8.0 * (np.arange(
-                out["lam"].size) == 0)
+            attempt.converged, attempt.lam = False, attempt.lam + 8.0 * (np.arange(
+                attempt.lam.size) == 0)
     monkeypatch.setattr(advi_mod, "_optimise", optimise)
     y = Y
     fit = ppl.advi(normal_mean(y), seed=0)
@@ -211,20 +212,20 @@ def test_a_whitened_fit_that_fails_restarts_from_stans_start_and_the_higher_elbo
 
 def _spoil_attempts(monkeypatch, second):
     """The whitened attempt runs but does not converge; the restart then runs `second`."""
-    advi_mod = sys.modules["ppl.advi"]
+    advi_mod = sys.modules["ppl.infer.advi"]
     real, calls = advi_mod._optimise, []
 
-    def optimise(run, lam0, cfg, out, *args):
-        calls.append(run.C is not None)
+    def optimise(objective, lam0, cfg, attempt, *args):
+        calls.append(objective.coords.whitened)
         if len(calls) == 2:
-            second(out)
-        real(run, lam0, cfg, out, *args)
-        out["converged"] = False
+            second(attempt)
+        real(objective, lam0, cfg, attempt, *args)
+        attempt.converged = False
     monkeypatch.setattr(advi_mod, "_optimise", optimise)
     return calls
 
 
-def _diverge(out):
+def _diverge(attempt):
     raise FloatingPointError("ADVI diverged at step 100")
 
 
@@ -241,8 +242,8 @@ def test_a_restart_that_diverges_keeps_the_whitened_fit(monkeypatch):
     assert abs(fit.mean["mu"] - exact_mean) < 0.25 * prec ** -0.5
 
 
-def _interrupt(out):
-    out["steps"] = 3
+def _interrupt(attempt):
+    attempt.steps = 3
     raise KeyboardInterrupt
 
 

@@ -10,8 +10,8 @@ import autodiff as ad
 import ppl
 from autodiff import getval
 from ppl import dist
-from ppl.laplace import MAPResult, laplace, map_estimate
-from ppl.results import VIResult
+from ppl.infer import MAPResult, laplace, map_estimate
+from ppl.infer import VIResult
 
 
 # ---- models with known posteriors -------------------------------------------------------------

@@ -1,0 +1,187 @@
+"""q's families: a Gaussian in the model's unconstrained space, and its parametrisations.
+
+`Gaussian` is q itself, q(zeta) = N(mu, L L^T), and owns its maths (written once here):
+
+    zeta = mu + L eps, eps ~ N(0, I_D)                            (the reparameterisation)
+    log q(zeta) = -|L^-1 (zeta - mu)|^2 / 2 - sum(omega) - D/2 log 2 pi
+    H[q] = D/2 (1 + log 2 pi) + sum(omega),    omega = log diag(L)
+
+The families say how a flat vector lam (what an optimiser moves) holds q:
+
+- `Meanfield`: lam = [mu, omega], L = diag(exp(omega)).
+- `Fullrank`:  lam = [mu, omega, l], L = diag(exp(omega)) + the strictly lower triangle l
+  (row by row). The log-diagonal keeps L a valid Cholesky factor at every step; at omega = 0,
+  l = 0 it is Stan's identity start.
+
+Given g = grad_zeta log p(zeta) at one draw, the chain rule through zeta = mu + L eps gives
+d/dmu = g, d/domega = g eps exp(omega), d/dl = tril(g eps^T, -1); the entropy adds 1 to each
+d/domega. `step` is the families' natural-gradient step for the mean.
+
+    >>> import numpy as np
+    >>> q = Meanfield(2)
+    >>> lam = q.init(np.array([1.0, -1.0]))
+    >>> q.transform(lam, np.array([0.5, 2.0]))
+    array([1.5, 1. ])
+"""
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+__all__ = ["Gaussian", "Meanfield", "Fullrank", "family"]
+
+_HALF_LOG_2PI_E = 0.5 * (1.0 + math.log(2.0 * math.pi))
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True, eq=False)
+class Gaussian:
+    """q(zeta) = N(mu, L L^T): mu and omega (D,); L (D, D) lower-triangular with diagonal
+    exp(omega), or None for the diagonal scale diag(exp(omega)) (meanfield)."""
+    mu: np.ndarray
+    omega: np.ndarray
+    L: Optional[np.ndarray] = None
+
+    @property
+    def dim(self):
+        return self.mu.size
+
+    def transform(self, eps):
+        """zeta = mu + L eps (eps of shape (D,) or (S, D))."""
+        if self.L is None:
+            return self.mu + np.exp(self.omega) * eps
+        return self.mu + eps @ self.L.T
+
+    def sample(self, rng, draws):
+        """(draws, D) draws of q from `rng` (a numpy Generator)."""
+        return self.transform(rng.standard_normal((draws, self.dim)))
+
+    def log_q(self, zeta):
+        """log N(zeta | mu, L L^T) = -|L^-1 (zeta - mu)|^2 / 2 - sum(omega) - D/2 log 2 pi,
+        for zeta of shape (D,) (a float) or (S, D) (an (S,) array)."""
+        z = np.asarray(zeta, dtype=float)
+        r = z - self.mu
+        if self.L is None:
+            eps = r * np.exp(-self.omega)
+        else:
+            from scipy.linalg import solve_triangular  # noqa: PLC0415 -- ppl loads it already
+            eps = solve_triangular(self.L, r.T, lower=True).T
+        out = -0.5 * np.sum(eps * eps, axis=-1) - np.sum(self.omega) - 0.5 * self.dim * _LOG_2PI
+        return float(out) if z.ndim == 1 else out
+
+    def entropy(self):
+        """H[q] = D/2 (1 + log 2 pi) + sum(omega)."""
+        return self.dim * _HALF_LOG_2PI_E + float(np.sum(self.omega))
+
+    def sd(self):
+        """The marginal sds: exp(omega) (meanfield) or the row norms of L."""
+        return np.exp(self.omega) if self.L is None else np.sqrt(np.sum(self.L * self.L, axis=1))
+
+
+class Meanfield:
+    """q = N(mu, diag(exp(omega))^2); lam = [mu, omega]."""
+
+    name = "meanfield"
+
+    def __init__(self, dim):
+        self.dim = int(dim)
+        self.size = 2 * self.dim
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.dim})"
+
+    def init(self, mu):
+        """lam at mean `mu` and unit scales (omega = 0, as Stan)."""
+        return np.concatenate([np.asarray(mu, dtype=float), np.zeros(self.size - self.dim)])
+
+    def gaussian(self, lam):
+        """The Gaussian that lam holds (views into lam: do not keep across steps)."""
+        d = self.dim
+        return Gaussian(lam[:d], lam[d:2 * d], None)
+
+    def unpack(self, lam):
+        """(mu, omega, L) as copies; L is None for meanfield."""
+        g = self.gaussian(lam)
+        return g.mu.copy(), g.omega.copy(), None if g.L is None else g.L.copy()
+
+    def transform(self, lam, eps):
+        """zeta = mu + L eps (eps of shape (D,) or (S, D))."""
+        return self.gaussian(lam).transform(eps)
+
+    def entropy(self, lam):
+        """H[q] (see `Gaussian.entropy`)."""
+        return self.gaussian(lam).entropy()
+
+    def grad_log_p(self, lam, eps, g):
+        """d log p(mu + L eps) / d lam, given g = grad_zeta log p."""
+        return np.concatenate([g, g * eps * np.exp(lam[self.dim:])])
+
+    def grad_entropy(self, lam):
+        """dH/dlam: 0 for mu and l, 1 for each omega."""
+        out = np.zeros(self.size)
+        out[self.dim:2 * self.dim] = 1.0
+        return out
+
+    def step(self, lam, opt, grad):
+        """lam after one optimiser step, the mean's in coordinates whitened by q itself: the
+        optimiser sees d/dnu = L^T grad_mu for mu = mu_k + L nu, and mu moves by L times its
+        step (a natural-gradient step for the mean, Sigma grad_mu up to the optimiser's
+        scaling), so a mean whose posterior sd is 10 moves ten times as far as one whose sd
+        is 1. `opt.direction(g)` is the optimiser's ascent step for gradient g."""
+        d = self.dim
+        grad = grad.copy()
+        grad[:d] = self.scale_t(lam, grad[:d])
+        delta = opt.direction(grad)
+        new = lam.copy()
+        new[:d] += self.scale(lam, delta[:d])
+        new[d:] += delta[d:]
+        return new
+
+    def scale(self, lam, v):
+        """L v."""
+        return np.exp(lam[self.dim:2 * self.dim]) * v
+
+    scale_t = scale   # L^T v: L is diagonal
+
+
+class Fullrank(Meanfield):
+    """q = N(mu, L L^T), L = diag(exp(omega)) + strictly lower l; lam = [mu, omega, l]."""
+
+    name = "fullrank"
+
+    def __init__(self, dim):
+        super().__init__(dim)
+        self.rows, self.cols = np.tril_indices(self.dim, -1)
+        self.size = 2 * self.dim + self.rows.size
+
+    def scale_tril(self, lam):
+        """L = diag(exp(omega)) + tril(l, -1)."""
+        d = self.dim
+        L = np.diag(np.exp(lam[d:2 * d]))
+        L[self.rows, self.cols] = lam[2 * d:]
+        return L
+
+    def gaussian(self, lam):
+        d = self.dim
+        return Gaussian(lam[:d], lam[d:2 * d], self.scale_tril(lam))
+
+    def scale(self, lam, v):
+        return self.scale_tril(lam) @ v
+
+    def scale_t(self, lam, v):
+        return self.scale_tril(lam).T @ v
+
+    def grad_log_p(self, lam, eps, g):
+        d = self.dim
+        return np.concatenate([g, g * eps * np.exp(lam[d:2 * d]), g[self.rows] * eps[self.cols]])
+
+
+FAMILIES = {"meanfield": Meanfield, "fullrank": Fullrank}
+
+
+def family(name, dim):
+    """The family called `name` ("meanfield" or "fullrank") over D = dim parameters."""
+    if name not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {name!r}")
+    return FAMILIES[name](dim)

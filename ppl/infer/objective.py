@@ -1,0 +1,261 @@
+"""The objective: the model's log density at draws, and the stochastic ELBO over it.
+
+`LogDensity.evaluate(Z)` is the ONE place where the model's unconstrained log density (and its
+gradient) is evaluated at a batch of draws Z, shape (S, D): the ELBO estimates, its gradient
+with several draws, and k-hat's log p all go through it.
+
+`Elbo` is the stochastic objective of ADVI for a family q (lam -> Gaussian) in coordinates
+zeta = centre + C u (`Coordinates`: C = I, or a whitening at the mode):
+
+    ELBO(lam) = E_eps[log p(centre + C T_lam(eps))] + H[q_lam] + log|det C|,
+
+estimated with `elbo_samples` fresh draws (no tape), and its gradient in lam by the
+reparameterisation with `grad_samples` draws (see `families`).
+
+Draws whose log density or gradient is not finite are redrawn (10 tries) and left out of the
+ELBO estimates, as Stan does: q is fitted to the posterior restricted to where the density is
+finite, so a model that is NaN on part of its support pulls q there (fix the model).
+"""
+import math
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+import autodiff as ad
+
+from ..distributions.base import validation_enabled
+
+__all__ = ["LogDensity", "Coordinates", "Elbo", "Estimate"]
+
+_RETRIES = 10        # fresh draws tried for a non-finite gradient before the step is skipped
+_AUDIT_RECORD = 8    # points where a recorded tape must agree with the model before replay
+_AUDIT = 5           # draws of each ELBO estimate also run through the model, to compare
+
+
+class LogDensity:
+    """z -> log p(x, T(z)) + log|det J_T(z)|, the model's unconstrained log density, at a batch
+    of draws (`evaluate`). `sub_rng`: the generator of subsampled plates' indices, or None
+    (all the data).
+
+    Without subsampled plates the density's tape can be recorded once (`record`) and replayed
+    at each draw (`autodiff.compile_value_and_grad`): the model's Python runs only to record
+    and to audit: the tape must agree with the model at 8 points around where it was recorded,
+    and each batch of values runs its first 5 draws through the model too; a mismatch (a model
+    that branches on a value) turns the replay off for good. A branch taken only in a region
+    those checks never visit would go unseen: `replay_note` says what ran."""
+
+    def __init__(self, model, sub_rng=None):
+        self.model, self.sub_rng = model, sub_rng
+        self.value_and_grad = ad.value_and_grad(self.log_p)
+        self.replay, self.replay_note = None, "no: not recorded"
+        self.n_grad = 0           # gradient evaluations so far
+
+    def __repr__(self):
+        return f"LogDensity({self.model.name}, replay {self.replay_note})"
+
+    def log_p(self, z):
+        return self.model.unconstrained_log_density(z, self.sub_rng)
+
+    def record(self, z):
+        """Replay the density's tape from now on if it was recorded at z and agrees with fresh
+        runs at `_AUDIT_RECORD` points around it (value and gradient)."""
+        if self.sub_rng is not None:
+            self.replay_note = "no: subsampled plates draw new indices at every step"
+            return
+        try:
+            with np.errstate(all="ignore"), validation_enabled(False):
+                r = ad.compile_value_and_grad(self.model.unconstrained_log_density, z)
+                probe = np.random.default_rng(0).standard_normal((_AUDIT_RECORD,) + z.shape)
+                ok = all(self._agrees(r, z + 0.5 * (i + 1) * p) for i, p in enumerate(probe))
+        except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as e:
+            self.replay_note = f"no: {e}"
+            return
+        if not ok:
+            self.replay_note = ("no: the recorded tape disagrees with a fresh run elsewhere "
+                                "(the model branches on a value)")
+            return
+        self.replay, self.replay_note = r, f"yes: {len(r)} recorded ops"
+
+    def _agrees(self, r, z):
+        """Whether replay `r` agrees with a fresh run at z; a linear-algebra failure in the
+        replay agrees with a fresh run that gives a non-finite density there."""
+        try:
+            return r.check(z)
+        except np.linalg.LinAlgError:
+            with ad.no_grad():
+                return not np.isfinite(self._value(z, replayed=False))
+
+    def _value_and_grad(self, z):
+        """(log p, gradient) at z, replayed or fresh; NaN where a linear-algebra op fails (a
+        matrix not positive definite, a zero on a triangular factor's diagonal in floating
+        point): a non-finite draw, retried as any other."""
+        try:
+            return (self.replay or self.value_and_grad)(z)
+        except np.linalg.LinAlgError:
+            return math.nan, np.full(z.shape, math.nan)
+
+    def _value(self, z, replayed=True):
+        """log p at z without a tape, replayed (when there is a replay) or fresh; NaN where
+        linear algebra fails."""
+        try:
+            if replayed and self.replay is not None:
+                return float(self.replay.value(z))
+            return float(ad.getval(self.log_p(z)))
+        except np.linalg.LinAlgError:
+            return math.nan
+
+    def evaluate(self, Z, grad=False):
+        """log p at each row of Z (S, D): values (S,), and with `grad` also their gradients
+        (S, D). Non-finite where the density is undefined. The one multi-draw evaluation: a
+        batched pass of the recorded tape goes here (today a loop over rows)."""
+        Z = np.asarray(Z, dtype=float)
+        vals = np.empty(len(Z))
+        with np.errstate(all="ignore"), validation_enabled(False):
+            if grad:
+                grads = np.empty(Z.shape)
+                for i, z in enumerate(Z):
+                    vals[i], grads[i] = self._value_and_grad(z)
+                self.n_grad += len(Z)
+                return vals, grads
+            with ad.no_grad():
+                if self.replay is not None:
+                    for i, z in enumerate(Z):
+                        vals[i] = self._value(z)
+                    for i in range(min(_AUDIT, len(Z))):
+                        fresh = self._value(Z[i], replayed=False)
+                        if not np.isclose(fresh, vals[i], rtol=1e-9, atol=1e-12,
+                                          equal_nan=True):
+                            self.replay = None
+                            self.replay_note = (f"off after {self.n_grad} gradients: the "
+                                                f"replay gave {vals[i]!r} where the model "
+                                                f"gives {fresh!r}")
+                            break
+                if self.replay is None:
+                    for i, z in enumerate(Z):
+                        vals[i] = self._value(z)
+        return vals
+
+
+@dataclass(frozen=True, eq=False)
+class Coordinates:
+    """zeta = centre + C u: the coordinates u the optimiser works in. C is None (the identity),
+    a (D,) diagonal or a (D, D) lower-triangular matrix; log_det_C = log|det C|."""
+    centre: np.ndarray
+    C: Optional[np.ndarray] = None
+    log_det_C: float = 0.0
+
+    @property
+    def whitened(self):
+        return self.C is not None
+
+    def to_zeta(self, u):
+        """zeta = centre + C u (u of shape (D,) or (S, D))."""
+        if self.C is None:
+            return self.centre + u
+        return self.centre + (u * self.C if self.C.ndim == 1 else u @ self.C.T)
+
+    def pullback(self, g):
+        """grad_u = C^T grad_zeta (g of shape (D,))."""
+        if self.C is None:
+            return g
+        return g * self.C if self.C.ndim == 1 else self.C.T @ g
+
+    def gaussian(self, q, lam):
+        """(mu, omega, L) of q_lam pushed to the model's unconstrained space:
+        N(centre + C m, C S C^T); L is None for a diagonal result."""
+        m, omega, L = q.unpack(lam)
+        if self.C is None:
+            return self.centre + m, omega, L
+        if self.C.ndim == 1:
+            return (self.to_zeta(m), omega + np.log(self.C),
+                    None if L is None else self.C[:, None] * L)
+        L = self.C @ (np.diag(np.exp(omega)) if L is None else L)
+        return self.to_zeta(m), np.log(np.diag(L)), L
+
+
+class Estimate(NamedTuple):
+    """An ELBO estimate: its value, Monte Carlo standard error, and the draws left out."""
+    value: float
+    se: float
+    dropped: int
+
+
+class Elbo:
+    """The stochastic ELBO of family `q` over `density` in coordinates `coords`; draws for
+    gradients from `grad_rng`, for estimates from `elbo_rng`. `at(coords)` gives the same
+    objective (the same generators) in other coordinates."""
+
+    def __init__(self, density, q, coords, grad_rng, elbo_rng, grad_samples=1,
+                 elbo_samples=100):
+        self.density, self.q, self.coords = density, q, coords
+        self.grad_rng, self.elbo_rng = grad_rng, elbo_rng
+        self.grad_samples, self.elbo_samples = grad_samples, elbo_samples
+
+    def __repr__(self):
+        return (f"Elbo({self.q!r}, whitened={self.coords.whitened}, grad_samples="
+                f"{self.grad_samples}, elbo_samples={self.elbo_samples})")
+
+    def at(self, coords):
+        return Elbo(self.density, self.q, coords, self.grad_rng, self.elbo_rng,
+                    self.grad_samples, self.elbo_samples)
+
+    def grad(self, lam):
+        """Monte Carlo gradient of the ELBO in lam, the mean over `grad_samples` draws of
+        grad_lam log p(zeta(lam, eps)), plus grad_lam H[q]; None when some draw found no
+        finite log density and gradient in `_RETRIES` tries (the step is then skipped)."""
+        q = self.q
+        eps = self.grad_rng.standard_normal((self.grad_samples, q.dim))
+        lp, g = self._log_p_and_grad(lam, eps)
+        for _ in range(_RETRIES - 1):
+            bad = ~(np.isfinite(lp) & np.isfinite(g).all(axis=1))
+            if not bad.any():
+                break
+            eps[bad] = self.grad_rng.standard_normal((int(bad.sum()), q.dim))
+            lp[bad], g[bad] = self._log_p_and_grad(lam, eps[bad])
+        else:
+            if not np.all(np.isfinite(lp) & np.isfinite(g).all(axis=1)):
+                return None
+        total = q.grad_log_p(lam, eps[0], g[0])
+        for i in range(1, self.grad_samples):
+            total = total + q.grad_log_p(lam, eps[i], g[i])
+        if self.grad_samples > 1:
+            total /= self.grad_samples
+        return total + q.grad_entropy(lam)
+
+    def _log_p_and_grad(self, lam, eps):
+        """log p and grad_u log p at the draws u = T_lam(eps), eps (S, D): one batched
+        evaluation (each row's zeta and pullback computed as a vector, as one draw would)."""
+        q, coords = self.q, self.coords
+        if len(eps) == 1:
+            Z = coords.to_zeta(q.transform(lam, eps[0]))[None]
+        else:
+            Z = np.stack([coords.to_zeta(q.transform(lam, e)) for e in eps])
+        lp, g = self.density.evaluate(Z, grad=True)
+        if coords.C is None:
+            return lp, g
+        with np.errstate(all="ignore"):
+            for i in range(len(g)):
+                g[i] = coords.pullback(g[i])
+        return lp, g
+
+    def draws(self):
+        """Fresh standard-normal draws eps (elbo_samples, D) for `estimate`."""
+        return self.elbo_rng.standard_normal((self.elbo_samples, self.q.dim))
+
+    def estimate(self, lam, eps=None):
+        """ELBO estimate with `elbo_samples` draws: mean log p over the finite draws + H[q] +
+        log|det C|, its standard error sd(log p) / sqrt(draws), and the number of non-finite
+        draws left out; (-inf, inf, S) when none is finite. `eps`: the standard-normal draws
+        to use (fresh ones by default; the same ones for estimates to be compared)."""
+        q = self.q
+        if eps is None:
+            eps = self.draws()
+        vals = self.density.evaluate(self.coords.to_zeta(q.transform(lam, eps)))
+        ok = np.isfinite(vals)
+        dropped = int((~ok).sum())
+        if not ok.any():
+            return Estimate(-math.inf, math.inf, dropped)
+        value = float(vals[ok].mean()) + q.entropy(lam) + self.coords.log_det_C
+        se = float(vals[ok].std(ddof=1) / math.sqrt(ok.sum())) if ok.sum() > 1 else 0.0
+        return Estimate(value, se, dropped)
