@@ -8,6 +8,7 @@ the permanent base trace, level 0; `grad`, `jvp` and friends open traces above i
 """
 import itertools
 import math
+import operator as _op
 
 import numpy as np
 
@@ -207,13 +208,19 @@ class Tensor:
     def __abs__(self): return absolute(self)
     def __getitem__(self, idx): return getitem(self, idx)
 
-    # comparisons carry no gradient: they return numpy boolean arrays
-    def __lt__(self, other): return self.value < getval(other)
-    def __le__(self, other): return self.value <= getval(other)
-    def __gt__(self, other): return self.value > getval(other)
-    def __ge__(self, other): return self.value >= getval(other)
-    def __eq__(self, other): return self.value == getval(other)
-    def __ne__(self, other): return self.value != getval(other)
+    # comparisons carry no gradient: they return numpy boolean arrays (under vmap, a boolean
+    # box of the batch traces: each row compares its own values; see `value_op`)
+    def __lt__(self, other): return value_op(_op.lt, self, other)
+    def __le__(self, other): return value_op(_op.le, self, other)
+    def __gt__(self, other): return value_op(_op.gt, self, other)
+    def __ge__(self, other): return value_op(_op.ge, self, other)
+    def __eq__(self, other): return value_op(_op.eq, self, other)
+    def __ne__(self, other): return value_op(_op.ne, self, other)
+    def __invert__(self): return value_op(np.logical_not, self)
+    def __and__(self, other): return value_op(np.logical_and, self, other)
+    def __rand__(self, other): return value_op(np.logical_and, other, self)
+    def __or__(self, other): return value_op(np.logical_or, self, other)
+    def __ror__(self, other): return value_op(np.logical_or, other, self)
 
     # numpy-style methods: the autodiff functions of the same names
     # (dtype=None and out=None are accepted as numpy's reductions pass them on: np.sum(t))
@@ -269,6 +276,58 @@ def getval(x):
     while isinstance(x, Tensor):
         x = x._v
     return x
+
+
+def _batch_traces(x):
+    """The batch traces (vmap) that box x, outermost box first; empty outside vmap."""
+    out = []
+    while isinstance(x, Tensor):
+        tr = x._trace
+        if tr is not None and tr.batched:
+            out.append(tr)
+        x = x._v
+    return out
+
+
+def stop_gradient(x):
+    """x's value, carrying no derivative: `getval(x)` outside vmap; under vmap the value still
+    boxed by each batch trace, so that the function sees its own row (getval would give the
+    whole stack). Masks and branches-free value reads in vmapped code start here."""
+    traces = _batch_traces(x)
+    v = getval(x)
+    for tr in reversed(traces):
+        v = tr.box(v)
+    return v
+
+
+def _batched(args):
+    for a in args:
+        while isinstance(a, Tensor):
+            tr = a._trace
+            if tr is not None and tr.batched:
+                return True
+            a = a._v
+    return False
+
+
+_value_prims = {}
+
+
+def value_op(fn, *args, **params):
+    """fn applied to the values of args, with no derivative: a numpy function elementwise (or
+    over trailing axes of a single argument), such as a comparison, a mask or a sign.
+
+    Outside vmap it is `fn(*map(getval, args))` (numpy out); under vmap it runs per row, and its
+    result is a box of the batch traces (a boolean one for a comparison) that `where`,
+    arithmetic and further comparisons understand.
+    """
+    if not _batched(args):
+        return fn(*[getval(a) for a in args], **params)
+    prim = _value_prims.get(fn)
+    if prim is None:
+        prim = _value_prims[fn] = Primitive(getattr(fn, "__name__", "value_op"), fn,
+                                            elementwise=True)
+    return prim(*[stop_gradient(a) for a in args], **params)
 
 
 def _check_float(v, what):
