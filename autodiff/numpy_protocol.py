@@ -35,6 +35,7 @@ _ROW_FUNCS = {"shape", "ndim", "size"}  # the Tensor's own: one row's under vmap
 _STACK_OK = {"shape", "ndim", "size", "result_type", "all", "any", "iscomplexobj",
              "isrealobj", "array_repr", "array_str", "array2string", "may_share_memory",
              "shares_memory", "can_cast", "min_scalar_type"}
+_PER_ROW = {"all": np.all, "any": np.any}  # with an axis: per row under vmap
 _IGNORED = {"optimize", "kind", "order", "casting", "subok", "stable", "where", "initial"}
 _UFUNC_NAMES = {"true_divide": "divide", "positive": None, "conjugate": None, "conj": None}
 
@@ -130,6 +131,13 @@ def array_function(func, args, kwargs):
     name = func.__name__
     if name in _ROW_FUNCS and len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
         return getattr(args[0], name)  # one row's under vmap
+    if name in _PER_ROW and args and _batched(args[0]):  # np.all(mask, axis=-1) per row
+        axis = kwargs.get("axis", args[1] if len(args) > 1 else None)
+        if axis is not None and len(args) <= 2 and set(kwargs) <= {"axis", "keepdims"}:
+            n = args[0].ndim if isinstance(args[0], Tensor) else np.ndim(args[0])
+            axes = tuple(int(a) % n - n for a in (axis if isinstance(axis, tuple) else (axis,)))
+            return value_op(_PER_ROW[name], args[0], axis=axes,
+                            keepdims=kwargs.get("keepdims", False))
     if name in _VALUE_FUNCS or not _traced((args, kwargs)):
         if name not in _STACK_OK and _batched((args, kwargs)):
             raise _whole_stack(f"np.{name}")

@@ -222,6 +222,15 @@ class Tensor:
     def __or__(self, other): return value_op(np.logical_or, self, other)
     def __ror__(self, other): return value_op(np.logical_or, other, self)
 
+    def all(self, axis=None):
+        """numpy's all on the value (no gradient); under vmap over every row's values unless
+        an axis is given (then per row, a boolean box)."""
+        return _protocol.array_function(np.all, (self,), {} if axis is None else {"axis": axis})
+
+    def any(self, axis=None):
+        """numpy's any on the value (no gradient), as `all`."""
+        return _protocol.array_function(np.any, (self,), {} if axis is None else {"axis": axis})
+
     # numpy-style methods: the autodiff functions of the same names
     # (dtype=None and out=None are accepted as numpy's reductions pass them on: np.sum(t))
     def sum(self, axis=None, dtype=None, out=None, keepdims=False):
@@ -278,6 +287,12 @@ def getval(x):
     return x
 
 
+def shape_of(x):
+    """x's shape: a Tensor's own (one row's under vmap, where numpy's would be the stack's),
+    numpy's for anything else."""
+    return x.shape if isinstance(x, Tensor) else np.shape(x)
+
+
 def _batch_traces(x):
     """The batch traces (vmap) that box x, outermost box first; empty outside vmap."""
     out = []
@@ -290,11 +305,15 @@ def _batch_traces(x):
 
 
 def stop_gradient(x):
-    """x's value, carrying no derivative: `getval(x)` outside vmap; under vmap the value still
-    boxed by each batch trace, so that the function sees its own row (getval would give the
-    whole stack). Masks and branches-free value reads in vmapped code start here."""
+    """x's value, carrying no derivative: a numpy array outside vmap (`np.asarray(getval(x))`);
+    under vmap the value still boxed by each batch trace, so that the function sees its own
+    row (getval would give the whole stack). Masks read from values start here:
+    `ad.where(ad.stop_gradient(x) > 0, a, b)` is right under vmap, and as fast as numpy
+    outside it."""
     traces = _batch_traces(x)
     v = getval(x)
+    if not traces:
+        return np.asarray(v)
     for tr in reversed(traces):
         v = tr.box(v)
     return v
@@ -325,8 +344,9 @@ def value_op(fn, *args, **params):
         return fn(*[getval(a) for a in args], **params)
     prim = _value_prims.get(fn)
     if prim is None:
-        prim = _value_prims[fn] = Primitive(getattr(fn, "__name__", "value_op"), fn,
-                                            elementwise=True)
+        prim = Primitive(getattr(fn, "__name__", "value_op"), fn, elementwise=True)
+        if not hasattr(fn, "__self__") or isinstance(fn.__self__, type(math)):
+            _value_prims[fn] = prim  # functions and ufuncs; a bound method is not kept
     return prim(*[stop_gradient(a) for a in args], **params)
 
 

@@ -88,7 +88,7 @@ class Uniform(Distribution):
 def _log1mexp(d):
     """log(1 - e^d) for d < 0: log(-expm1(d)) near 0, log1p(-e^d) further out (Maechler,
     Accurately computing log(1 - exp(-|a|)), 2012). Both branches are finite for d < 0."""
-    near = np.asarray(getval(d)) > -_LOG_2
+    near = ad.stop_gradient(d) > -_LOG_2
     if near.all():
         return ad.log(-ad.expm1(d))
     if not near.any():
@@ -99,7 +99,7 @@ def _log1mexp(d):
 def _log_ndtr_diff(a, b):
     """log(Phi(b) - Phi(a)) for a < b, stable in both tails: where a + b > 0 the interval is
     reflected, Phi(b) - Phi(a) = Phi(-a) - Phi(-b), so log_ndtr works in its accurate left tail."""
-    flip = np.asarray(getval(a)) > -np.asarray(getval(b))
+    flip = ad.stop_gradient(a) > -ad.stop_gradient(b)
     if flip.all():
         a, b = -b, -a
     elif flip.any():

@@ -24,8 +24,10 @@ _LOG_2 = math.log(2.0)
 
 
 def _full(x, shape):
-    """A numpy array of `shape` from a number, array or Tensor (mean, variance)."""
-    return np.broadcast_to(np.asarray(getval(x)), shape)
+    """A numpy array of `shape` from a number, array or Tensor (mean, variance); under vmap a
+    box of the batch traces (each row's own)."""
+    v = ad.stop_gradient(x)
+    return ad.broadcast_to(v, shape) if isinstance(v, ad.Tensor) else np.broadcast_to(v, shape)
 
 
 def _dtype(*params):

@@ -9,7 +9,7 @@ the one given, in the stable form for logits (x l - softplus(l)). Draws are int6
 import numpy as np
 
 import autodiff as ad
-from autodiff import Tensor, getval
+from autodiff import Tensor, getval, shape_of
 
 from .. import constraints
 from .base import Distribution, as_param
@@ -24,11 +24,12 @@ _BIG = 1e6
 
 
 def _shape(x):
-    return np.shape(getval(x))
+    return shape_of(x)
 
 
 def _full(x, shape):
-    return np.broadcast_to(np.asarray(getval(x)), shape)
+    v = ad.stop_gradient(x)  # under vmap each row's own value, boxed
+    return ad.broadcast_to(v, shape) if isinstance(v, Tensor) else np.broadcast_to(v, shape)
 
 
 def _data(value, *params):

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import special as sp
 
 import autodiff as ad
-from autodiff import getval
+from autodiff import getval, shape_of
 
 from .. import constraints
 from .base import Distribution, as_param
@@ -24,7 +24,7 @@ _LOG_PI = math.log(math.pi)
 
 
 def _shape(x):
-    return np.shape(getval(x))
+    return shape_of(x)
 
 
 def _diag(m, start=0):

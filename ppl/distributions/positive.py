@@ -26,7 +26,7 @@ _LOG_2_OVER_PI = math.log(2.0 / math.pi)
 
 def _c_log(c, x):
     """c log x, and 0 where c == 0 and x == 0 (xlogy only when x has a 0: it costs ~5 logs)."""
-    if (np.asarray(getval(x)) == 0).any():
+    if (ad.stop_gradient(x) == 0).any():  # under vmap: in any row
         return ad.xlogy(c, x)
     return c * ad.log(x)
 
@@ -314,7 +314,7 @@ class Weibull(Distribution):
 
         def lp(x):
             z = x / self.scale
-            zero = np.asarray(getval(x)) == 0
+            zero = ad.stop_gradient(x) == 0
             if zero.any():  # z^k = 0 at 0 (exp(k log 0) gives 0 * inf in d/dk)
                 zk = ad.where(zero, 0.0, ad.exp(k * ad.log(ad.where(zero, 1.0, z))))
                 return ad.xlogy(k - 1.0, z) - zk + ad.log(k / self.scale)
