@@ -20,6 +20,8 @@ from autodiff import Tensor, getval, shape_of
 
 from .. import constraints
 
+_sg = ad.stop_gradient  # a value without derivative: numpy, or per row under vmap
+
 __all__ = ["Distribution", "ExpandedDistribution", "Independent", "enable_validation",
            "validation_enabled", "is_validation_enabled", "as_param", "broadcast_shape"]
 
@@ -223,7 +225,7 @@ class Distribution:
         """
         if not _VALIDATE[0]:
             return log_prob_fn(value)
-        v = ad.stop_gradient(value)  # under vmap each row's own (boxed)
+        v = _sg(value)  # under vmap each row's own (boxed)
         ok = self._check_value(v)
         if ok.all():
             return log_prob_fn(value)
@@ -235,7 +237,7 @@ class Distribution:
 
     def _support_point(self, v):
         """A value inside the support with v's shape (used to evaluate masked-out entries)."""
-        m = ad.stop_gradient(self.mean)
+        m = _sg(self.mean)
         return ad.broadcast_to(m, np.broadcast_shapes(v.shape, m.shape))
 
     def _validate_sample(self, value):
@@ -311,11 +313,11 @@ class ExpandedDistribution(Distribution):
 
     @property
     def mean(self):
-        return np.broadcast_to(getval(self.base.mean), self.shape())
+        return np.broadcast_to(_sg(self.base.mean), self.shape())
 
     @property
     def variance(self):
-        return np.broadcast_to(getval(self.base.variance), self.shape())
+        return np.broadcast_to(_sg(self.base.variance), self.shape())
 
     def expand(self, batch_shape):
         return self.base.expand(batch_shape)

@@ -15,6 +15,8 @@ from .. import constraints
 from .base import Distribution, as_param
 from .kernels import bernoulli_logits_log_prob
 
+_sg = ad.stop_gradient  # a value without derivative: numpy, or per row under vmap
+
 __all__ = ["Bernoulli", "Binomial", "Poisson", "NegativeBinomial", "Categorical", "Geometric"]
 
 # above this total_count (Binomial) or concentration (NegativeBinomial), log C(n, k) and
@@ -28,7 +30,7 @@ def _shape(x):
 
 
 def _full(x, shape):
-    v = ad.stop_gradient(x)  # under vmap each row's own value, boxed
+    v = _sg(x)  # under vmap each row's own value, boxed
     return ad.broadcast_to(v, shape) if isinstance(v, Tensor) else np.broadcast_to(v, shape)
 
 
@@ -116,7 +118,7 @@ class Bernoulli(_ProbsLogits):
 
     @property
     def variance(self):
-        p = getval(self.probs)
+        p = _sg(self.probs)
         return _full(p * (1.0 - p), self.batch_shape)
 
 
@@ -156,12 +158,12 @@ class Binomial(_ProbsLogits):
 
     @property
     def mean(self):
-        return _full(getval(self.total_count) * getval(self.probs), self.batch_shape)
+        return _full(_sg(self.total_count) * _sg(self.probs), self.batch_shape)
 
     @property
     def variance(self):
-        p = getval(self.probs)
-        return _full(getval(self.total_count) * p * (1.0 - p), self.batch_shape)
+        p = _sg(self.probs)
+        return _full(_sg(self.total_count) * p * (1.0 - p), self.batch_shape)
 
 
 class Poisson(Distribution):
@@ -272,8 +274,8 @@ class NegativeBinomial(Distribution):
 
     @property
     def variance(self):
-        mu = getval(self._mean)
-        return _full(mu + mu * mu / getval(self.concentration), self.batch_shape)
+        mu = _sg(self._mean)
+        return _full(mu + mu * mu / _sg(self.concentration), self.batch_shape)
 
 
 class Categorical(_ProbsLogits):
@@ -324,12 +326,12 @@ class Categorical(_ProbsLogits):
     @property
     def mean(self):
         """The mean of the label k (sum_k k p_k; NumPyro gives nan)."""
-        p = np.asarray(getval(self.probs))
+        p = _sg((self.probs))
         return np.asarray(p @ np.arange(self.num_categories, dtype=p.dtype))
 
     @property
     def variance(self):
-        p = np.asarray(getval(self.probs))
+        p = _sg((self.probs))
         k = np.arange(self.num_categories, dtype=p.dtype)
         return np.asarray(p @ (k * k) - (p @ k) ** 2)
 
@@ -362,11 +364,11 @@ class Geometric(_ProbsLogits):
 
     @property
     def mean(self):
-        p = getval(self.probs)
+        p = _sg(self.probs)
         return _full((1.0 - p) / p, self.batch_shape)
 
     @property
     def variance(self):
-        p = getval(self.probs)
+        p = _sg(self.probs)
         return _full((1.0 - p) / (p * p), self.batch_shape)
 
