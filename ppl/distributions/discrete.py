@@ -308,6 +308,10 @@ class Categorical(_ProbsLogits):
 
     def log_prob(self, value):
         def lp(k):
+            if isinstance(_sg(k), Tensor):
+                raise TypeError(f"{type(self).__name__}.log_prob: a category that differs "
+                                f"per row under vmap (it would index with the whole stack): "
+                                f"loop over the rows")
             k = np.asarray(getval(k)).astype(np.intp)
             # with probs, pick then take the log: log of every probability would put 0 * inf
             # = nan into the gradient of a category of probability 0 that no value takes

@@ -98,18 +98,23 @@ def _cholesky(to_cov, m):
         return ad.cholesky(to_cov(m))
     except np.linalg.LinAlgError:
         pass
-    v = np.asarray(getval(m))
+    bad = ad.value_op(_not_pd, m, inverse=to_cov is ad.inv)  # per draw under vmap
+    eye = np.eye(shape_of(m)[-1], dtype=np.result_type(getval(m)))
+    L = ad.cholesky(to_cov(ad.where(bad, eye, m)))
+    return ad.where(bad, np.nan, L)
+
+
+def _not_pd(v, inverse):
+    """Which matrices of the stack v (or their inverses) have no Cholesky factor: shape
+    v.shape[:-2] + (1, 1)."""
     flat = v.reshape((-1,) + v.shape[-2:])
     bad = np.zeros(len(flat), bool)
     for i, a in enumerate(flat):
         try:
-            np.linalg.cholesky(np.linalg.inv(a) if to_cov is ad.inv else a)
+            np.linalg.cholesky(np.linalg.inv(a) if inverse else a)
         except np.linalg.LinAlgError:
             bad[i] = True
-    bad = bad.reshape(v.shape[:-2] + (1, 1))
-    eye = np.eye(v.shape[-1], dtype=v.dtype)
-    L = ad.cholesky(to_cov(ad.where(bad, eye, m)))
-    return ad.where(bad, np.nan, L)
+    return bad.reshape(v.shape[:-2] + (1, 1))
 
 
 _MATRIX_CONSTRAINT = {"covariance_matrix": constraints.positive_definite,

@@ -9,7 +9,7 @@ import pytest
 
 import autodiff as ad
 from models import list_models, load_model
-from ppl import dist
+from ppl import constraints, dist
 
 ZOO = [name for name, _ in list_models()]
 
@@ -47,6 +47,8 @@ MASKED = [  # (name, f(row) -> scalar): each row takes its own branches
         dist.Laplace(0.0, 1.0).icdf(ad.sigmoid(2.0 * x)))),
     ("student t cdf and icdf", lambda x: ad.sum(dist.StudentT(4.0, 0.0, 1.0).cdf(x)) + ad.sum(
         dist.StudentT(4.0, 0.0, 1.0).icdf(ad.sigmoid(3.0 * x)))),
+    ("improper ordered", lambda x: ad.sum(dist.ImproperUniform(constraints.ordered, (), (2,))
+                                          .log_prob(x[:2])) + ad.sum(x)),
     ("half normal mean", lambda x: ad.sum(dist.HalfNormal(ad.exp(x)).log_prob(
         dist.HalfNormal(ad.exp(x)).mean))),
 ]
@@ -55,6 +57,12 @@ MASKED = [  # (name, f(row) -> scalar): each row takes its own branches
 @pytest.mark.parametrize("name,f", MASKED, ids=[r[0] for r in MASKED])
 def test_value_masks_per_row(name, f):
     rows_vs_loop(f, X)
+
+
+def test_a_category_per_row_is_refused():
+    d = dist.Categorical(probs=np.array([0.2, 0.3, 0.5]))
+    with pytest.raises(TypeError, match="per row under vmap"):
+        ad.vmap(lambda k: d.log_prob(k))(np.array([0.0, 2.0]))
 
 
 def test_a_branch_on_a_draw_is_refused():
