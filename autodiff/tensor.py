@@ -210,12 +210,12 @@ class Tensor:
 
     # comparisons carry no gradient: they return numpy boolean arrays (under vmap, a boolean
     # box of the batch traces: each row compares its own values; see `value_op`)
-    def __lt__(self, other): return value_op(_op.lt, self, other)
-    def __le__(self, other): return value_op(_op.le, self, other)
-    def __gt__(self, other): return value_op(_op.gt, self, other)
-    def __ge__(self, other): return value_op(_op.ge, self, other)
-    def __eq__(self, other): return value_op(_op.eq, self, other)
-    def __ne__(self, other): return value_op(_op.ne, self, other)
+    def __lt__(self, other): return _compare(_op.lt, self, other)
+    def __le__(self, other): return _compare(_op.le, self, other)
+    def __gt__(self, other): return _compare(_op.gt, self, other)
+    def __ge__(self, other): return _compare(_op.ge, self, other)
+    def __eq__(self, other): return _compare(_op.eq, self, other)
+    def __ne__(self, other): return _compare(_op.ne, self, other)
     def __invert__(self): return value_op(np.logical_not, self)
     def __and__(self, other): return value_op(np.logical_and, self, other)
     def __rand__(self, other): return value_op(np.logical_and, other, self)
@@ -327,6 +327,23 @@ def _batched(args):
                 return True
             a = a._v
     return False
+
+
+def _compare(op, x, y):
+    """op(x, y) on values: value_op's fast path for the comparison operators (one walk)."""
+    a = x
+    while isinstance(a, Tensor):
+        tr = a._trace
+        if tr is not None and tr.batched:
+            return value_op(op, x, y)
+        a = a._v
+    b = y
+    while isinstance(b, Tensor):
+        tr = b._trace
+        if tr is not None and tr.batched:
+            return value_op(op, x, y)
+        b = b._v
+    return op(a, b)
 
 
 _value_prims = {}
