@@ -124,6 +124,31 @@ def test_linalg_and_special(op, f, shapes):
         check_vmap_grad(f, args, mapped, rtol=1e-8, argnum=argnum)
 
 
+GENERAL = np.array([[0.3, 1.2, -0.4], [0.8, -0.5, 0.6], [-0.7, 0.2, 0.9]])
+DECOMP = [  # (op, f): decompositions, norms, determinants and remainders, each row with its own
+    ("det", lambda a: ad.det(GENERAL + a)),  # sign: det changes sign between rows
+    ("slogdet", lambda a: ad.slogdet(GENERAL + a)[0] * ad.slogdet(GENERAL + a)[1]),
+    ("logdet", lambda a: ad.logdet(SPD + 0.1 * a)),
+    ("pinv", lambda a: ad.pinv(GENERAL + a)),
+    ("eigh", lambda a: ad.eigh(SPD + 0.1 * (a + ad.transpose(a)))[0]),
+    ("svd", lambda a: ad.svd(GENERAL + a)[1]),
+    *[("norm", lambda a, o=o: ad.norm(a, o)) for o in (None, 1, np.inf, "fro", "nuc")],
+    ("norm", lambda a: ad.norm(a, 0, axis=1) + ad.norm(a, 3, axis=0)),
+    ("mod", lambda a: ad.mod(2.0 * a, ad.abs(a[0]) + 0.3) + ad.fmod(3.0 * a, 0.7)),
+]
+
+
+@pytest.mark.parametrize("op,f", DECOMP, ids=[r[0] for r in DECOMP])
+def test_decompositions_norms_and_remainders(op, f):
+    rng = rng_for(op, "vmap decomp")
+    a = rng.uniform(-1, 1, (B, 3, 3))
+    a[:, 0, 0] = [-0.5, 0.0, 0.5]  # a zero for norm 0, and different signs
+    if op == "det":
+        a[1] = -2.0 * GENERAL + 0.1 * a[1]  # det(GENERAL + a) < 0 in one row only
+    check_vmap(f, (a,), (True,), rtol=1e-10)
+    check_vmap_grad(f, (a,), (True,), rtol=1e-8)
+
+
 def f2(x):
     return ad.sum(ad.exp(0.3 * x) * ad.sin(x)) + ad.logsumexp(x) * x[0]
 
