@@ -22,7 +22,7 @@ def _T(x):
 
 def _align(t, ans):
     """The tangent t, shape (B,) + s, padded to (B,) + (1, ...) + s of rank ans.ndim + 1."""
-    k = np.ndim(getval(ans)) + 1 - t.ndim
+    k = len(_shape(ans)) + 1 - t.ndim  # ans's own rank: one row's under vmap
     return reshape(t, t.shape[:1] + (1,) * k + t.shape[1:]) if k > 0 else t
 
 
