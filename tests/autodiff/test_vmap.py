@@ -235,6 +235,10 @@ def test_value_reads_per_row():
         ad.vmap(lambda x: float(x[0]))(X)
     with pytest.raises(TypeError, match="whole stack"):
         ad.vmap(lambda x: x[np.argmax(x)])(X)
+    with pytest.raises(TypeError, match="index that differs per row"):
+        ad.vmap(lambda x: x[ad.argsort(x)])(X)
+    with pytest.raises(TypeError, match="index that differs per row"):
+        ad.vmap(lambda x: ad.take_along_axis(x, ad.argsort(x), 0))(X)
     # outside vmap comparisons stay numpy booleans, as before
     assert isinstance(ad.Tensor(X) > 0, np.ndarray)
     np.testing.assert_array_equal(ad.stop_gradient(ad.Tensor(X)), X)

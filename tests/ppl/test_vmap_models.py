@@ -33,6 +33,17 @@ def test_zoo_log_density_under_vmap(name):
     assert len(set(lp.tolist())) == 3  # three different draws, not one row repeated
 
 
+@pytest.mark.parametrize("name", ["eight_schools", "garch", "lkj_covariance"])
+def test_zoo_hessian_under_vmap(name):
+    """Order 2 under vmap: vmap(hessian) of the log density against the loop."""
+    zoo = load_model(name)
+    m = zoo.model(**zoo.data())
+    Z = np.random.default_rng(1).normal(0.0, 0.5, (2, m.num_params))
+    f = m.unconstrained_log_density
+    np.testing.assert_allclose(ad.vmap(ad.hessian(f))(Z), np.stack([ad.hessian(f)(z) for z in Z]),
+                               rtol=1e-8, atol=1e-8)
+
+
 X = np.array([[0.3, 1.4, -0.2, 0.05], [0.6, 0.2, 0.9, 0.7], [2.0, -1.0, 0.1, 0.5]])
 MASKED = [  # (name, f(row) -> scalar): each row takes its own branches
     ("uniform support", lambda x: ad.sum(dist.Uniform(0.0, 1.0).log_prob(x))),
