@@ -9,7 +9,8 @@
 """
 # tensor first: it wires the machinery (core) and the operators (ops) together on import
 from .tensor import (Node, Tensor, enable_grad, getval, is_grad_enabled, no_grad,  # noqa: I001
-                     primitive, shape_of, stop_gradient, value_op)
+                     primitive)
+from .values import shape_of, stop_gradient, value_op
 from . import ops
 from .ops import *  # noqa: F403
 from .check import check_grads

@@ -10,7 +10,8 @@ import numpy as np
 
 from .core import primitive
 from .ops import getitem, mean, reshape, softmax, softplus, stack, sum
-from .tensor import Tensor, getval, shape_of
+from .tensor import Tensor, getval
+from .values import shape_of
 
 __all__ = ["mse", "cross_entropy", "binary_cross_entropy_with_logits", "nll"]
 

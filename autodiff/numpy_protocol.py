@@ -16,8 +16,9 @@ import inspect
 import numpy as np
 
 from . import ops
-from .tensor import Tensor, value_op
-from .tensor import _batched as _batched_args
+from .tensor import Tensor
+from .values import _batched as _batched_args
+from .values import value_op
 
 _VALUE_UFUNCS = {  # no derivative (0 almost everywhere) or a boolean result: numpy on values
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "isfinite",

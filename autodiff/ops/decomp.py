@@ -12,7 +12,8 @@ in every AD system.
 
 from ..backend import np
 from ..core import primitive
-from ..tensor import getval, value_op
+from ..tensor import getval
+from ..values import value_op
 from .elementwise import abs, exp, sqrt, where
 from .linalg import _check_square, _logabsdet, _T, _sign_of_det
 from .products import matmul

@@ -10,7 +10,8 @@ import operator
 
 from ..backend import np, sp
 from ..core import from_jvp, primitive
-from ..tensor import Tensor, getval, stop_gradient, value_op
+from ..tensor import Tensor, getval
+from ..values import stop_gradient, value_op
 
 # ---- arithmetic --------------------------------------------------------------------------------
 add = primitive("add", operator.add,

@@ -9,7 +9,8 @@ import builtins
 
 from ..backend import np
 from ..core import primitive
-from ..tensor import getval, stop_gradient, value_op
+from ..tensor import getval
+from ..values import stop_gradient, value_op
 from .shape import (_axis, _ndim, _shape, broadcast_to, concatenate, flip, getitem, leading,
                     reshape, transpose)
 

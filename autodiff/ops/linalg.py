@@ -9,7 +9,8 @@ import string
 
 from ..backend import np, sla
 from ..core import Each, primitive
-from ..tensor import getval, value_op
+from ..tensor import getval
+from ..values import value_op
 from .elementwise import where
 from .products import matmul
 from .reductions import sum

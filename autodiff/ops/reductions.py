@@ -4,7 +4,8 @@ import operator
 
 from ..backend import np
 from ..core import primitive
-from ..tensor import getval, value_op
+from ..tensor import getval
+from ..values import value_op
 from .elementwise import exp, where
 from .shape import (_ndim, _shape, broadcast_to, flip, leading, neg_axes, reshape, stack,
                     transpose)

@@ -8,7 +8,8 @@ import math
 
 from ..backend import np
 from ..core import Each, from_jvp, primitive, sum_to
-from ..tensor import Tensor, stop_gradient
+from ..tensor import Tensor
+from ..values import stop_gradient
 
 
 def _shape(x):

@@ -8,7 +8,8 @@ import math
 
 from ..backend import np, sp
 from ..core import primitive
-from ..tensor import getval, value_op
+from ..tensor import getval
+from ..values import value_op
 from .elementwise import exp, log, log1p, where
 from .reductions import sum
 from .shape import expand_dims

@@ -9,7 +9,7 @@ import math
 
 from ..backend import np
 from ..core import primitive
-from ..tensor import value_op
+from ..values import value_op
 from .elementwise import exp, expm1, log, sqrt
 
 _LN2 = math.log(2.0)
