@@ -10,6 +10,7 @@
 # tensor first: it wires the machinery (core) and the operators (ops) together on import
 from .tensor import (Node, Tensor, enable_grad, getval, is_grad_enabled, no_grad,  # noqa: I001
                      primitive)
+from .values import shape_of, stop_gradient, value_op
 from . import ops
 from .ops import *  # noqa: F403
 from .check import check_grads
@@ -21,7 +22,8 @@ from .optimize import NewtonError, NewtonResult, minimize_newton, newton
 from .compile import Compiled, Replay, compile_value_and_grad
 from . import nn, optim  # modules, not star exports: `from autodiff import nn, optim`
 
-__all__ = ["Tensor", "Node", "getval", "primitive", "no_grad", "enable_grad", "is_grad_enabled",
+__all__ = ["Tensor", "Node", "getval", "shape_of", "stop_gradient", "value_op", "primitive",
+           "no_grad", "enable_grad", "is_grad_enabled",
            "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "jacobian", "hessian",
            "hvp", "vmap", "tree_flatten", "tree_unflatten", "check_grads", "topological_order",
            "to_dot", "draw_graph", "newton", "minimize_newton", "NewtonResult", "NewtonError",

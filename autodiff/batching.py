@@ -17,9 +17,12 @@ again. Two rules serve most primitives:
 Adding a primitive: `batch=leading` or `batch=from_jvp` where one of them fits (nothing for an
 elementwise one), else a rule of a few lines (see `matmul`, `einsum`, `concatenate`).
 
-A Python branch on a value (`if getval(x) > 0`) or a rule that reads a value (`abs`'s sign,
-`maximum`'s ties) sees the whole stack under vmap, as with JAX's tracers; such functions are
-not batched correctly. The compiled tape (compile.py) records them at one point instead.
+Values without derivative (masks, signs, ties, sort orders) are read per row: `x > 0` on a
+box is a boolean box of the batch traces, and `value_op(fn, *args)` runs any such numpy
+function on each row's values (rules read values through it, or through `stop_gradient`,
+which keeps the batch boxes). `getval(x)` is the whole stack, as with JAX's tracers; a Python
+branch on a value (`if x > 0`, `float(x)`) raises a TypeError under vmap. The compiled tape
+(compile.py) records such branches at one point instead.
 """
 import math
 
@@ -58,6 +61,21 @@ class Row(Tensor):
             raise TypeError("len() of a 0-d Tensor")
         return self._v.shape[1]
 
+    def __float__(self):
+        raise TypeError("float() of a value under vmap: each row has its own; keep it a "
+                        "Tensor (ad.where for a branch)")
+
+    __int__ = __float__
+
+    def item(self):
+        """Refused: under vmap each row has its own value."""
+        raise TypeError("item() of a value under vmap: each row has its own; keep it a Tensor")
+
+    def __bool__(self):
+        raise TypeError("a Python branch on a value (`if x > 0`, bool(x)) under vmap: each row "
+                        "may go its own way, so vmap cannot run it; write the branch with "
+                        "ad.where(x > 0, a, b), or loop over the rows")
+
 
 def _box(v, trace):
     t = _new(v, trace)
@@ -70,6 +88,7 @@ class BatchTrace:
 
     __slots__ = ("level", "size")
     reverse = False
+    batched = True
 
     def __init__(self, level, size):
         self.level = level
@@ -77,6 +96,10 @@ class BatchTrace:
 
     def __repr__(self):
         return f"<batch trace {self.level}, size {self.size}>"
+
+    def box(self, v):
+        """v (a stack of rows, batch axis in front) as a box of this trace."""
+        return _box(v, self)
 
     def apply(self, prim, args, params):
         vals = []

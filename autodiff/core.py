@@ -202,6 +202,7 @@ class ReverseTrace:
 
     __slots__ = ("level", "tape")
     reverse = True
+    batched = False
 
     def __init__(self, level, tape=True):
         self.level = level
@@ -258,6 +259,7 @@ class ForwardTrace:
 
     __slots__ = ("level", "batch")
     reverse = False
+    batched = False
 
     def __init__(self, level, batch):
         self.level = level

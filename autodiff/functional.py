@@ -6,6 +6,8 @@ Each opens a new trace one level above those already active, so they nest:
 Functions may take and return numpy arrays, Python scalars, Tensors, and tuples, lists or dicts
 of them (pytrees). Results are numpy arrays when nothing outside is being differentiated.
 """
+import math
+
 import numpy as np
 
 from .ops import concatenate, getitem, reshape, stack, transpose
@@ -176,9 +178,10 @@ def value_and_grad(f, argnums=0):
             seed = np.ones(out.shape, dtype=out.dtype)
             got = {id(leaf): g for leaf, g in backward_pass([(out, seed)], tape)}
         else:
-            if np.size(_unbox(out, tr)) != 1:
+            shape = _shape_of(_unbox(out, tr))  # one row's under vmap
+            if math.prod(shape) != 1:
                 raise TypeError(f"grad needs a scalar output; the function returned shape "
-                                f"{np.shape(_unbox(out, tr))}")
+                                f"{shape}")
             got = {}
         grads = tuple(tree_unflatten(tdef, [_leaf_grad(got, b) for b in boxes])
                       for boxes, tdef in leaves)

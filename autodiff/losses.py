@@ -11,6 +11,7 @@ import numpy as np
 from .core import primitive
 from .ops import getitem, mean, reshape, softmax, softplus, stack, sum
 from .tensor import Tensor, getval
+from .values import shape_of
 
 __all__ = ["mse", "cross_entropy", "binary_cross_entropy_with_logits", "nll"]
 
@@ -28,9 +29,9 @@ def _as_data(target, like, what):
 
 
 def _check_same_shape(pred, target, a, b):
-    if np.shape(getval(pred)) != np.shape(getval(target)):
-        raise ValueError(f"{b} has shape {np.shape(getval(target))} but {a} has shape "
-                         f"{np.shape(getval(pred))}; they must match (no broadcasting in a loss)")
+    if shape_of(pred) != shape_of(target):  # one row's under vmap
+        raise ValueError(f"{b} has shape {shape_of(target)} but {a} has shape "
+                         f"{shape_of(pred)}; they must match (no broadcasting in a loss)")
 
 
 def _nonempty(x, what):

@@ -2,7 +2,9 @@
 
 A ufunc or array function with an autodiff namesake runs that namesake, so the gradient flows
 (`np.exp(t)` is `ad.exp(t)`). Functions that return no differentiable value (comparisons,
-`np.shape`, `np.argmax`, `np.isfinite`, rounding) run on the numpy values. On constant Tensors
+`np.shape`, `np.argmax`, `np.isfinite`, rounding) run on the numpy values; under vmap the
+elementwise ones run per row (`value_op`), np.shape/ndim/size give one row's, and the rest
+(argmax, unique, ...) are refused rather than read the whole stack. On constant Tensors
 every other function also runs on the values, as numpy would on arrays. On a Tensor being
 differentiated anything else raises a TypeError naming the function, rather than computing a
 value whose derivative would be silently lost. `np.array([a, b])`, `np.r_` and `np.c_` cannot
@@ -15,6 +17,8 @@ import numpy as np
 
 from . import ops
 from .tensor import Tensor
+from .values import _batched as _batched_args
+from .values import value_op
 
 _VALUE_UFUNCS = {  # no derivative (0 almost everywhere) or a boolean result: numpy on values
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "isfinite",
@@ -26,8 +30,31 @@ _VALUE_FUNCS = {
     "count_nonzero", "iscomplexobj", "isrealobj", "round", "around", "searchsorted", "unique",
     "may_share_memory", "shares_memory", "array_repr", "array_str", "can_cast", "min_scalar_type",
     "sort_complex", "digitize", "histogram", "bincount", "isin", "copyto", "array2string"}
+_ROW_FUNCS = {"shape", "ndim", "size"}  # the Tensor's own: one row's under vmap
+# value functions that may see the whole stack under vmap: a check over every row is a check
+# over each (np.all(x > 0) in a validation), the rest read no values
+_STACK_OK = {"shape", "ndim", "size", "result_type", "all", "any", "iscomplexobj",
+             "isrealobj", "array_repr", "array_str", "array2string", "may_share_memory",
+             "shares_memory", "can_cast", "min_scalar_type"}
+_PER_ROW = {"all": np.all, "any": np.any}  # with an axis: per row under vmap
 _IGNORED = {"optimize", "kind", "order", "casting", "subok", "stable", "where", "initial"}
 _UFUNC_NAMES = {"true_divide": "divide", "positive": None, "conjugate": None, "conj": None}
+
+
+def _batched(x):
+    if isinstance(x, Tensor):
+        return _batched_args((x,))
+    if isinstance(x, (list, tuple)):
+        return any(_batched(i) for i in x)
+    if isinstance(x, dict):
+        return any(_batched(i) for i in x.values())
+    return False
+
+
+def _whole_stack(what):
+    return TypeError(f"{what} on a value under vmap would read the whole stack of rows, not "
+                     f"one row: write it with ad.* ops (comparisons, ad.where, ad.sign), or loop "
+                     f"over the rows")
 
 
 def _traced(x):
@@ -62,7 +89,11 @@ def array_ufunc(ufunc, method, inputs, kwargs):
     if kwargs.get("out") is not None:
         raise TypeError(f"np.{name}(..., out=...) on a Tensor: Tensors are not written in "
                         f"place; use the returned value of ad.{name}")
+    if name in _VALUE_UFUNCS and method == "__call__" and not kwargs and _batched(inputs):
+        return value_op(ufunc, *inputs)  # under vmap: each row's own values
     if name in _VALUE_UFUNCS or not (traced or method == "__call__"):
+        if _batched(inputs):
+            raise _whole_stack(f"np.{name}.{method}")
         return getattr(ufunc, method)(*_values(inputs), **_values(kwargs))
     if method != "__call__":
         hint = {"add": "ad.sum or ad.cumsum", "multiply": "ad.prod", "maximum": "ad.max",
@@ -99,7 +130,18 @@ def _signature(func):
 
 def array_function(func, args, kwargs):
     name = func.__name__
+    if name in _ROW_FUNCS and len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
+        return getattr(args[0], name)  # one row's under vmap
+    if name in _PER_ROW and args and _batched(args[0]):  # np.all(mask, axis=-1) per row
+        axis = kwargs.get("axis", args[1] if len(args) > 1 else None)
+        if axis is not None and len(args) <= 2 and set(kwargs) <= {"axis", "keepdims"}:
+            n = args[0].ndim if isinstance(args[0], Tensor) else np.ndim(args[0])
+            axes = tuple(int(a) % n - n for a in (axis if isinstance(axis, tuple) else (axis,)))
+            return value_op(_PER_ROW[name], args[0], axis=axes,
+                            keepdims=kwargs.get("keepdims", False))
     if name in _VALUE_FUNCS or not _traced((args, kwargs)):
+        if name not in _STACK_OK and _batched((args, kwargs)):
+            raise _whole_stack(f"np.{name}")
         return func(*_values(args), **_values(kwargs))
     fn = getattr(ops, name, None)
     if fn is None:

@@ -8,6 +8,7 @@ the permanent base trace, level 0; `grad`, `jvp` and friends open traces above i
 """
 import itertools
 import math
+import operator as _op
 
 import numpy as np
 
@@ -207,13 +208,28 @@ class Tensor:
     def __abs__(self): return absolute(self)
     def __getitem__(self, idx): return getitem(self, idx)
 
-    # comparisons carry no gradient: they return numpy boolean arrays
-    def __lt__(self, other): return self.value < getval(other)
-    def __le__(self, other): return self.value <= getval(other)
-    def __gt__(self, other): return self.value > getval(other)
-    def __ge__(self, other): return self.value >= getval(other)
-    def __eq__(self, other): return self.value == getval(other)
-    def __ne__(self, other): return self.value != getval(other)
+    # comparisons carry no gradient: they return numpy boolean arrays (under vmap, a boolean
+    # box of the batch traces: each row compares its own values; see `value_op`)
+    def __lt__(self, other): return _compare(_op.lt, self, other)
+    def __le__(self, other): return _compare(_op.le, self, other)
+    def __gt__(self, other): return _compare(_op.gt, self, other)
+    def __ge__(self, other): return _compare(_op.ge, self, other)
+    def __eq__(self, other): return _compare(_op.eq, self, other)
+    def __ne__(self, other): return _compare(_op.ne, self, other)
+    def __invert__(self): return value_op(np.logical_not, self)
+    def __and__(self, other): return value_op(np.logical_and, self, other)
+    def __rand__(self, other): return value_op(np.logical_and, other, self)
+    def __or__(self, other): return value_op(np.logical_or, self, other)
+    def __ror__(self, other): return value_op(np.logical_or, other, self)
+
+    def all(self, axis=None):
+        """numpy's all on the value (no gradient); under vmap over every row's values unless
+        an axis is given (then per row, a boolean box)."""
+        return _protocol.array_function(np.all, (self,), {} if axis is None else {"axis": axis})
+
+    def any(self, axis=None):
+        """numpy's any on the value (no gradient), as `all`."""
+        return _protocol.array_function(np.any, (self,), {} if axis is None else {"axis": axis})
 
     # numpy-style methods: the autodiff functions of the same names
     # (dtype=None and out=None are accepted as numpy's reductions pass them on: np.sum(t))
@@ -327,4 +343,5 @@ from .ops import (absolute, add, astype, divide, dot, exp, getitem, log,  # noqa
                   matmul, max, mean, min, multiply, negative, power, prod, reshape, subtract, sum,
                   transpose)
 from .ops import mod, squeeze, std, var  # noqa: E402
+from .values import _compare, value_op  # noqa: E402,F401
 from . import numpy_protocol as _protocol  # noqa: E402

@@ -45,7 +45,7 @@ class NormalMixture(Distribution):
 
     def __init__(self, log_weights, loc, scale):
         self.log_weights, self.loc, self.scale = log_weights, loc, scale
-        super().__init__(np.shape(getval(loc))[:-1], (), validate_args=False)
+        super().__init__(np.shape(loc)[:-1], (), validate_args=False)  # one draw's under vmap
 
     def sample(self, rng, sample_shape=()):
         w = np.exp(np.asarray(getval(self.log_weights)))

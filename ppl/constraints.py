@@ -16,7 +16,7 @@ reads their current values. Which bijector maps R^n onto each set lives in `ppl.
 """
 import numpy as np
 
-from autodiff import getval
+from autodiff import getval, stop_gradient
 
 __all__ = ["Constraint", "real", "real_vector", "positive", "nonnegative", "unit_interval",
            "greater_than", "less_than", "interval", "simplex", "ordered", "positive_ordered",
@@ -41,12 +41,13 @@ class Constraint:
 
 
 def _val(x):
-    return np.asarray(getval(x))
+    # numpy, or under vmap a box of the batch traces: each row tests its own values
+    return stop_gradient(x)
 
 
 def _num(x):
     """A bound for printing: a float when it is a scalar number."""
-    v = _val(x)
+    v = np.asarray(getval(x))
     return float(v) if v.ndim == 0 else v
 
 

@@ -252,10 +252,10 @@ class Model:
     # ---- flat vector <-> named values ----------------------------------------------------------
     def unflatten(self, z):
         """Flat unconstrained vector -> dict name -> unconstrained array (reshaped slices)."""
-        zr = getval(z)
-        if np.ndim(zr) != 1 or np.shape(zr)[0] != self.num_params:
+        zs = z.shape if isinstance(z, Tensor) else np.shape(z)  # one draw's under vmap
+        if len(zs) != 1 or zs[0] != self.num_params:
             raise ValueError(f"model {self.name!r}: z must be a flat vector of length "
-                             f"{self.num_params}, got shape {np.shape(zr)}")
+                             f"{self.num_params}, got shape {zs}")
         out = {}
         for name, p in self.parameters.items():
             shape = p.unconstrained_shape

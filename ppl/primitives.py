@@ -7,7 +7,7 @@ plates, outermost first).
 """
 import numpy as np
 
-from autodiff import Tensor, getval
+from autodiff import Tensor, getval, shape_of
 
 from . import handlers
 from .distributions.base import Distribution, is_validation_enabled
@@ -150,7 +150,7 @@ class plate(handlers.Messenger):
 
 
 def _obs_shape_error(name, obs, fn):
-    return ValueError(f"site {name!r}: observed data of shape {np.shape(getval(obs))} do not "
+    return ValueError(f"site {name!r}: observed data of shape {shape_of(obs)} do not "
                       f"broadcast with the distribution's shape {fn.shape()} "
                       f"(batch {fn.batch_shape} + event {fn.event_shape})")
 
@@ -193,7 +193,7 @@ def _check_within_plates(msg, plates):
         for p in plates:
             full[p.dim] = p.batch_size
         full = tuple(full) + tuple(fn.event_shape)
-        obs_shape = np.shape(getval(msg["value"]))
+        obs_shape = shape_of(msg["value"])
         if obs_shape == full:
             return
         try:
@@ -205,7 +205,7 @@ def _check_within_plates(msg, plates):
                              f"broadcast with the distribution's shape {_shape_str(full)} to "
                              f"{_shape_str(both)}, beyond {_where(plates)}{_HINT}")
         return
-    shape = np.shape(getval(msg["value"]))
+    shape = shape_of(msg["value"])
     bad = any(n != 1 for n in shape[:len(shape) - d])
     for p in plates:
         if not bad and len(shape) >= -p.dim and shape[p.dim] not in (1, p.batch_size):

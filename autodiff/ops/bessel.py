@@ -4,9 +4,9 @@ J_n' = (J_{n-1} - J_{n+1})/2, Y_n' likewise, I_n' = (I_{n-1} + I_{n+1})/2, writt
 functions themselves so that every order differentiates again.
 """
 
-from ..backend import np, sp
+from ..backend import sp
 from ..core import primitive
-from ..tensor import getval
+from .elementwise import sign
 
 
 def _unary(name, fn, deriv, doc):
@@ -54,7 +54,7 @@ y1 = _unary("y1", sp.y1, lambda ans, x: 0.5 * (y0(x) - _yn(x, n=2)),
 _iv = _ordered("iv", sp.iv, lambda ans, x, n: 0.5 * (_iv(x, n=n - 1) + _iv(x, n=n + 1)))
 # ive(n, x) = iv(n, x) e^-|x|: d/dx = (ive(n-1) + ive(n+1))/2 - sign(x) ive(n)
 _ive = _ordered("ive", sp.ive, lambda ans, x, n: 0.5 * (_ive(x, n=n - 1) + _ive(x, n=n + 1))
-                - np.sign(getval(x)) * _ive(x, n=n))
+                - sign(x) * _ive(x, n=n))
 
 
 def iv(v, x):

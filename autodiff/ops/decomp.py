@@ -13,11 +13,12 @@ in every AD system.
 from ..backend import np
 from ..core import primitive
 from ..tensor import getval
+from ..values import value_op
 from .elementwise import abs, exp, sqrt, where
-from .linalg import _check_square, _logabsdet, _T
+from .linalg import _check_square, _logabsdet, _T, _sign_of_det
 from .products import matmul
 from .reductions import max, min, sum
-from .shape import _ndim, _shape, expand_dims, leading, reshape, squeeze, transpose
+from .shape import _ndim, _shape, expand_dims, leading, neg_axes, reshape, squeeze, transpose
 
 
 def _diag_embed(v):
@@ -181,8 +182,11 @@ def pinv(a):
 def det(a):
     """det a = sign * exp(log|det a|) (from slogdet); d det = det tr(a^-1 da), a invertible."""
     _check_square("det", _shape(a))
-    sign = np.linalg.slogdet(getval(a))[0]
-    return sign * exp(_logabsdet(a))
+    return _sign_of_det(a) * exp(_logabsdet(a))
+
+
+def _count_nonzero(x, axis, keepdims):
+    return np.sum(x != 0, axis=axis, keepdims=keepdims).astype(float)
 
 
 def _vector_norm(x, ord, axis, keepdims):
@@ -193,7 +197,8 @@ def _vector_norm(x, ord, axis, keepdims):
     if ord == -np.inf:
         return min(abs(x), axis=axis, keepdims=keepdims)
     if ord == 0:
-        return np.sum(np.asarray(getval(x)) != 0, axis=axis, keepdims=keepdims).astype(float)
+        return value_op(_count_nonzero, x, axis=neg_axes(axis, _ndim(x), "norm"),
+                        keepdims=keepdims)  # per row under vmap: negative axes
     if ord == 1:
         return sum(abs(x), axis=axis, keepdims=keepdims)
     return sum(abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)

@@ -10,7 +10,8 @@ import operator
 
 from ..backend import np, sp
 from ..core import from_jvp, primitive
-from ..tensor import getval
+from ..tensor import Tensor, getval
+from ..values import stop_gradient, value_op
 
 # ---- arithmetic --------------------------------------------------------------------------------
 add = primitive("add", operator.add,
@@ -39,7 +40,11 @@ def _log_base(x):
     # d(x**y)/dy = x**y log x; where x == 0 the product x**y log x is 0 (y > 0), not nan
     if isinstance(x, (int, float)):  # a Python base (2.0 ** t) stays a Python float, so that
         return float(np.log(x)) if x else 0.0  # it does not make float32 gradients float64
-    return log(where(getval(x) == 0, 1.0, x))
+    return log(where(value_op(operator.eq, x, 0), 1.0, x))
+
+
+def _both_zero(y, x):
+    return (y == 0) & (x == 0)
 
 
 def _pow_dx(x, y):
@@ -48,8 +53,8 @@ def _pow_dx(x, y):
     # there: elsewhere the rule must keep depending on y (d2/dxdy x^y = 1/x at y == 0)
     if isinstance(y, (int, float)) and y != 0:  # x ** 2 and the like: the common case
         return y * x ** (y - 1)
-    zero = (getval(y) == 0) & (getval(x) == 0)
-    if not zero.any():
+    zero = value_op(_both_zero, y, x)  # per row under vmap
+    if not np.any(getval(zero)):
         return y * x ** (y - 1)
     return where(zero, 0.0, y * where(zero, 1.0, x) ** (y - 1))
 
@@ -121,8 +126,11 @@ def log_sigmoid(x):
 
 # ---- piecewise: the gradient at a kink is a choice, stated per op ------------------------------
 def _tie_mask(x, y, dtype):
-    # d max(x, y)/dx: 1 where x > y, 1/2 at ties (as JAX), 0 elsewhere
-    x, y = getval(x), getval(y)
+    # d max(x, y)/dx: 1 where x > y, 1/2 at ties (as JAX), 0 elsewhere (per row under vmap)
+    return value_op(_ties, x, y, dtype=np.dtype(dtype))
+
+
+def _ties(x, y, dtype):
     return ((x > y) + 0.5 * (x == y)).astype(dtype)
 
 
@@ -157,15 +165,23 @@ def where(condition, x=None, y=None):
         return np.nonzero(np.asarray(getval(condition)))
     if x is None or y is None:
         raise ValueError("where: give both x and y, or neither")
-    c = np.asarray(getval(condition))
+    c = stop_gradient(condition)  # under vmap a boolean box: each row picks its own
+    if isinstance(c, Tensor):
+        return _where(c if c.dtype == bool else value_op(_as_bool, c), x, y)
+    c = np.asarray(c)
     if c.dtype != bool:
         c = c.astype(bool)
     return _where(c, x, y)
 
 
+def _as_bool(c):
+    return np.asarray(c).astype(bool)
+
+
 def sign(x):
-    """Elementwise sign, as a numpy array: its derivative is zero almost everywhere."""
-    return np.sign(getval(x))
+    """Elementwise sign, as a numpy array (per row under vmap): its derivative is zero almost
+    everywhere."""
+    return value_op(np.sign, x)
 
 
 absolute = primitive("absolute", np.abs, vjp=lambda g, ans, x: g * sign(x),
@@ -176,15 +192,15 @@ abs = absolute
 
 def relu(x):
     """max(x, 0), with gradient 0 at 0 (as PyTorch and JAX)."""
-    return x * (getval(x) > 0)
+    return x * value_op(operator.gt, x, 0)
 
 
 def clip(x, a_min, a_max):
     """min(max(x, a_min), a_max); the gradient flows to whichever of the three is returned."""
     if a_min is not None:
-        x = where(getval(x) < getval(a_min), a_min, x)
+        x = where(value_op(operator.lt, x, a_min), a_min, x)
     if a_max is not None:
-        x = where(getval(x) > getval(a_max), a_max, x)
+        x = where(value_op(operator.gt, x, a_max), a_max, x)
     return x
 
 

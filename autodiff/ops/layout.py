@@ -1,14 +1,18 @@
 """numpy's array-manipulation vocabulary, composed from the shape primitives (reshape,
 transpose, broadcast_to, concatenate, getitem): splitting, stacking, tiling, repeating, rolling,
-padding, rotating, differencing, sorting. None has a rule of its own: each is exact, and its
-derivatives (any order, both modes) are those of the primitives it is made of.
+padding, rotating, differencing. None has a rule of its own: each is exact, and its derivatives
+(any order, both modes) are those of the primitives it is made of. Sorting is the exception:
+two primitives over a negative axis (`sort` and the permutation its rules apply), so that it
+batches under vmap, where an index array read from the values would hold the whole stack.
 """
 import builtins
 
 from ..backend import np
+from ..core import primitive
 from ..tensor import getval
-from .shape import (_axis, _ndim, _shape, broadcast_to, concatenate, flip, getitem, reshape,
-                    take_along_axis, transpose)
+from ..values import stop_gradient, value_op
+from .shape import (_axis, _ndim, _shape, broadcast_to, concatenate, flip, getitem, leading,
+                    reshape, transpose)
 
 
 def ravel(x):
@@ -275,19 +279,55 @@ def diag(v, k=0):
     return scatter_add(v, (rows, rows + k), (size, size))
 
 
+def _argsort(x, axis):
+    return np.argsort(x, axis=axis, kind="stable")
+
+
 def argsort(x, axis=-1):
-    """The indices that sort x along axis (stable), as a numpy integer array: no gradient."""
-    return np.argsort(np.asarray(getval(x)), axis=axis, kind="stable")
+    """The indices that sort x along axis (stable), as a numpy integer array (under vmap, a box
+    of each row's indices): no gradient."""
+    n = _ndim(x)
+    return value_op(_argsort, x, axis=_axis(axis, n, "argsort") - n if n else -1)
+
+
+def _permute_fn(v, x, axis, inverse):
+    """v reordered along axis as sorting x reorders it (inverse: put back), broadcast."""
+    shape = np.broadcast_shapes(np.shape(v), np.shape(x))
+    perm = np.argsort(np.broadcast_to(x, shape), axis=axis, kind="stable")
+    v = np.broadcast_to(v, shape)
+    if not inverse:
+        return np.take_along_axis(v, perm, axis)
+    out = np.empty(shape, dtype=v.dtype)
+    np.put_along_axis(out, perm, v, axis)
+    return out
+
+
+# linear in v; x (its sort order) is a value without derivative (stop_gradient): its VJP and
+# JVP are the inverse and the same permutation. Both map over leading axes (axis < 0).
+_permute = primitive(
+    "permute_sorted", _permute_fn,
+    vjp=(lambda g, ans, v, x, axis, inverse: _permute(g, x, axis=axis, inverse=not inverse),
+         None),
+    jvp=(lambda t, ans, v, x, axis, inverse: _permute(t, x, axis=axis, inverse=inverse), None),
+    batch=leading)
+_sort = primitive(
+    "sort", lambda x, axis: np.sort(x, axis=axis, kind="stable"),
+    vjp=lambda g, ans, x, axis: _permute(g, stop_gradient(x), axis=axis, inverse=True),
+    jvp=lambda t, ans, x, axis: _permute(t, stop_gradient(x), axis=axis, inverse=False),
+    batch=leading)
 
 
 def sort(x, axis=-1):
-    """x sorted along axis (flattened when axis is None): take_along_axis with argsort(x), so
-    the gradient goes back to each element's place; ties keep their order (stable)."""
+    """x sorted along axis (flattened when axis is None), stable; the gradient goes back to each
+    element's place (ties keep their order). A primitive over a negative axis, so that it
+    batches by leading axes under vmap."""
     if axis is None:
-        x, axis = ravel(x), 0
-    if _ndim(x) == 0:
+        x, axis = ravel(x), -1
+    n = _ndim(x)
+    if n == 0:
         return x
-    return take_along_axis(x, argsort(x, axis), axis)
+    x = x if hasattr(x, "shape") else np.asarray(x, dtype=float)
+    return _sort(x, axis=_axis(axis, n, "sort") - n)
 
 
 # ---- index tricks --------------------------------------------------------------------------------

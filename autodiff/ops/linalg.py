@@ -10,6 +10,7 @@ import string
 from ..backend import np, sla
 from ..core import Each, primitive
 from ..tensor import getval
+from ..values import value_op
 from .elementwise import where
 from .products import matmul
 from .reductions import sum
@@ -22,7 +23,7 @@ def _T(x):
 
 def _align(t, ans):
     """The tangent t, shape (B,) + s, padded to (B,) + (1, ...) + s of rank ans.ndim + 1."""
-    k = np.ndim(getval(ans)) + 1 - t.ndim
+    k = len(_shape(ans)) + 1 - t.ndim  # ans's own rank: one row's under vmap
     return reshape(t, t.shape[:1] + (1,) * k + t.shape[1:]) if k > 0 else t
 
 
@@ -256,7 +257,7 @@ _logabsdet = primitive(
 def slogdet(a):
     """(sign, log|det a|): the sign as a plain numpy array; d log|det a|/da = a^-T."""
     _check_square("slogdet", _shape(a))
-    return np.linalg.slogdet(getval(a))[0], _logabsdet(a)
+    return _sign_of_det(a), _logabsdet(a)
 
 
 def logdet(a):
@@ -265,9 +266,18 @@ def logdet(a):
     d log det a = tr(a^-1 da). For positive definite a, prefer 2 sum(log(diag(cholesky(a)))).
     """
     _check_square("logdet", _shape(a))
-    sign = np.linalg.slogdet(getval(a))[0]
+    sign = _sign_of_det(a)
     out = _logabsdet(a)
-    return out if np.all(sign > 0) else where(sign > 0, out, np.nan)
+    return out if np.all(getval(sign) > 0) else where(sign > 0, out, np.nan)
+
+
+def _det_sign(a):
+    return np.linalg.slogdet(a)[0]
+
+
+def _sign_of_det(a):
+    """The sign of det a (no derivative): numpy, or under vmap each row's own, boxed."""
+    return value_op(_det_sign, a)
 
 
 # ---- Cholesky ----------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Reductions (sum, max, min, prod, logsumexp, cumsum) and softmax, with axis and keepdims."""
 import math
+import operator
 
 from ..backend import np
 from ..core import primitive
 from ..tensor import getval
+from ..values import value_op
 from .elementwise import exp, where
 from .shape import (_ndim, _shape, broadcast_to, flip, leading, neg_axes, reshape, stack,
                     transpose)
@@ -77,8 +79,8 @@ def var(x, axis=None, keepdims=False, ddof=0):
 def std(x, axis=None, keepdims=False, ddof=0):
     """Standard deviation: sqrt(var(x)); the gradient is 0 where var(x) = 0."""
     v = var(x, axis=axis, keepdims=keepdims, ddof=ddof)
-    zero = getval(v) == 0
-    if not np.any(zero):
+    zero = value_op(operator.eq, v, 0)  # per row under vmap
+    if not np.any(getval(zero)):
         return v ** 0.5
     # var is flat there (its gradient is 0) but sqrt's is infinite: 0 * inf would be nan.
     # Over one element std is 0 everywhere, so 0 is the derivative; elsewhere it is a subgradient
@@ -87,8 +89,12 @@ def std(x, axis=None, keepdims=False, ddof=0):
 
 # ---- max / min: the gradient is shared equally between tied maxima ------------------------------
 def _argmax_weights(x, ans, axes):
-    xr = getval(x)
-    mask = (xr == np.reshape(getval(ans), _kd_shape(xr.shape, axes))).astype(xr.dtype)
+    # per row under vmap: axes are negative, and ans is reshaped to x's rank inside
+    return value_op(_weights, x, ans, axes=axes)
+
+
+def _weights(xr, ans, axes):
+    mask = (xr == np.reshape(ans, _kd_shape(xr.shape, axes))).astype(xr.dtype)
     return mask / mask.sum(axis=axes, keepdims=True)
 
 

@@ -8,7 +8,8 @@ import math
 
 from ..backend import np
 from ..core import Each, from_jvp, primitive, sum_to
-from ..tensor import Tensor, getval
+from ..tensor import Tensor
+from ..values import stop_gradient
 
 
 def _shape(x):
@@ -210,6 +211,12 @@ def squeeze(x, axis=None):
 
 
 # ---- indexing -----------------------------------------------------------------------------------
+def _per_row_index():
+    return TypeError("an index that differs per row under vmap (read from a batched value) "
+                     "would index with the whole stack: select with ad.where, or multiply by a "
+                     "one-hot mask")
+
+
 def _index(idx):
     """An index as a tuple of numpy-ready items (Tensors and lists become arrays)."""
     if not isinstance(idx, tuple):
@@ -217,7 +224,9 @@ def _index(idx):
     out = []
     for i in idx:
         if isinstance(i, Tensor):
-            i = getval(i)
+            i = stop_gradient(i)
+            if isinstance(i, Tensor):
+                raise _per_row_index()
         elif isinstance(i, list):
             i = np.asarray(i)
         if isinstance(i, np.ndarray) and i.dtype.kind == "f":
@@ -285,7 +294,9 @@ def scatter_add(g, idx, shape):
 def take_along_axis(arr, indices, axis):
     """numpy.take_along_axis, as integer-array indexing (so its VJP is a scatter-add)."""
     shape = _shape(arr)
-    indices = np.asarray(getval(indices))
+    indices = stop_gradient(indices)
+    if isinstance(indices, Tensor):
+        raise _per_row_index()
     n = len(shape)
     axis = _axis(axis, n, "take_along_axis")
     idx = []

@@ -9,6 +9,7 @@ import math
 from ..backend import np, sp
 from ..core import primitive
 from ..tensor import getval
+from ..values import value_op
 from .elementwise import exp, log, log1p, where
 from .reductions import sum
 from .shape import expand_dims
@@ -58,7 +59,7 @@ rgamma = _unary("rgamma", sp.rgamma, lambda ans, x: -ans * digamma(x),
 
 def gammasgn(x):
     """The sign of Gamma(x), as a numpy array: its derivative is zero almost everywhere."""
-    return sp.gammasgn(np.asarray(getval(x)))
+    return value_op(sp.gammasgn, x)
 
 
 def multigammaln(a, d):
@@ -163,7 +164,11 @@ logit = _unary("logit", sp.logit, lambda ans, x: 1.0 / (x * (1.0 - x)),
 def _both_zero(x, y, y0):
     # where x == 0 and y == y0 the function is 0 by convention and x log y has no derivative:
     # substituting y = 1 + y0 there makes both partials 0 instead of nan
-    return (np.asarray(getval(x)) == 0) & (np.asarray(getval(y)) == y0)
+    return value_op(_zero_at, x, y, y0=y0)  # per row under vmap
+
+
+def _zero_at(x, y, y0):
+    return (np.asarray(x) == 0) & (np.asarray(y) == y0)
 
 
 def _safe_y(x, y, y0):

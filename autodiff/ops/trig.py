@@ -9,7 +9,7 @@ import math
 
 from ..backend import np
 from ..core import primitive
-from ..tensor import getval
+from ..values import value_op
 from .elementwise import exp, expm1, log, sqrt
 
 _LN2 = math.log(2.0)
@@ -99,8 +99,12 @@ def logaddexp2(x, y):
 
 # ---- remainders: piecewise linear, the jumps have no derivative ---------------------------------
 def _quotient(round_, x, y):
+    return value_op(_rounded_ratio, x, y, round_=round_)  # per row under vmap
+
+
+def _rounded_ratio(x, y, round_):
     with np.errstate(divide="ignore", invalid="ignore"):
-        return round_(np.asarray(getval(x)) / np.asarray(getval(y)))
+        return round_(np.asarray(x) / np.asarray(y))
 
 
 mod = primitive("mod", np.mod,

@@ -16,9 +16,11 @@ import contextlib
 import numpy as np
 
 import autodiff as ad
-from autodiff import Tensor, getval
+from autodiff import Tensor, getval, shape_of
 
 from .. import constraints
+
+_sg = ad.stop_gradient  # a value without derivative: numpy, or per row under vmap
 
 __all__ = ["Distribution", "ExpandedDistribution", "Independent", "enable_validation",
            "validation_enabled", "is_validation_enabled", "as_param", "broadcast_shape"]
@@ -63,7 +65,7 @@ def broadcast_shape(*params):
     try:
         shapes = [p.shape for p in params]  # arrays and Tensors alike
     except AttributeError:
-        shapes = [np.shape(getval(p)) for p in params]
+        shapes = [shape_of(p) for p in params]
     first = shapes[0]
     for s in shapes[1:]:
         if s != first:
@@ -205,7 +207,7 @@ class Distribution:
             if v is None:
                 continue
             ok = c.check(v)
-            if not ok.all():
+            if not ok.all():  # under vmap: every row
                 raise ValueError(f"{type(self).__name__}: parameter {name!r} must satisfy "
                                  f"{c!r}, got {_describe(v)}")
 
@@ -223,21 +225,20 @@ class Distribution:
         """
         if not _VALIDATE[0]:
             return log_prob_fn(value)
-        v = np.asarray(getval(value))
+        v = _sg(value)  # under vmap each row's own (boxed)
         ok = self._check_value(v)
         if ok.all():
             return log_prob_fn(value)
-        safe = np.where(_event_broadcast(ok, self.event_dim), v, self._support_point(v))
-        value = ad.where(_event_broadcast(ok, self.event_dim), value, safe) \
-            if isinstance(value, Tensor) else safe
+        inside = _event_broadcast(ok, self.event_dim)
+        safe = ad.where(inside, v, self._support_point(v))
+        value = ad.where(inside, value, safe) if isinstance(value, Tensor) else safe
         lp = log_prob_fn(value)
         return ad.where(ok, lp, -np.inf)
 
     def _support_point(self, v):
         """A value inside the support with v's shape (used to evaluate masked-out entries)."""
-        m = self.mean
-        m = np.asarray(getval(m))
-        return np.broadcast_to(m, np.broadcast_shapes(v.shape, m.shape))
+        m = _sg(self.mean)
+        return ad.broadcast_to(m, np.broadcast_shapes(v.shape, m.shape))
 
     def _validate_sample(self, value):
         return self._check_value(value)
@@ -290,14 +291,14 @@ class ExpandedDistribution(Distribution):
 
     def log_prob(self, value):
         lp = self.base.log_prob(value)
-        have = np.shape(getval(lp))
+        have = shape_of(lp)
         if have == self._batch_shape or have[len(have) - len(self._batch_shape):] \
                 == self._batch_shape:
             return lp
         return ad.broadcast_to(lp, np.broadcast_shapes(have, self._batch_shape))
 
     def _grown(self, out):
-        have = np.shape(getval(out))
+        have = shape_of(out)
         return out if have[len(have) - len(self._batch_shape):] == self._batch_shape \
             else ad.broadcast_to(out, np.broadcast_shapes(have, self._batch_shape))
 
@@ -312,11 +313,11 @@ class ExpandedDistribution(Distribution):
 
     @property
     def mean(self):
-        return np.broadcast_to(getval(self.base.mean), self.shape())
+        return np.broadcast_to(_sg(self.base.mean), self.shape())
 
     @property
     def variance(self):
-        return np.broadcast_to(getval(self.base.variance), self.shape())
+        return np.broadcast_to(_sg(self.base.variance), self.shape())
 
     def expand(self, batch_shape):
         return self.base.expand(batch_shape)

@@ -10,6 +10,8 @@ from .. import constraints
 from .base import Distribution, as_param, broadcast_shape
 from .continuous import _HALF_LOG_2PI, _LOG_2, _dtype, _full
 
+_sg = ad.stop_gradient  # a value without derivative: numpy, or per row under vmap
+
 __all__ = ["Beta", "Uniform", "TruncatedNormal"]
 
 
@@ -43,12 +45,12 @@ class Beta(Distribution):
 
     @property
     def mean(self):
-        a, b = getval(self.concentration1), getval(self.concentration0)
+        a, b = _sg(self.concentration1), _sg(self.concentration0)
         return _full(a / (a + b), self.batch_shape)
 
     @property
     def variance(self):
-        a, b = getval(self.concentration1), getval(self.concentration0)
+        a, b = _sg(self.concentration1), _sg(self.concentration0)
         return _full(a * b / ((a + b) ** 2 * (a + b + 1.0)), self.batch_shape)
 
 
@@ -78,17 +80,17 @@ class Uniform(Distribution):
 
     @property
     def mean(self):
-        return _full(0.5 * (getval(self.low) + getval(self.high)), self.batch_shape)
+        return _full(0.5 * (_sg(self.low) + _sg(self.high)), self.batch_shape)
 
     @property
     def variance(self):
-        return _full((getval(self.high) - getval(self.low)) ** 2 / 12.0, self.batch_shape)
+        return _full((_sg(self.high) - _sg(self.low)) ** 2 / 12.0, self.batch_shape)
 
 
 def _log1mexp(d):
     """log(1 - e^d) for d < 0: log(-expm1(d)) near 0, log1p(-e^d) further out (Maechler,
     Accurately computing log(1 - exp(-|a|)), 2012). Both branches are finite for d < 0."""
-    near = np.asarray(getval(d)) > -_LOG_2
+    near = _sg(d) > -_LOG_2
     if near.all():
         return ad.log(-ad.expm1(d))
     if not near.any():
@@ -99,7 +101,7 @@ def _log1mexp(d):
 def _log_ndtr_diff(a, b):
     """log(Phi(b) - Phi(a)) for a < b, stable in both tails: where a + b > 0 the interval is
     reflected, Phi(b) - Phi(a) = Phi(-a) - Phi(-b), so log_ndtr works in its accurate left tail."""
-    flip = np.asarray(getval(a)) > -np.asarray(getval(b))
+    flip = _sg(a) > -_sg(b)
     if flip.all():
         a, b = -b, -a
     elif flip.any():
@@ -155,9 +157,9 @@ class TruncatedNormal(Distribution):
 
     def _bounds(self):
         """Standardised bounds a, b as numpy arrays (-inf, +inf where missing)."""
-        loc, scale = getval(self.loc), getval(self.scale)
-        a = -np.inf if self.low is None else (getval(self.low) - loc) / scale
-        b = np.inf if self.high is None else (getval(self.high) - loc) / scale
+        loc, scale = _sg(self.loc), _sg(self.scale)
+        a = -np.inf if self.low is None else (_sg(self.low) - loc) / scale
+        b = np.inf if self.high is None else (_sg(self.high) - loc) / scale
         return np.asarray(a), np.asarray(b)
 
     def sample(self, rng, sample_shape=()):
@@ -175,7 +177,7 @@ class TruncatedNormal(Distribution):
     def _standard_moments(self):
         """(E z, Var z) of the standardised truncated normal, from phi(a)/Z and phi(b)/Z."""
         a, b = self._bounds()
-        log_z = np.asarray(getval(self._log_normalizer()))
+        log_z = _sg((self._log_normalizer()))
         pa = np.exp(-0.5 * a * a - _HALF_LOG_2PI - log_z)
         pb = np.exp(-0.5 * b * b - _HALF_LOG_2PI - log_z)
         apa = np.where(np.isfinite(a), a, 0.0) * pa  # a phi(a) -> 0 as a -> -inf
@@ -186,20 +188,20 @@ class TruncatedNormal(Distribution):
     @property
     def mean(self):
         m, _ = self._standard_moments()
-        mean = getval(self.loc) + getval(self.scale) * m
+        mean = _sg(self.loc) + _sg(self.scale) * m
         return _full(mean.astype(self._dtype), self.batch_shape)
 
     @property
     def variance(self):
         _, v = self._standard_moments()
-        return _full((getval(self.scale) ** 2 * v).astype(self._dtype), self.batch_shape)
+        return _full((_sg(self.scale) ** 2 * v).astype(self._dtype), self.batch_shape)
 
     def _support_point(self, v):
-        loc, scale = getval(self.loc), getval(self.scale)
+        loc, scale = _sg(self.loc), _sg(self.scale)
         if self.low is None:
-            p = loc if self.high is None else np.minimum(loc, getval(self.high) - scale)
+            p = loc if self.high is None else np.minimum(loc, _sg(self.high) - scale)
         elif self.high is None:
-            p = np.maximum(loc, getval(self.low) + scale)
+            p = np.maximum(loc, _sg(self.low) + scale)
         else:
-            p = 0.5 * (getval(self.low) + getval(self.high))
+            p = 0.5 * (_sg(self.low) + _sg(self.high))
         return np.broadcast_to(p, np.broadcast_shapes(v.shape, self.batch_shape))

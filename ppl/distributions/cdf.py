@@ -15,7 +15,6 @@ import math
 import numpy as np
 
 import autodiff as ad
-from autodiff import getval
 
 from . import bounded as B
 from . import continuous as C
@@ -34,9 +33,9 @@ def register(cls, cdf=None, log_cdf=None, icdf=None):
 def on_support(x, lo, hi, f, below, above, strict=False):
     """f(x) where lo <= x <= hi (lo < x with strict), `below` / `above` outside and NaN at NaN.
     f is evaluated at a point inside where x is outside, so no NaN reaches the gradient."""
-    v = np.asarray(getval(x), dtype=float)
-    lo_v = -np.inf if lo is None else np.asarray(getval(lo))
-    hi_v = np.inf if hi is None else np.asarray(getval(hi))
+    v = ad.stop_gradient(x)  # under vmap each row's own values, boxed
+    lo_v = -np.inf if lo is None else ad.stop_gradient(lo)
+    hi_v = np.inf if hi is None else ad.stop_gradient(hi)
     with np.errstate(invalid="ignore"):
         low = v <= lo_v if strict else v < lo_v
         high = v > hi_v
@@ -80,14 +79,14 @@ register(C.Logistic,
 
 def _laplace_log_cdf(d, x):
     z = _z(d, x)
-    neg = np.asarray(getval(z)) < 0
+    neg = ad.stop_gradient(z) < 0
     zl, zr = ad.where(neg, z, 0.0), ad.where(neg, 0.0, z)  # each branch at a safe point
     return ad.where(neg, zl - _LOG_2, ad.log1p(-0.5 * ad.exp(-zr)))
 
 
 def _laplace_icdf(d, q):
     s = q - 0.5
-    sign = np.sign(getval(s))
+    sign = ad.sign(s)
     return d.loc - d.scale * sign * ad.log1p(-2.0 * ad.abs(s))
 
 
@@ -103,8 +102,8 @@ def _t_tail(df, z):
 def _t_cdf(df, z):
     # Near z = 0 the betainc form's derivative is 0 * inf (its x = 1 end): there the cdf is
     # 1/2 + t_pdf(0) z, exact to rounding for |z| < 1e-8 (the next term is O(z^3)).
-    zv = np.asarray(getval(z))
-    small = np.abs(zv) < 1e-8
+    zv = ad.stop_gradient(z)
+    small = ad.abs(zv) < 1e-8
     z_safe = ad.where(small, 1.0, z)
     tail = _t_tail(df, z_safe)
     pdf0 = ad.exp(ad.gammaln(0.5 * (df + 1.0)) - ad.gammaln(0.5 * df)) / ad.sqrt(np.pi * df)
@@ -114,7 +113,7 @@ def _t_cdf(df, z):
 def _t_abs_quantile(df, p):
     """|t| with P(|T| > |t|) = p: from y = z^2/(df + z^2) for p near 1 (small |t|), from
     x = df/(df + z^2) otherwise; each form keeps its small quantity without cancellation."""
-    near = np.asarray(getval(p)) > 0.5
+    near = ad.stop_gradient(p) > 0.5
     pn, pf = ad.where(near, p, 0.75), ad.where(near, 0.25, p)
     y = ad.betaincinv(0.5, 0.5 * df, 1.0 - pn)
     x = ad.betaincinv(0.5 * df, 0.5, pf)
@@ -122,7 +121,7 @@ def _t_abs_quantile(df, p):
 
 
 def _t_icdf(d, q):
-    lower = np.asarray(getval(q)) < 0.5
+    lower = ad.stop_gradient(q) < 0.5
     p = ad.where(lower, 2.0 * q, 2.0 * (1.0 - q))  # P(|T| > |t|)
     t = _t_abs_quantile(d.df, p)
     return d.loc + d.scale * ad.where(lower, -t, t)
@@ -165,7 +164,7 @@ def _truncnorm_icdf(d, q):
     elif b is None:  # reflected: Phi(-x) = (1 - q) Phi(-a)
         z = -ad.ndtri((1.0 - q) * ad.ndtr(-a))
     else:
-        flip = np.asarray(getval(a)) > -np.asarray(getval(b))
+        flip = ad.stop_gradient(a) > -ad.stop_gradient(b)
         lo, hi = ad.where(flip, -b, a), ad.where(flip, -a, b)
         u = ad.where(flip, 1.0 - q, q)
         plo, phi = ad.ndtr(lo), ad.ndtr(hi)

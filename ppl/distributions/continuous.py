@@ -16,6 +16,8 @@ from .. import constraints
 from .base import Distribution, as_param, broadcast_shape
 from .kernels import normal_log_prob
 
+_sg = ad.stop_gradient  # a value without derivative: numpy, or per row under vmap
+
 __all__ = ["Normal", "Cauchy", "StudentT", "Laplace", "Logistic"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -24,8 +26,10 @@ _LOG_2 = math.log(2.0)
 
 
 def _full(x, shape):
-    """A numpy array of `shape` from a number, array or Tensor (mean, variance)."""
-    return np.broadcast_to(np.asarray(getval(x)), shape)
+    """A numpy array of `shape` from a number, array or Tensor (mean, variance); under vmap a
+    box of the batch traces (each row's own)."""
+    v = _sg(x)
+    return ad.broadcast_to(v, shape) if isinstance(v, ad.Tensor) else np.broadcast_to(v, shape)
 
 
 def _dtype(*params):
@@ -64,11 +68,11 @@ class Normal(Distribution):
 
     @property
     def mean(self):
-        return np.broadcast_to(getval(self.loc), self.batch_shape)
+        return np.broadcast_to(_sg(self.loc), self.batch_shape)
 
     @property
     def variance(self):
-        return np.broadcast_to(getval(self.scale) ** 2, self.batch_shape)
+        return np.broadcast_to(_sg(self.scale) ** 2, self.batch_shape)
 
 
 class Cauchy(Distribution):
@@ -102,7 +106,7 @@ class Cauchy(Distribution):
         return np.full(self.batch_shape, np.nan, _dtype(self.loc, self.scale))
 
     def _support_point(self, v):
-        return np.broadcast_to(getval(self.loc), np.broadcast_shapes(v.shape, self.batch_shape))
+        return np.broadcast_to(_sg(self.loc), np.broadcast_shapes(v.shape, self.batch_shape))
 
 
 class StudentT(Distribution):
@@ -134,18 +138,18 @@ class StudentT(Distribution):
 
     @property
     def mean(self):  # nan for df <= 1, as NumPyro
-        df = getval(self.df)
-        return _full(np.where(df > 1.0, getval(self.loc), np.nan), self.batch_shape)
+        df = _sg(self.df)
+        return _full(np.where(df > 1.0, _sg(self.loc), np.nan), self.batch_shape)
 
     @property
     def variance(self):  # inf for 1 < df <= 2, nan for df <= 1, as NumPyro
-        df, scale = getval(self.df), getval(self.scale)
+        df, scale = _sg(self.df), _sg(self.scale)
         with np.errstate(divide="ignore", invalid="ignore"):
             var = np.where(df > 2.0, scale ** 2 * df / (df - 2.0), np.inf)
         return _full(np.where(df > 1.0, var, np.nan), self.batch_shape)
 
     def _support_point(self, v):
-        return np.broadcast_to(getval(self.loc), np.broadcast_shapes(v.shape, self.batch_shape))
+        return np.broadcast_to(_sg(self.loc), np.broadcast_shapes(v.shape, self.batch_shape))
 
 
 class Laplace(Distribution):
@@ -175,7 +179,7 @@ class Laplace(Distribution):
 
     @property
     def variance(self):
-        return _full(2.0 * getval(self.scale) ** 2, self.batch_shape)
+        return _full(2.0 * _sg(self.scale) ** 2, self.batch_shape)
 
 
 class Logistic(Distribution):
@@ -206,4 +210,4 @@ class Logistic(Distribution):
 
     @property
     def variance(self):
-        return _full(getval(self.scale) ** 2 * (math.pi ** 2 / 3.0), self.batch_shape)
+        return _full(_sg(self.scale) ** 2 * (math.pi ** 2 / 3.0), self.batch_shape)

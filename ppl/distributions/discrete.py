@@ -9,11 +9,13 @@ the one given, in the stable form for logits (x l - softplus(l)). Draws are int6
 import numpy as np
 
 import autodiff as ad
-from autodiff import Tensor, getval
+from autodiff import Tensor, getval, shape_of
 
 from .. import constraints
 from .base import Distribution, as_param
 from .kernels import bernoulli_logits_log_prob
+
+_sg = ad.stop_gradient  # a value without derivative: numpy, or per row under vmap
 
 __all__ = ["Bernoulli", "Binomial", "Poisson", "NegativeBinomial", "Categorical", "Geometric"]
 
@@ -24,11 +26,12 @@ _BIG = 1e6
 
 
 def _shape(x):
-    return np.shape(getval(x))
+    return shape_of(x)
 
 
 def _full(x, shape):
-    return np.broadcast_to(np.asarray(getval(x)), shape)
+    v = _sg(x)  # under vmap each row's own value, boxed
+    return ad.broadcast_to(v, shape) if isinstance(v, Tensor) else np.broadcast_to(v, shape)
 
 
 def _data(value, *params):
@@ -115,7 +118,7 @@ class Bernoulli(_ProbsLogits):
 
     @property
     def variance(self):
-        p = getval(self.probs)
+        p = _sg(self.probs)
         return _full(p * (1.0 - p), self.batch_shape)
 
 
@@ -155,12 +158,12 @@ class Binomial(_ProbsLogits):
 
     @property
     def mean(self):
-        return _full(getval(self.total_count) * getval(self.probs), self.batch_shape)
+        return _full(_sg(self.total_count) * _sg(self.probs), self.batch_shape)
 
     @property
     def variance(self):
-        p = getval(self.probs)
-        return _full(getval(self.total_count) * p * (1.0 - p), self.batch_shape)
+        p = _sg(self.probs)
+        return _full(_sg(self.total_count) * p * (1.0 - p), self.batch_shape)
 
 
 class Poisson(Distribution):
@@ -271,8 +274,8 @@ class NegativeBinomial(Distribution):
 
     @property
     def variance(self):
-        mu = getval(self._mean)
-        return _full(mu + mu * mu / getval(self.concentration), self.batch_shape)
+        mu = _sg(self._mean)
+        return _full(mu + mu * mu / _sg(self.concentration), self.batch_shape)
 
 
 class Categorical(_ProbsLogits):
@@ -305,6 +308,10 @@ class Categorical(_ProbsLogits):
 
     def log_prob(self, value):
         def lp(k):
+            if isinstance(_sg(k), Tensor):
+                raise TypeError(f"{type(self).__name__}.log_prob: a category that differs "
+                                f"per row under vmap (it would index with the whole stack): "
+                                f"loop over the rows")
             k = np.asarray(getval(k)).astype(np.intp)
             # with probs, pick then take the log: log of every probability would put 0 * inf
             # = nan into the gradient of a category of probability 0 that no value takes
@@ -323,12 +330,12 @@ class Categorical(_ProbsLogits):
     @property
     def mean(self):
         """The mean of the label k (sum_k k p_k; NumPyro gives nan)."""
-        p = np.asarray(getval(self.probs))
+        p = _sg((self.probs))
         return np.asarray(p @ np.arange(self.num_categories, dtype=p.dtype))
 
     @property
     def variance(self):
-        p = np.asarray(getval(self.probs))
+        p = _sg((self.probs))
         k = np.arange(self.num_categories, dtype=p.dtype)
         return np.asarray(p @ (k * k) - (p @ k) ** 2)
 
@@ -361,11 +368,11 @@ class Geometric(_ProbsLogits):
 
     @property
     def mean(self):
-        p = getval(self.probs)
+        p = _sg(self.probs)
         return _full((1.0 - p) / p, self.batch_shape)
 
     @property
     def variance(self):
-        p = getval(self.probs)
+        p = _sg(self.probs)
         return _full((1.0 - p) / (p * p), self.batch_shape)
 

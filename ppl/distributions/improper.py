@@ -7,7 +7,7 @@ initialises them in unconstrained space (Stan's uniform(-2, 2)).
 """
 import numpy as np
 
-from autodiff import getval
+import autodiff as ad
 
 from .. import constraints
 from .base import Distribution
@@ -47,12 +47,15 @@ class ImproperUniform(Distribution):
     def log_prob(self, value):
         """0 where value is in the support, -inf elsewhere, as a numpy array of shape
         sample_shape + batch_shape (a constant: no gradient to carry)."""
-        v = np.asarray(getval(value))
+        v = ad.stop_gradient(value)  # under vmap each draw's own, boxed
         ok = self.support.check(v)
         shape = np.broadcast_shapes(ok.shape, self.batch_shape)
         dtype = v.dtype if np.issubdtype(v.dtype, np.floating) else np.float64
-        lp = np.where(ok, dtype.type(0.0), dtype.type(-np.inf))
-        return lp if lp.shape == shape else np.array(np.broadcast_to(lp, shape))
+        lp = ad.where(ok, dtype.type(0.0), dtype.type(-np.inf))
+        if lp.shape == shape:
+            return lp
+        return ad.broadcast_to(lp, shape) if isinstance(lp, ad.Tensor) \
+            else np.array(np.broadcast_to(lp, shape))
 
     @property
     def mean(self):

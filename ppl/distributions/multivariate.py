@@ -11,10 +11,12 @@ import numpy as np
 from scipy import special as sp
 
 import autodiff as ad
-from autodiff import getval
+from autodiff import getval, shape_of
 
 from .. import constraints
 from .base import Distribution, as_param
+
+_sg = ad.stop_gradient  # a value without derivative: numpy, or per row under vmap
 
 __all__ = ["MultivariateNormal", "MultivariateStudentT", "Dirichlet", "LKJCholesky"]
 
@@ -24,7 +26,7 @@ _LOG_PI = math.log(math.pi)
 
 
 def _shape(x):
-    return np.shape(getval(x))
+    return shape_of(x)
 
 
 def _diag(m, start=0):
@@ -96,18 +98,23 @@ def _cholesky(to_cov, m):
         return ad.cholesky(to_cov(m))
     except np.linalg.LinAlgError:
         pass
-    v = np.asarray(getval(m))
+    bad = ad.value_op(_not_pd, m, inverse=to_cov is ad.inv)  # per draw under vmap
+    eye = np.eye(shape_of(m)[-1], dtype=np.result_type(getval(m)))
+    L = ad.cholesky(to_cov(ad.where(bad, eye, m)))
+    return ad.where(bad, np.nan, L)
+
+
+def _not_pd(v, inverse):
+    """Which matrices of the stack v (or their inverses) have no Cholesky factor: shape
+    v.shape[:-2] + (1, 1)."""
     flat = v.reshape((-1,) + v.shape[-2:])
     bad = np.zeros(len(flat), bool)
     for i, a in enumerate(flat):
         try:
-            np.linalg.cholesky(np.linalg.inv(a) if to_cov is ad.inv else a)
+            np.linalg.cholesky(np.linalg.inv(a) if inverse else a)
         except np.linalg.LinAlgError:
             bad[i] = True
-    bad = bad.reshape(v.shape[:-2] + (1, 1))
-    eye = np.eye(v.shape[-1], dtype=v.dtype)
-    L = ad.cholesky(to_cov(ad.where(bad, eye, m)))
-    return ad.where(bad, np.nan, L)
+    return bad.reshape(v.shape[:-2] + (1, 1))
 
 
 _MATRIX_CONSTRAINT = {"covariance_matrix": constraints.positive_definite,
@@ -157,7 +164,7 @@ class _Gaussian(Distribution):
         return np.einsum("...ij,...j->...i", np.asarray(getval(self.scale_tril)), eps)
 
     def _var_diag(self):
-        L = np.asarray(getval(self.scale_tril))
+        L = _sg((self.scale_tril))
         return np.broadcast_to(np.sum(L * L, axis=-1), self.shape())
 
 
@@ -193,7 +200,7 @@ class MultivariateNormal(_Gaussian):
 
     @property
     def mean(self):
-        return np.broadcast_to(np.asarray(getval(self.loc)), self.shape())
+        return np.broadcast_to(_sg((self.loc)), self.shape())
 
     @property
     def variance(self):
@@ -236,12 +243,12 @@ class MultivariateStudentT(_Gaussian):
 
     @property
     def mean(self):  # nan for df <= 1, as NumPyro
-        df = np.asarray(getval(self.df))[..., None]
-        return np.broadcast_to(np.where(df > 1.0, getval(self.loc), np.nan), self.shape())
+        df = _sg((self.df))[..., None]
+        return np.broadcast_to(np.where(df > 1.0, _sg(self.loc), np.nan), self.shape())
 
     @property
     def variance(self):  # inf for 1 < df <= 2, nan for df <= 1, as NumPyro
-        df = np.asarray(getval(self.df))[..., None]
+        df = _sg((self.df))[..., None]
         with np.errstate(divide="ignore", invalid="ignore"):
             v = np.where(df > 2.0, self._var_diag() * df / (df - 2.0), np.inf)
         return np.broadcast_to(np.where(df > 1.0, v, np.nan), self.shape())
@@ -286,12 +293,12 @@ class Dirichlet(Distribution):
 
     @property
     def mean(self):
-        a = np.asarray(getval(self.concentration))
+        a = _sg((self.concentration))
         return a / a.sum(axis=-1, keepdims=True)
 
     @property
     def variance(self):
-        a = np.asarray(getval(self.concentration))
+        a = _sg((self.concentration))
         a0 = a.sum(axis=-1, keepdims=True)
         return a * (a0 - a) / (a0 * a0 * (a0 + 1.0))
 
@@ -353,7 +360,7 @@ class LKJCholesky(Distribution):
     def _row_beta(self):
         """The Beta parameters (a_i, b_i) of y_i = 1 - L_ii^2, rows i = 1, ..., D-1."""
         i = np.arange(1.0, self.dim)
-        eta = np.asarray(getval(self.concentration))[..., None]
+        eta = _sg((self.concentration))[..., None]
         return 0.5 * i, eta + 0.5 * (self.dim - 1.0 - i)
 
     def log_prob(self, value):

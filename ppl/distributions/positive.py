@@ -18,6 +18,8 @@ from .base import Distribution, as_param, broadcast_shape
 from .kernels import normal_log_prob
 from .continuous import _HALF_LOG_2PI, _LOG_2, _dtype, _full, _student_t_log_prob
 
+_sg = ad.stop_gradient  # a value without derivative: numpy, or per row under vmap
+
 __all__ = ["HalfNormal", "HalfCauchy", "HalfStudentT", "LogNormal", "Exponential", "Gamma",
            "InverseGamma", "Weibull", "ChiSquared"]
 
@@ -26,14 +28,14 @@ _LOG_2_OVER_PI = math.log(2.0 / math.pi)
 
 def _c_log(c, x):
     """c log x, and 0 where c == 0 and x == 0 (xlogy only when x has a 0: it costs ~5 logs)."""
-    if (np.asarray(getval(x)) == 0).any():
+    if (_sg(x) == 0).any():  # under vmap: in any row
         return ad.xlogy(c, x)
     return c * ad.log(x)
 
 
 def _broadcast_point(p, v, batch_shape):
     """p broadcast against the value and the batch (an interior point for `_mask`)."""
-    return np.broadcast_to(np.asarray(p), np.broadcast_shapes(v.shape, batch_shape))
+    return np.broadcast_to(p, np.broadcast_shapes(v.shape, batch_shape))  # a Tensor: ad's
 
 
 class HalfNormal(Distribution):
@@ -58,11 +60,11 @@ class HalfNormal(Distribution):
 
     @property
     def mean(self):
-        return _full(getval(self.scale) * math.sqrt(2.0 / math.pi), self.batch_shape)
+        return _full(_sg(self.scale) * math.sqrt(2.0 / math.pi), self.batch_shape)
 
     @property
     def variance(self):
-        return _full(getval(self.scale) ** 2 * (1.0 - 2.0 / math.pi), self.batch_shape)
+        return _full(_sg(self.scale) ** 2 * (1.0 - 2.0 / math.pi), self.batch_shape)
 
 
 class HalfCauchy(Distribution):
@@ -96,7 +98,7 @@ class HalfCauchy(Distribution):
         return np.full(self.batch_shape, np.inf, _dtype(self.scale))
 
     def _support_point(self, v):
-        return _broadcast_point(getval(self.scale), v, self.batch_shape)
+        return _broadcast_point(_sg(self.scale), v, self.batch_shape)
 
 
 class HalfStudentT(Distribution):
@@ -124,20 +126,20 @@ class HalfStudentT(Distribution):
 
     @property
     def mean(self):  # 2 scale sqrt(df) / (B(df/2, 1/2) (df - 1)); inf for df <= 1
-        df, scale = getval(self.df), getval(self.scale)
+        df, scale = _sg(self.df), _sg(self.scale)
         with np.errstate(divide="ignore", invalid="ignore"):
             m = 2.0 * scale * np.sqrt(df) * np.exp(-sp.betaln(0.5 * df, 0.5)) / (df - 1.0)
         return _full(np.where(df > 1.0, m, np.inf).astype(_dtype(df, scale)), self.batch_shape)
 
     @property
     def variance(self):  # E x^2 = scale^2 df / (df - 2); inf for df <= 2
-        df, scale = getval(self.df), getval(self.scale)
+        df, scale = _sg(self.df), _sg(self.scale)
         with np.errstate(divide="ignore", invalid="ignore"):
             v = scale ** 2 * df / (df - 2.0) - self.mean ** 2
         return _full(np.where(df > 2.0, v, np.inf), self.batch_shape)
 
     def _support_point(self, v):
-        return _broadcast_point(getval(self.scale), v, self.batch_shape)
+        return _broadcast_point(_sg(self.scale), v, self.batch_shape)
 
 
 class LogNormal(Distribution):
@@ -167,15 +169,15 @@ class LogNormal(Distribution):
 
     @property
     def mean(self):
-        return _full(np.exp(getval(self.loc) + 0.5 * getval(self.scale) ** 2), self.batch_shape)
+        return _full(np.exp(_sg(self.loc) + 0.5 * _sg(self.scale) ** 2), self.batch_shape)
 
     @property
     def variance(self):
-        s2 = getval(self.scale) ** 2
-        return _full(np.expm1(s2) * np.exp(2.0 * getval(self.loc) + s2), self.batch_shape)
+        s2 = _sg(self.scale) ** 2
+        return _full(np.expm1(s2) * np.exp(2.0 * _sg(self.loc) + s2), self.batch_shape)
 
     def _support_point(self, v):  # the median: the mean overflows for a large scale
-        return _broadcast_point(np.exp(getval(self.loc)), v, self.batch_shape)
+        return _broadcast_point(np.exp(_sg(self.loc)), v, self.batch_shape)
 
 
 class Exponential(Distribution):
@@ -199,11 +201,11 @@ class Exponential(Distribution):
 
     @property
     def mean(self):
-        return _full(1.0 / getval(self.rate), self.batch_shape)
+        return _full(1.0 / _sg(self.rate), self.batch_shape)
 
     @property
     def variance(self):
-        return _full(getval(self.rate) ** -2.0, self.batch_shape)
+        return _full(_sg(self.rate) ** -2.0, self.batch_shape)
 
 
 class Gamma(Distribution):
@@ -235,11 +237,11 @@ class Gamma(Distribution):
 
     @property
     def mean(self):
-        return _full(getval(self.concentration) / getval(self.rate), self.batch_shape)
+        return _full(_sg(self.concentration) / _sg(self.rate), self.batch_shape)
 
     @property
     def variance(self):
-        return _full(getval(self.concentration) / getval(self.rate) ** 2, self.batch_shape)
+        return _full(_sg(self.concentration) / _sg(self.rate) ** 2, self.batch_shape)
 
 
 class InverseGamma(Distribution):
@@ -272,19 +274,19 @@ class InverseGamma(Distribution):
 
     @property
     def mean(self):  # inf for concentration <= 1, as NumPyro
-        a, b = getval(self.concentration), getval(self.rate)
+        a, b = _sg(self.concentration), _sg(self.rate)
         with np.errstate(divide="ignore", invalid="ignore"):
             return _full(np.where(a > 1.0, b / (a - 1.0), np.inf), self.batch_shape)
 
     @property
     def variance(self):  # inf for concentration <= 2
-        a, b = getval(self.concentration), getval(self.rate)
+        a, b = _sg(self.concentration), _sg(self.rate)
         with np.errstate(divide="ignore", invalid="ignore"):
             v = b ** 2 / ((a - 1.0) ** 2 * (a - 2.0))
         return _full(np.where(a > 2.0, v, np.inf), self.batch_shape)
 
     def _support_point(self, v):  # the mode: the mean is inf for concentration <= 1
-        return _broadcast_point(getval(self.rate) / (getval(self.concentration) + 1.0), v,
+        return _broadcast_point(_sg(self.rate) / (_sg(self.concentration) + 1.0), v,
                                 self.batch_shape)
 
 
@@ -314,7 +316,7 @@ class Weibull(Distribution):
 
         def lp(x):
             z = x / self.scale
-            zero = np.asarray(getval(x)) == 0
+            zero = _sg(x) == 0
             if zero.any():  # z^k = 0 at 0 (exp(k log 0) gives 0 * inf in d/dk)
                 zk = ad.where(zero, 0.0, ad.exp(k * ad.log(ad.where(zero, 1.0, z))))
                 return ad.xlogy(k - 1.0, z) - zk + ad.log(k / self.scale)
@@ -324,17 +326,17 @@ class Weibull(Distribution):
 
     @property
     def mean(self):
-        k = getval(self.concentration)
-        return _full(getval(self.scale) * np.exp(sp.gammaln(1.0 + 1.0 / k)), self.batch_shape)
+        k = _sg(self.concentration)
+        return _full(_sg(self.scale) * np.exp(sp.gammaln(1.0 + 1.0 / k)), self.batch_shape)
 
     @property
     def variance(self):
-        k = getval(self.concentration)
+        k = _sg(self.concentration)
         g1, g2 = np.exp(sp.gammaln(1.0 + 1.0 / k)), np.exp(sp.gammaln(1.0 + 2.0 / k))
-        return _full(getval(self.scale) ** 2 * (g2 - g1 * g1), self.batch_shape)
+        return _full(_sg(self.scale) ** 2 * (g2 - g1 * g1), self.batch_shape)
 
     def _support_point(self, v):  # the mean overflows for a small concentration
-        return _broadcast_point(getval(self.scale), v, self.batch_shape)
+        return _broadcast_point(_sg(self.scale), v, self.batch_shape)
 
 
 class ChiSquared(Distribution):
@@ -368,4 +370,4 @@ class ChiSquared(Distribution):
 
     @property
     def variance(self):
-        return _full(2.0 * getval(self.df), self.batch_shape)
+        return _full(2.0 * _sg(self.df), self.batch_shape)

@@ -16,7 +16,7 @@ flow to x and to Tensor parameters (bounds that depend on other parameters).
 import numpy as np
 
 import autodiff as ad
-from autodiff import Tensor, getval
+from autodiff import Tensor, getval, shape_of
 
 from .. import constraints
 
@@ -26,7 +26,7 @@ __all__ = ["Transform", "ComposeTransform", "IndependentTransform", "ConstraintR
 
 # ---- helpers shared by the transform modules ---------------------------------------------------
 def _shape(x):
-    return np.shape(getval(x))
+    return shape_of(x)
 
 
 def _dtype(x):

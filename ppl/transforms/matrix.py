@@ -12,7 +12,6 @@ import math
 import numpy as np
 
 import autodiff as ad
-from autodiff import getval
 
 from .. import constraints
 from .base import ComposeTransform, Transform, _dtype, _shape, biject_to
@@ -98,7 +97,8 @@ class CorrCholeskyTransform(Transform):
         v, r0, r1 = y[..., rows, cols], rest[..., rows, cols], rest[..., rows, cols + 1]
         z = v / ad.sqrt(r0)
         # atanh(z) = log1p(z) - 1/2 log(1 - z^2), 1 - z^2 = r1 / r0; by odd symmetry on |z|
-        s = np.where(np.asarray(getval(v)) >= 0, 1.0, -1.0).astype(_dtype(y))
+        s = ad.where(ad.stop_gradient(v) >= 0, 1.0, -1.0)
+        s = s.astype(_dtype(y)) if s.dtype != _dtype(y) else s
         with np.errstate(divide="ignore"):
             return s * (ad.log1p(s * z) + 0.5 * (ad.log(r0) - ad.log(r1)))
 

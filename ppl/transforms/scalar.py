@@ -171,7 +171,7 @@ class IntervalTransform(Transform):
     def forward(self, x):
         lo, hi = _param(self.lower, x), _param(self.upper, x)
         width = hi - lo
-        return ad.where(np.asarray(getval(x)) > 0, hi - width * ad.sigmoid(-x),
+        return ad.where(ad.stop_gradient(x) > 0, hi - width * ad.sigmoid(-x),
                         lo + width * ad.sigmoid(x))
 
     def inverse(self, y):

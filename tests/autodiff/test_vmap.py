@@ -1,9 +1,11 @@
 """vmap against a Python loop over the batch, for every op in the gradient tables (helpers.py,
 test_linalg_special.py): each argument mapped or not, and at order 2 under composition
 (vmap(grad), grad of the sum of a vmap, vmap(hessian), vmap(vmap), vmap(jvp)). Ops whose
-derivative rules read values (kinks, ties, masks) are batched at order 1 only: under vmap
-their rules see the whole stack (batching.py says so)."""
+forward or derivative rules read values (kinks, ties, masks, sort orders) read them through
+`value_op` / `stop_gradient`, per row, so every row is checked at both orders."""
+import importlib
 import itertools
+import pkgutil
 
 import numpy as np
 import pytest
@@ -15,9 +17,6 @@ from . import test_linalg_special as tls
 from .helpers import BINARY, PRODUCTS, REDUCTIONS, SHAPE_OPS, UNARY, rng_for, sample, val
 
 B = 3
-# rows whose forward or derivative reads a value (getval): order 1 only, or not at all
-READS_VALUE_FORWARD = {"relu", "clip", "where"}
-READS_VALUE_RULE = {"absolute", "maximum", "minimum", "max", "min", "prod", "xlogy", "xlog1py"}
 
 
 def stacked(rng, shp, domain, mapped):
@@ -34,43 +33,38 @@ def check_vmap(f, args, mapped, rtol=1e-12):
     np.testing.assert_allclose(val(got), loop(f, args, mapped), rtol=rtol, atol=1e-12)
 
 
-def check_vmap_grad(f, args, mapped, rtol=1e-9):
-    """vmap(grad) and grad(sum(vmap)) against a loop of grads (first argument mapped)."""
+def check_vmap_grad(f, args, mapped, rtol=1e-9, argnum=0):
+    """vmap(grad) and grad(sum(vmap)) against a loop of grads, in argument `argnum` (when it is
+    mapped, for the second)."""
     def g(*a):
         return ad.sum(f(*a))
     axes = tuple(0 if m else None for m in mapped)
-    got = ad.vmap(ad.grad(g), in_axes=axes)(*args)
-    np.testing.assert_allclose(val(got), loop(ad.grad(g), args, mapped), rtol=rtol, atol=1e-12)
-    if mapped[0]:
-        total = ad.grad(lambda x: ad.sum(ad.vmap(g, in_axes=axes)(x, *args[1:])))(args[0])
-        np.testing.assert_allclose(val(total), loop(ad.grad(g), args, mapped), rtol=rtol,
-                                   atol=1e-12)
+    dg = ad.grad(g, argnum)
+    got = ad.vmap(dg, in_axes=axes)(*args)
+    np.testing.assert_allclose(val(got), loop(dg, args, mapped), rtol=rtol, atol=1e-12)
+    if mapped[argnum]:
+        def total(x):
+            return ad.sum(ad.vmap(g, in_axes=axes)(*args[:argnum], x, *args[argnum + 1:]))
+        np.testing.assert_allclose(val(ad.grad(total)(args[argnum])), loop(dg, args, mapped),
+                                   rtol=rtol, atol=1e-12)
 
 
 @pytest.mark.parametrize("shp", [(), (2, 3)], ids=str)
 @pytest.mark.parametrize("op,f,ref,domain", UNARY, ids=[r[0] for r in UNARY])
 def test_unary(op, f, ref, domain, shp):
     x = stacked(rng_for(op, shp, "vmap"), shp, domain, True)
-    if op in READS_VALUE_FORWARD:
-        return  # a mask from getval(x) has the stack's shape: not batchable (module docstring)
     check_vmap(f, (x,), (True,))
-    # ad.power(x, x): its d/dy reads x (the log 0 guard)
-    x_to_x = "power" in getattr(getattr(f, "__code__", None), "co_names", ())
-    if op not in READS_VALUE_RULE and not x_to_x:
-        check_vmap_grad(f, (x,), (True,))
+    check_vmap_grad(f, (x,), (True,))
 
 
 @pytest.mark.parametrize("mapped", [(True, True), (True, False), (False, True)], ids=str)
 @pytest.mark.parametrize("shapes", [((), ()), ((2, 3), (3,)), ((3,), (2, 3))], ids=str)
 @pytest.mark.parametrize("op,f,ref,dx,dy", BINARY, ids=[r[0] for r in BINARY])
 def test_binary(op, f, ref, dx, dy, shapes, mapped):
-    if op == "where":
-        return
     rng = rng_for(op, shapes, mapped, "vmap")
     args = (stacked(rng, shapes[0], dx, mapped[0]), stacked(rng, shapes[1], dy, mapped[1]))
     check_vmap(f, args, mapped)
-    if op not in READS_VALUE_RULE and op != "power":
-        check_vmap_grad(f, args, mapped)
+    check_vmap_grad(f, args, mapped)
 
 
 @pytest.mark.parametrize("keepdims", [False, True])
@@ -79,8 +73,7 @@ def test_binary(op, f, ref, dx, dy, shapes, mapped):
 def test_reductions(op, f, ref, domain, axis, keepdims):
     x = stacked(rng_for(op, axis, keepdims, "vmap"), (2, 3), domain, True)
     check_vmap(lambda x: f(x, axis, keepdims), (x,), (True,))
-    if op not in READS_VALUE_RULE:
-        check_vmap_grad(lambda x: f(x, axis, keepdims), (x,), (True,))
+    check_vmap_grad(lambda x: f(x, axis, keepdims), (x,), (True,))
 
 
 @pytest.mark.parametrize("op,f,ref,shapes", SHAPE_OPS + PRODUCTS,
@@ -120,12 +113,40 @@ LINALG = [  # (op, f, shapes, domain), the matrices made positive definite insid
 def test_linalg_and_special(op, f, shapes):
     rng = rng_for(op, shapes, "vmap")
     domain = (0.5, 3) if op in {r[0] for r in tls.UNARY + tls.BINARY} else (-1, 1)
+    domains = [domain] * len(shapes)
+    if op in tls.UNIT_LAST_ARG:
+        domains[-1] = (0.1, 0.9)
+    argnum = len(shapes) - 1 if op in tls.LAST_ARG_ONLY else 0  # the shape parameters have none
     for mapped in [(True,) * len(shapes), (True,) + (False,) * (len(shapes) - 1),
                    (False,) * (len(shapes) - 1) + (True,)]:
-        args = tuple(stacked(rng, s, domain, m) for s, m in zip(shapes, mapped))
+        args = tuple(stacked(rng, s, d, m) for s, d, m in zip(shapes, domains, mapped))
         check_vmap(f, args, mapped, rtol=1e-10)
-        if op not in READS_VALUE_RULE:
-            check_vmap_grad(f, args, mapped, rtol=1e-8)
+        check_vmap_grad(f, args, mapped, rtol=1e-8, argnum=argnum)
+
+
+GENERAL = np.array([[0.3, 1.2, -0.4], [0.8, -0.5, 0.6], [-0.7, 0.2, 0.9]])
+DECOMP = [  # (op, f): decompositions, norms, determinants and remainders, each row with its own
+    ("det", lambda a: ad.det(GENERAL + a)),  # sign: det changes sign between rows
+    ("slogdet", lambda a: ad.slogdet(GENERAL + a)[0] * ad.slogdet(GENERAL + a)[1]),
+    ("logdet", lambda a: ad.logdet(SPD + 0.1 * a)),
+    ("pinv", lambda a: ad.pinv(GENERAL + a)),
+    ("eigh", lambda a: ad.eigh(SPD + 0.1 * (a + ad.transpose(a)))[0]),
+    ("svd", lambda a: ad.svd(GENERAL + a)[1]),
+    *[("norm", lambda a, o=o: ad.norm(a, o)) for o in (None, 1, np.inf, "fro", "nuc")],
+    ("norm", lambda a: ad.norm(a, 0, axis=1) + ad.norm(a, 3, axis=0)),
+    ("mod", lambda a: ad.mod(2.0 * a, ad.abs(a[0]) + 0.3) + ad.fmod(3.0 * a, 0.7)),
+]
+
+
+@pytest.mark.parametrize("op,f", DECOMP, ids=[r[0] for r in DECOMP])
+def test_decompositions_norms_and_remainders(op, f):
+    rng = rng_for(op, "vmap decomp")
+    a = rng.uniform(-1, 1, (B, 3, 3))
+    a[:, 0, 0] = [-0.5, 0.0, 0.5]  # a zero for norm 0, and different signs
+    if op == "det":
+        a[1] = -2.0 * GENERAL + 0.1 * a[1]  # det(GENERAL + a) < 0 in one row only
+    check_vmap(f, (a,), (True,), rtol=1e-10)
+    check_vmap_grad(f, (a,), (True,), rtol=1e-8)
 
 
 def f2(x):
@@ -173,11 +194,13 @@ def test_every_primitive_has_a_batching_rule():
     import autodiff.losses
     import autodiff.nn
     import ppl.distributions.kernels
-    mods = [ad.ops.elementwise, ad.ops.shape, ad.ops.reductions, ad.ops.products,
-            ad.ops.linalg, ad.ops.special, autodiff.nn, autodiff.losses,
-            ppl.distributions.kernels]
+    ops = [importlib.import_module(f"autodiff.ops.{m.name}")
+           for m in pkgutil.iter_modules(ad.ops.__path__)]  # every module of ops/, new ones too
+    assert {"trig", "layout", "decomp", "bessel", "special", "products"} <= {
+        m.__name__.rsplit(".", 1)[1] for m in ops}
+    mods = [*ops, autodiff.nn, autodiff.losses, ppl.distributions.kernels]
     prims = {id(p): p for m in mods for p in vars(m).values() if isinstance(p, Primitive)}
-    assert len(prims) > 30
+    assert len(prims) > 60
     missing = []
     for p in prims.values():
         try:
@@ -188,3 +211,34 @@ def test_every_primitive_has_a_batching_rule():
     bare = Primitive("bare", np.sin)
     with pytest.raises(TypeError, match="no batching rule for `bare`"):
         ad.vmap(lambda x: bare(x))(np.ones(2))
+
+
+def test_value_reads_per_row():
+    """Comparisons, masks, np.* dispatch and np.shape on a vmapped value see one row; a
+    Python branch on one, or a numpy function that would read the whole stack, is refused."""
+    X = np.array([[-1.0, 2.0, 0.5], [3.0, -0.5, -2.0]])
+
+    def f(x):
+        assert np.shape(x) == (3,) and np.ndim(x) == 1 and np.size(x) == 3
+        m = (x > 0) & ~(x > 2.5)                  # a boolean box: each row's own mask
+        y = np.where(m, np.exp(x), np.sin(x))     # numpy dispatch on boxes
+        return ad.sum(y * np.isfinite(x)) + ad.sum(np.sort(x) * np.arange(3.0))
+
+    def ref(x):
+        m = (x > 0) & ~(x > 2.5)
+        return np.sum(np.where(m, np.exp(x), np.sin(x))) + np.sort(x) @ np.arange(3.0)
+    np.testing.assert_allclose(ad.vmap(f)(X), [ref(x) for x in X], rtol=1e-13)
+    np.testing.assert_allclose(ad.vmap(ad.grad(f))(X), [ad.grad(f)(x) for x in X], rtol=1e-13)
+    with pytest.raises(TypeError, match="branch on a value"):
+        ad.vmap(lambda x: x if x[0] > 0 else -x)(X)
+    with pytest.raises(TypeError, match="under vmap"):
+        ad.vmap(lambda x: float(x[0]))(X)
+    with pytest.raises(TypeError, match="whole stack"):
+        ad.vmap(lambda x: x[np.argmax(x)])(X)
+    with pytest.raises(TypeError, match="index that differs per row"):
+        ad.vmap(lambda x: x[ad.argsort(x)])(X)
+    with pytest.raises(TypeError, match="index that differs per row"):
+        ad.vmap(lambda x: ad.take_along_axis(x, ad.argsort(x), 0))(X)
+    # outside vmap comparisons stay numpy booleans, as before
+    assert isinstance(ad.Tensor(X) > 0, np.ndarray)
+    np.testing.assert_array_equal(ad.stop_gradient(ad.Tensor(X)), X)
