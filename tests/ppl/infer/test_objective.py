@@ -129,11 +129,16 @@ def _spy(density):
     """Count the compiled program's batched passes."""
     calls = {"values": 0, "batch": 0}
     r = density.replay
-    for name in calls:
-        def counted(X, name=name, fn=getattr(r, name)):
+
+    def counted(name):
+        fn = getattr(r, name)
+
+        def call(X):
             calls[name] += 1
             return fn(X)
-        setattr(r, name, counted)
+        return call
+    for name in calls:
+        setattr(r, name, counted(name))
     return calls
 
 
