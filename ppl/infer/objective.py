@@ -101,7 +101,7 @@ class LogDensity:
         matrix not positive definite, a zero on a triangular factor's diagonal in floating
         point): a non-finite draw, retried as any other."""
         try:
-            return (self.replay or self.value_and_grad)(z)
+            return (self.value_and_grad if self.replay is None else self.replay)(z)
         except np.linalg.LinAlgError:
             return math.nan, np.full(z.shape, math.nan)
 
@@ -121,10 +121,14 @@ class LogDensity:
         The one multi-draw evaluation: with a compiled program, one batched pass of it
         (`.values`, `.batch`; row by row when linear algebra fails in the batch)."""
         Z = np.asarray(Z, dtype=float)
+        if grad:
+            self.n_grad += len(Z)
+            with np.errstate(all="ignore"):
+                if self.replay is not None:       # the program reads no validation flag
+                    return self._values_and_grads(Z)
+                with validation_enabled(False):
+                    return self._values_and_grads(Z)
         with np.errstate(all="ignore"), validation_enabled(False):
-            if grad:
-                self.n_grad += len(Z)
-                return self._values_and_grads(Z)
             with ad.no_grad():
                 if self.replay is not None:
                     vals = self._batched(Z)
@@ -144,7 +148,10 @@ class LogDensity:
     def _values_and_grads(self, Z):
         """(values, gradients) at the rows of Z: one call of the program for one row, one
         batched pass for several; row by row where linear algebra fails."""
-        if self.replay is not None and len(Z) > 1:
+        if len(Z) == 1:                             # a copy: the caller writes into it
+            v, g = self._value_and_grad(Z[0])
+            return np.array([v], dtype=float), np.array(g, dtype=float)[None]
+        if self.replay is not None:
             try:
                 return self.replay.batch(Z)
             except np.linalg.LinAlgError:
@@ -236,6 +243,8 @@ class Elbo:
         eps = self.grad_rng.standard_normal((self.grad_samples, q.dim))
         lp, g = self._log_p_and_grad(lam, eps)
         for _ in range(_RETRIES - 1):
+            if np.isfinite(lp).all() and np.isfinite(g).all():
+                break
             bad = ~(np.isfinite(lp) & np.isfinite(g).all(axis=1))
             if not bad.any():
                 break
@@ -263,8 +272,11 @@ class Elbo:
         if coords.C is None:
             return lp, g
         with np.errstate(all="ignore"):
-            for i in range(len(g)):
-                g[i] = coords.pullback(g[i])
+            if coords.C.ndim == 1:
+                g *= coords.C                       # each row's C^T g, diagonal C
+            else:
+                for i in range(len(g)):
+                    g[i] = coords.pullback(g[i])
         return lp, g
 
     def draws(self):
