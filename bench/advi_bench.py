@@ -116,16 +116,16 @@ def accuracy(mean, sd, ref, lo=None, hi=None):
 
 
 # ---- Wengert ------------------------------------------------------------------------------------
-def wengert_step(model, family, advi_kw):
-    """(one gradient step + optimiser update, one 100-draw ELBO estimate) as functions on
-    ADVI's own objective, set up as `ppl.advi(model, **advi_kw)` sets it up (its tape recorded
-    for replay; whitened at the mode when it would be)."""
+def wengert_step(model, family, advi_kw, elbo_samples=100):
+    """(one gradient step + optimiser update, one ELBO estimate over `elbo_samples` draws) as
+    functions on ADVI's own objective, set up as `ppl.advi(model, **advi_kw)` sets it up (its
+    density compiled; whitened at the mode when it would be)."""
     q = families.family(family, model.num_params)
     init = advi_kw.get("init") or model.initial_point(0)
     z0 = model.unconstrain(init)
     density = objective.LogDensity(model)
     elbo = objective.Elbo(density, q, objective.Coordinates(z0), np.random.default_rng(1),
-                          np.random.default_rng(2), 1, 100)
+                          np.random.default_rng(2), 1, elbo_samples)
     lam = q.init(np.zeros(model.num_params))
     with validation_enabled(False):
         density.record(z0)

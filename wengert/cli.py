@@ -37,10 +37,6 @@ from .io import (CliError, check_outputs, read_data, read_init, write_out,
 
 __all__ = ["main"]
 
-_KHAT = ((0.5, "good"), (0.7, "ok: usable, but expect error in the tails"),
-         (float("inf"), "unreliable: q is far from the posterior"))
-
-
 _ROWS = 10     # the summary shows at most this many elements of a site unless --all
 
 
@@ -221,14 +217,21 @@ def _bind(args):
 
 # ---- the fit -------------------------------------------------------------------------------------
 def _khat_line(k, family):
-    """k-hat in words (Yao et al. 2018): k < 0.5 good, 0.5 <= k <= 0.7 ok, k > 0.7 unreliable."""
+    """k-hat in words (Yao et al. 2018), with ppl.infer.diagnostics' thresholds: k < KHAT_GOOD
+    (0.5) good, KHAT_GOOD <= k <= KHAT_BAD (0.7) ok, k > KHAT_BAD unreliable."""
+    from ppl.infer.diagnostics import KHAT_BAD, KHAT_GOOD   # loaded by the fit already
     if not k == k:  # nan
         return "k-hat: not computed"
-    words = next(w for bound, w in _KHAT if k <= bound)
-    if k > _KHAT[1][0]:
-        words += "; try " + ("--family fullrank or " if family == "meanfield" else "") + \
-            "a reparameterisation"
-    return f"k-hat {k:.2f}: {words} (PSIS; < 0.5 good, 0.5-0.7 ok, > 0.7 unreliable)"
+    if k < KHAT_GOOD:
+        words = "good"
+    elif k <= KHAT_BAD:
+        words = "ok: usable, but expect error in the tails"
+    else:
+        words = ("unreliable: q is far from the posterior; try "
+                 + ("--family fullrank or " if family == "meanfield" else "")
+                 + "a reparameterisation")
+    return (f"k-hat {k:.2f}: {words} (PSIS; < {KHAT_GOOD:g} good, {KHAT_GOOD:g}-{KHAT_BAD:g} "
+            f"ok, > {KHAT_BAD:g} unreliable)")
 
 
 def _convergence_line(fit):

@@ -38,15 +38,18 @@ class LogDensity:
     of draws (`evaluate`). `sub_rng`: the generator of subsampled plates' indices, or None
     (all the data).
 
-    Without subsampled plates the density's tape can be recorded once (`record`) and replayed
-    at each draw (`autodiff.compile_value_and_grad`): the model's Python runs only to record
-    and to audit: the tape must agree with the model at 8 points around where it was recorded,
-    and each batch of values runs its first 5 draws through the model too; a mismatch (a model
-    that branches on a value) turns the replay off for good. A branch taken only in a region
-    those checks never visit would go unseen: `replay_note` says what ran."""
+    Without subsampled plates the density's value and gradient can be compiled once (`record`,
+    `autodiff.compile_value_and_grad`) and the program runs at each draw; a batch of draws is
+    one batched pass of it (`.values`, `.batch`). The model's Python runs only to record and to
+    audit: the program must agree with the model at `probes` points around where it was
+    recorded, and each batch of values runs its first `audit_draws` draws through the model too
+    (where both give inf or NaN, as an overflowing recursion can, counts as agreeing: no branch
+    there); a mismatch (a model that branches on a value) turns the program off for good. A
+    branch taken only in a region those checks never visit would go unseen: `replay_note` says
+    what ran."""
 
-    def __init__(self, model, sub_rng=None):
-        self.model, self.sub_rng = model, sub_rng
+    def __init__(self, model, sub_rng=None, audit_draws=_AUDIT):
+        self.model, self.sub_rng, self.audit_draws = model, sub_rng, audit_draws
         self.value_and_grad = ad.value_and_grad(self.log_p)
         self.replay, self.replay_note = None, "no: not recorded"
         self.n_grad = 0           # gradient evaluations so far
@@ -57,41 +60,48 @@ class LogDensity:
     def log_p(self, z):
         return self.model.unconstrained_log_density(z, self.sub_rng)
 
-    def record(self, z):
-        """Replay the density's tape from now on if it was recorded at z and agrees with fresh
-        runs at `_AUDIT_RECORD` points around it (value and gradient)."""
+    def record(self, z, probes=_AUDIT_RECORD):
+        """Run the density's compiled program from now on if it was recorded at z and agrees
+        with fresh runs at `probes` points around it (value and gradient; inf or NaN in both
+        is an overflow, not a branch)."""
         if self.sub_rng is not None:
             self.replay_note = "no: subsampled plates draw new indices at every step"
             return
         try:
             with np.errstate(all="ignore"), validation_enabled(False):
                 r = ad.compile_value_and_grad(self.model.unconstrained_log_density, z)
-                probe = np.random.default_rng(0).standard_normal((_AUDIT_RECORD,) + z.shape)
-                ok = all(self._agrees(r, z + 0.5 * (i + 1) * p) for i, p in enumerate(probe))
+                probe = np.random.default_rng(0).standard_normal((probes,) + z.shape)
+                verdicts = [self._audit(r, z + 0.5 * (i + 1) * p) for i, p in enumerate(probe)]
         except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as e:
             self.replay_note = f"no: {e}"
             return
-        if not ok:
-            self.replay_note = ("no: the recorded tape disagrees with a fresh run elsewhere "
-                                "(the model branches on a value)")
+        differs = [v for v in verdicts if v.startswith("differs")]
+        if differs:
+            self.replay_note = (f"no: the recorded tape disagrees with a fresh run at "
+                                f"{len(differs)} of {probes} probe points (the model branches "
+                                f"on a value): {differs[0][len('differs: '):]}")
             return
-        self.replay, self.replay_note = r, f"yes: {len(r)} recorded ops"
+        over = verdicts.count("overflow")
+        self.replay, self.replay_note = r, f"yes: {len(r)} ops compiled" + (
+            f"; at {over} of {probes} probe points the density overflows (inf or NaN in both "
+            f"the program and a fresh run: not a branch)" if over else "")
 
-    def _agrees(self, r, z):
-        """Whether replay `r` agrees with a fresh run at z; a linear-algebra failure in the
-        replay agrees with a fresh run that gives a non-finite density there."""
+    def _audit(self, r, z):
+        """`r.audit(z)`: "agrees", "overflow" or "differs: ..."; a linear-algebra failure in
+        the program agrees with a fresh run that gives a non-finite density there."""
         try:
-            return r.check(z)
+            return r.audit(z)
         except np.linalg.LinAlgError:
             with ad.no_grad():
-                return not np.isfinite(self._value(z, replayed=False))
+                finite = np.isfinite(self._value(z, replayed=False))
+            return "differs: a linear-algebra failure" if finite else "agrees"
 
     def _value_and_grad(self, z):
         """(log p, gradient) at z, replayed or fresh; NaN where a linear-algebra op fails (a
         matrix not positive definite, a zero on a triangular factor's diagonal in floating
         point): a non-finite draw, retried as any other."""
         try:
-            return (self.replay or self.value_and_grad)(z)
+            return (self.value_and_grad if self.replay is None else self.replay)(z)
         except np.linalg.LinAlgError:
             return math.nan, np.full(z.shape, math.nan)
 
@@ -107,34 +117,59 @@ class LogDensity:
 
     def evaluate(self, Z, grad=False):
         """log p at each row of Z (S, D): values (S,), and with `grad` also their gradients
-        (S, D). Non-finite where the density is undefined. The one multi-draw evaluation: a
-        batched pass of the recorded tape goes here (today a loop over rows)."""
+        (S, D). Non-finite where the density is undefined (NaN where linear algebra fails).
+        The one multi-draw evaluation: with a compiled program, one batched pass of it
+        (`.values`, `.batch`; row by row when linear algebra fails in the batch)."""
         Z = np.asarray(Z, dtype=float)
-        vals = np.empty(len(Z))
+        if grad:
+            self.n_grad += len(Z)
+            with np.errstate(all="ignore"):
+                if self.replay is not None:       # the program reads no validation flag
+                    return self._values_and_grads(Z)
+                with validation_enabled(False):
+                    return self._values_and_grads(Z)
         with np.errstate(all="ignore"), validation_enabled(False):
-            if grad:
-                grads = np.empty(Z.shape)
-                for i, z in enumerate(Z):
-                    vals[i], grads[i] = self._value_and_grad(z)
-                self.n_grad += len(Z)
-                return vals, grads
             with ad.no_grad():
                 if self.replay is not None:
-                    for i, z in enumerate(Z):
-                        vals[i] = self._value(z)
-                    for i in range(min(_AUDIT, len(Z))):
+                    vals = self._batched(Z)
+                    for i in range(min(self.audit_draws, len(Z))):
                         fresh = self._value(Z[i], replayed=False)
-                        if not np.isclose(fresh, vals[i], rtol=1e-9, atol=1e-12,
-                                          equal_nan=True):
+                        overflow = not (np.isfinite(fresh) or np.isfinite(vals[i]))
+                        if not (overflow or np.isclose(fresh, vals[i], rtol=1e-9, atol=1e-12)):
                             self.replay = None
                             self.replay_note = (f"off after {self.n_grad} gradients: the "
                                                 f"replay gave {vals[i]!r} where the model "
                                                 f"gives {fresh!r}")
                             break
                 if self.replay is None:
-                    for i, z in enumerate(Z):
-                        vals[i] = self._value(z)
+                    vals = np.array([self._value(z) for z in Z], dtype=float)
         return vals
+
+    def _values_and_grads(self, Z):
+        """(values, gradients) at the rows of Z: one call of the program for one row, one
+        batched pass for several; row by row where linear algebra fails."""
+        if len(Z) == 1:                             # a copy: the caller writes into it
+            v, g = self._value_and_grad(Z[0])
+            return np.array([v], dtype=float), np.array(g, dtype=float)[None]
+        if self.replay is not None:
+            try:
+                return self.replay.batch(Z)
+            except np.linalg.LinAlgError:
+                pass
+        vals, grads = np.empty(len(Z)), np.empty(Z.shape)
+        for i, z in enumerate(Z):
+            vals[i], grads[i] = self._value_and_grad(z)
+        return vals, grads
+
+    def _batched(self, Z):
+        """log p at the rows of Z by one batched pass of the program; row by row (NaN where
+        linear algebra fails) when the batch fails."""
+        if len(Z) > 1:
+            try:
+                return np.asarray(self.replay.values(Z), dtype=float)
+            except np.linalg.LinAlgError:
+                pass
+        return np.array([self._value(z) for z in Z], dtype=float)
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,6 +243,8 @@ class Elbo:
         eps = self.grad_rng.standard_normal((self.grad_samples, q.dim))
         lp, g = self._log_p_and_grad(lam, eps)
         for _ in range(_RETRIES - 1):
+            if np.isfinite(lp).all() and np.isfinite(g).all():
+                break
             bad = ~(np.isfinite(lp) & np.isfinite(g).all(axis=1))
             if not bad.any():
                 break
@@ -235,8 +272,11 @@ class Elbo:
         if coords.C is None:
             return lp, g
         with np.errstate(all="ignore"):
-            for i in range(len(g)):
-                g[i] = coords.pullback(g[i])
+            if coords.C.ndim == 1:
+                g *= coords.C                       # each row's C^T g, diagonal C
+            else:
+                for i in range(len(g)):
+                    g[i] = coords.pullback(g[i])
         return lp, g
 
     def draws(self):

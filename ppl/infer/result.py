@@ -213,8 +213,22 @@ class VIResult:
 
     def _log_p(self, zeta):
         """log p(x, T(zeta)) + log|det J_T(zeta)| per row: full data, no tape, no validation
-        (draws are in the support by construction); NaN where the density is undefined."""
-        return LogDensity(self.model).evaluate(zeta)
+        (draws are in the support by construction); NaN where the density is undefined. One
+        batched pass of the density compiled once per result (`_density`), checked against
+        the model at the first 3 rows; the model row by row where it cannot be compiled or
+        disagrees."""
+        zeta = np.asarray(zeta, dtype=float)
+        return self._density(zeta[0] if len(zeta) else None).evaluate(zeta)
+
+    def _density(self, z):
+        """The model's `LogDensity` for this result, compiled at z the first time (no probe
+        points: the first 3 rows of each evaluation are checked against the model instead)."""
+        density = self.__dict__.get("_log_density")
+        if density is None:
+            density = self._log_density = LogDensity(self.model, audit_draws=3)
+        if z is not None and density.replay_note == "no: not recorded":
+            density.record(z, probes=0)
+        return density
 
     def _constrain(self, zeta):
         """Constrained draws of every latent and deterministic site: name -> (n, *shape).

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+import autodiff as ad
 import ppl
 from ppl import dist
 from ppl.infer.families import Fullrank, Meanfield
@@ -116,3 +117,81 @@ def test_evaluate_is_the_model_row_by_row():
     density.record(Z[0])                      # replayed: the same numbers
     assert density.replay is not None
     np.testing.assert_allclose(density.evaluate(Z), want, rtol=1e-12)
+
+
+# ---- the compiled density: batched ELBO, batched gradients, the audit (issue 15) --------------
+def _eight_schools():
+    from models import eight_schools
+    return eight_schools.model(**eight_schools.data())
+
+
+def _spy(density):
+    """Count the compiled program's batched passes."""
+    calls = {"values": 0, "batch": 0}
+    r = density.replay
+
+    def counted(name):
+        fn = getattr(r, name)
+
+        def call(X):
+            calls[name] += 1
+            return fn(X)
+        return call
+    for name in calls:
+        setattr(r, name, counted(name))
+    return calls
+
+
+@pytest.mark.parametrize("where", ["identity", "triangular"])
+@pytest.mark.parametrize("family", [Meanfield, Fullrank])
+def test_batched_elbo_and_gradient_equal_the_draws_one_at_a_time(family, where):
+    """One batched pass of the compiled density over the draws gives the ELBO estimate and the
+    grad_samples > 1 gradient that the model itself gives draw by draw (the same draws)."""
+    m = _eight_schools()
+    d = m.num_params
+    q = family(d)
+    lam = q.init(np.linspace(-1.0, 1.0, d))
+    C = np.tril(np.full((d, d), 0.1)) + np.diag(np.linspace(0.5, 1.5, d))
+    coords = (Coordinates(np.zeros(d)) if where == "identity"
+              else Coordinates(np.full(d, 0.2), C, float(np.log(np.diag(C)).sum())))
+    compiled, fresh = LogDensity(m), LogDensity(m)
+    compiled.record(np.zeros(d))
+    assert compiled.replay_note.startswith("yes") and fresh.replay is None
+    calls = _spy(compiled)
+    elbos = [Elbo(density, q, coords, np.random.default_rng(3), np.random.default_rng(4),
+                  grad_samples=4, elbo_samples=50) for density in (compiled, fresh)]
+    want = elbos[1].estimate(lam)
+    got = elbos[0].estimate(lam)
+    assert got.dropped == want.dropped == 0
+    np.testing.assert_allclose(got.value, want.value, rtol=1e-10)
+    np.testing.assert_allclose(got.se, want.se, rtol=1e-8)
+    np.testing.assert_allclose(elbos[0].grad(lam), elbos[1].grad(lam), rtol=1e-9, atol=1e-12)
+    assert calls == {"values": 1, "batch": 1}
+    assert compiled.n_grad == fresh.n_grad == 4 and compiled.replay is not None
+
+
+def test_an_overflowing_recursion_keeps_its_program_and_says_so():
+    """ARMA(1, 1) with |theta| > 1 overflows at the probe points around the start: both the
+    program and a fresh run give inf/NaN there, which is not a branch (issue 15)."""
+    from models import arma
+    density = LogDensity(arma.model(**arma.data()))
+    density.record(np.array([0.0, 0.5, 6.0, 0.0]))
+    assert density.replay is not None, density.replay_note
+    assert "ops compiled; at" in density.replay_note and "overflows" in density.replay_note
+    Z = np.array([[0.0, 0.5, 6.0, 0.0], [0.0, 0.5, 0.3, 0.0]])
+    vals = density.evaluate(Z)                # the estimate's audit: inf/NaN in both agree
+    assert not np.isfinite(vals[0]) and np.isfinite(vals[1]) and density.replay is not None
+
+
+@ppl.model
+def branching():
+    x = ppl.sample("x", dist.Normal(0.0, 1.0))
+    ppl.factor("branch", x if float(ad.getval(x)) > 0 else -x)     # |x|, by a branch
+
+
+def test_a_model_that_branches_on_a_value_runs_without_its_program_and_says_so():
+    density = LogDensity(branching())
+    density.record(np.array([0.3]))
+    assert density.replay is None
+    assert "(the model branches on a value)" in density.replay_note, density.replay_note
+    assert "probe points" in density.replay_note

@@ -334,3 +334,20 @@ def test_a_laplace_result_carries_no_advi_fields():
     assert advi_fit.method == "advi" and advi_fit.elbo_history is None
     with pytest.raises(AttributeError, match="hessian"):
         assert advi_fit.hessian is None
+
+
+def test_khat_log_density_is_one_batched_pass_equal_to_the_model():
+    # k-hat's and to_arviz's log p: the density compiled once per result, one pass per call
+    from models import eight_schools
+    m = eight_schools.model(**eight_schools.data())
+    fit = ppl.advi(m, family="meanfield", seed=1, progress=False, tol_rel_obj=0.05)
+    zeta = fit.sample_unconstrained(40, seed=0)
+    want = [float(m.unconstrained_log_density(z)) for z in zeta]
+    np.testing.assert_allclose(fit._log_p(zeta), want, rtol=1e-10)
+    density = fit._density(None)
+    assert density.replay is not None and density.replay_note.startswith("yes")
+    passes = []
+    values = density.replay.values
+    density.replay.values = lambda X: passes.append(len(X)) or values(X)
+    np.testing.assert_allclose(fit._log_p(zeta[::-1]), want[::-1], rtol=1e-10)
+    assert passes == [40] and fit._density(None) is density
