@@ -7,7 +7,8 @@ from .primitives import deterministic, factor, plate, sample
 from .results import ElboHistory, VIResult
 from .advi import advi
 from .laplace import MAPResult, laplace, map_estimate
+from .infer import dadvi
 
 __all__ = ["constraints", "distributions", "dist", "handlers", "transforms", "model", "Model",
            "sample", "plate", "deterministic", "factor", "advi", "VIResult", "ElboHistory",
-           "map_estimate", "laplace", "MAPResult"]
+           "map_estimate", "laplace", "MAPResult", "dadvi"]
