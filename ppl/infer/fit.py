@@ -12,6 +12,9 @@ one call returning a `VIResult`.
 5. `lrvb.lrvb_cov`: Cov_LR of the means; the result is then the Gaussian N(mu, Cov_LR),
    returned as a fullrank VIResult (`info["q_family"]` keeps the family that was fitted).
 6. `verdict.judge` on 1000 draws of the result: `fit.verdict`, `fit.info["verdict"]`.
+7. With resample=True (default), the result's draws are PSIS-resampled from 4 x as many draws
+   of that Gaussian when k-hat < 0.7 (`resample.psis_resample`), so summaries are the
+   importance-corrected ones; `fit.info["resampled"]` and `summary_text` say so.
 
     >>> import numpy as np, ppl
     >>> @ppl.model
@@ -43,24 +46,26 @@ __all__ = ["dadvi", "DADVIResult"]
 
 class DADVIResult(VIResult):
     """A `VIResult` (method "dadvi") with the verdict and the fit's own diagnostics:
-    `verdict` (a ppl.infer.verdict.Verdict), `mc_sd` (dict site-free (D,) Monte Carlo sd of
-    the unconstrained means), and, with resample=True, summaries from PSIS-resampled draws."""
+    `verdict` (a ppl.infer.verdict.Verdict), `mc_sd` ((D,) Monte Carlo sd of the
+    unconstrained means), and, with resample=True, draws PSIS-resampled from q."""
 
     def __init__(self, *args, verdict=None, mc_sd=None, resample=False, **kwargs):
         super().__init__(*args, method="advi", **kwargs)
         self.method = "dadvi"     # VIResult accepts advi / laplace today; the port adds dadvi
         self.verdict, self.mc_sd, self.resample = verdict, mc_sd, bool(resample)
 
-    def sample(self, draws=1000, seed=None):
-        """As VIResult.sample; with resample=True, `draws` PSIS-resampled from 4 x draws of q
-        when k-hat < 0.7 (Pathfinder), else q's own (info["resampled"] says which)."""
+    def sample_unconstrained(self, draws=1000, seed=None):
+        """As VIResult's; with resample=True (the default of ppl.dadvi), `draws` of 4 x draws
+        of q, PSIS-resampled when k-hat < 0.7 (Pathfinder), else q's own; every summary
+        (mean, sd, summary, to_arviz) then uses them, and info["resampled"] says which."""
         if not self.resample:
-            return super().sample(draws, seed)
-        zeta = self.sample_unconstrained(4 * draws, seed)
-        r = psis_resample(zeta, _log_p(self.model, zeta), self.log_q(zeta), draws,
-                          seed=self._rng(seed))
+            return super().sample_unconstrained(draws, seed)
+        rng = self._rng(seed)
+        zeta = super().sample_unconstrained(4 * int(draws), rng)
+        r = psis_resample(zeta, _log_p(self.model, zeta), self.log_q(zeta), int(draws),
+                          seed=rng)
         self.info["resampled"] = r.message
-        return self._constrain(r.draws)
+        return r.draws
 
     def summary_text(self, draws=1000, seed=None):
         text = super().summary_text(draws, seed)
@@ -70,7 +75,7 @@ class DADVIResult(VIResult):
     def psis_khat(self, draws=1000, seed=None):
         """k-hat of fresh draws of q, through `verdict.judge` (never raises on non-finite
         densities); warns with the verdict when it is not "good" or "light_tails"."""
-        zeta = self.sample_unconstrained(draws, seed)
+        zeta = super().sample_unconstrained(draws, seed)        # q's own draws
         v = judge(zeta, _log_p(self.model, zeta), self.log_q(zeta), self.info["q_family"],
                   self.info.get("lrvb") is not None, "dadvi")
         if not v.reliable:
@@ -157,18 +162,20 @@ def _covariances(obj, eta, A, lrvb, D):
 
 def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=True, max_draws=240,
           mc_fraction=0.1, gtol=1e-6, maxiter=200, init=None, random_starts=3,
-          resample=False):
+          resample=True):
     """Deterministic ADVI of a bound `Model` (the steps in the module docstring).
 
-    family: "meanfield" or "fullrank" (q's family during the fit); draws: M fixed draws (even:
-    antithetic pairs; fullrank takes at least 2 (D + 1), so that the M / 2 pairs span the D
-    dimensions, else the objective is unbounded), doubled while the Monte Carlo sd of a mean exceeds mc_fraction of its
-    posterior sd, up to max_draws; lrvb: return N(mu, Cov_LR) (a fullrank VIResult) instead of
-    q itself; gtol: trust-ncg's gradient tolerance in whitened units; init: a dict of
-    constrained values tried as one more initial point; random_starts: Stan's random initial
-    points tried besides the model's default; resample: summaries from PSIS-resampled draws
-    when k-hat < 0.7. Returns a `DADVIResult` (a VIResult). Raises ValueError when no initial
-    point has a finite density.
+    family: "meanfield" or "fullrank" (q's family during the fit); draws: M fixed draws
+    (even: antithetic pairs; fullrank takes at least 2 (D + 1), so that the M / 2 pairs span
+    the D dimensions, else the objective is unbounded), doubled while the Monte Carlo sd of a
+    mean exceeds mc_fraction of its posterior sd, up to max_draws; lrvb: return
+    N(mu, Cov_LR) (a fullrank VIResult) instead of q itself; gtol: trust-ncg's gradient
+    tolerance in whitened units; init: a dict of constrained values tried as one more
+    initial point; random_starts: Stan's random initial points tried besides the model's
+    default; resample: draws (and so every summary) PSIS-resampled from the returned
+    Gaussian when k-hat < 0.7 (its shape in unconstrained space corrected, as Stan's
+    Pathfinder does). Returns a `DADVIResult` (a VIResult). Raises ValueError when no
+    initial point has a finite density.
     """
     _check(model, family, draws, max_draws, mc_fraction)
     t0 = time.perf_counter()
@@ -228,7 +235,7 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=True, max_draws=2
     else:
         out = DADVIResult(model, "fullrank", fit.mu, np.log(np.diag(fit.L)), fit.L, info=info,
                           **common)
-    zeta = out.sample_unconstrained(1000, np.random.default_rng(verdict_ss))
+    zeta = VIResult.sample_unconstrained(out, 1000, np.random.default_rng(verdict_ss))
     out.verdict = judge(zeta, _log_p(model, zeta), out.log_q(zeta), family, cov is not None,
                         "dadvi", st.hessian if st.ok else None)
     info["verdict"] = str(out.verdict)

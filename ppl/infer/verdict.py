@@ -16,9 +16,10 @@ Given S draws zeta_s ~ q with log p(zeta_s) (unconstrained, Jacobian included) a
 The verdict ("kind"):
 - "good": k-hat <= 0.7 and the moments do not move;
 - "reweight": k-hat <= 0.7 but they move: q is off, and PSIS resampling corrects it, provided
-  the relative ESS is at least 0.1 (k-hat's own sampling error is about 0.2 at S = 1000: a
-  meanfield q on a posterior correlated at 0.999 reads 0.5-1.1; with ESS under 10% of S the
-  correction rests on a few draws, and the verdict is "miss");
+  the relative ESS is at least 0.1 and no sd grows under reweighting (an importance proposal
+  must not be narrower than the target: where q is, the posterior's tails go unseen). k-hat's
+  own sampling error is about 0.2 at S = 1000: a meanfield q on a posterior correlated at
+  0.999 reads 0.5-1.1; failing either proviso, the verdict is "miss";
 - "light_tails": k-hat > 0.7, yet the moments do not move and the weights are not dominated by
   a few draws (relative ESS >= 0.25): q's tails are lighter than the posterior's, its means and
   sds are fine (a coin's posterior in logit space);
@@ -161,12 +162,13 @@ def judge(draws, log_p, log_q, family="meanfield", lrvb=False, method="dadvi",
     moved_m = np.abs(shift) > 2.0 * se_m / sd_q + _MEAN_FLOOR
     moved_s = np.abs(ratio - 1.0) > 2.0 * se_v / (2.0 * sd_q ** 2) + _SD_FLOOR
     moved = moved_m | moved_s
+    widened = moved_s & (ratio > 1.0)      # q narrower than the posterior: tails unseen
     worst = (f"reweighting moves the means by up to {np.max(np.abs(shift)):.2f} of q's sd "
              f"and the sds by a factor {np.min(ratio):.2f}..{np.max(ratio):.2f}")
     head = f"PSIS k-hat {k:.2f}, ESS {ess:.0f} of {S}"
     if k <= KHAT_OK and not moved.any():
         kind, msg, hint = "good", f"{head}: q agrees with the posterior.", ""
-    elif k <= KHAT_OK and ess >= _ESS_REWEIGHT * S:
+    elif k <= KHAT_OK and ess >= _ESS_REWEIGHT * S and not widened.any():
         kind = "reweight"
         msg = f"{head}: {worst} (beyond their Monte Carlo error), q is off."
         hint = ("The weights are reliable: PSIS resampling corrects it "

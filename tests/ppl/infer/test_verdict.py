@@ -52,7 +52,7 @@ def _meanfield_on_correlated(seed=2):
 
 
 def test_miss_names_remedies_that_exist_for_the_fit():
-    for seed in range(6):        # k-hat reads 0.5-1.1 here: ESS under 10% makes it a miss
+    for seed in range(6):        # k-hat reads 0.5-1.1 here: reweighting widens q: a miss
         x, lp, lq, Sig = _meanfield_on_correlated(seed)
         v = judge(x, lp, lq, family="meanfield", lrvb=False, method="dadvi",
                   hessian=-np.linalg.inv(Sig))
@@ -62,6 +62,12 @@ def test_miss_names_remedies_that_exist_for_the_fit():
     full = judge(x, lp, lq, family="fullrank", method="advi")
     assert full.kind == "miss" and "fullrank" not in full.hint and "lrvb" not in full.hint
     assert "reparameterisation" in full.hint and "draws=" not in full.hint
+
+
+def test_a_too_narrow_q_is_a_miss_even_at_moderate_khat():
+    x = np.random.default_rng(3).normal(0.0, 0.3, size=(S, 1))
+    v = judge(x, st.norm.logpdf(x).sum(1), st.norm.logpdf(x, 0, 0.3).sum(1), "fullrank")
+    assert v.kind == "miss" and v.sd_ratio[0] > 1.2
 
 
 def test_no_finite_weight_is_a_verdict_not_a_crash():
