@@ -52,12 +52,14 @@ def antithetic(rng, M, D):
     return np.stack([half, -half], axis=1).reshape(M, D)
 
 
-def evaluate_draws(log_p, Z, order=1, tangents=None):
+def evaluate_draws(log_p, Z, order=1, tangents=None, first=True):
     """log p and its derivatives at each row of Z (M, D): the one multi-draw evaluation.
 
     order=1: (values (M,), gradients (M, D)); order=2: also Hessians (M, D, D), or, given
     `tangents` (M, D), Hessian-vector products (M, D) (forward over reverse). A row where the
-    value or gradient is not finite gets value -inf.
+    value or gradient is not finite gets value -inf. first=False (order 2): the values and
+    gradients are known already; only the second derivatives are computed (values and
+    gradients come back as None).
 
     This loops over the rows for now: when the engine has `ad.compile_value_and_grad(f,
     x0).batch(X)` and `ad.vmap`, this function switches to one batched pass (DESIGN.md).
@@ -71,16 +73,21 @@ def evaluate_draws(log_p, Z, order=1, tangents=None):
     with np.errstate(all="ignore"):
         for i, z in enumerate(Z):
             try:
-                v, g = vg(z)
+                v, g = vg(z) if first else (0.0, 0.0)
                 if order >= 2:
                     second[i] = hess(z) if tangents is None else ad.hvp(log_p, z, tangents[i])
             except (FloatingPointError, np.linalg.LinAlgError, OverflowError):
                 v, g = -math.inf, np.full(Z.shape[1], np.nan)
+                if second is not None:
+                    second[i] = np.nan
             vals[i], grads[i] = float(v), g
     bad = ~(np.isfinite(vals) & np.all(np.isfinite(grads), axis=1))
     if second is not None:
         bad |= ~np.all(np.isfinite(second.reshape(M, -1)), axis=1)
     vals[bad] = -math.inf
+    if not first:
+        return None, None, np.where(bad.reshape((M,) + (1,) * (second.ndim - 1)), np.nan,
+                                    second)
     return (vals, grads) if order < 2 else (vals, grads, second)
 
 
@@ -149,23 +156,20 @@ class FixedDrawELBO:
 
     # ---- the objective ------------------------------------------------------------------------
     def _at(self, eta, order=1):
+        """(values, u-gradients[, u-Hessians]) of log p at the draws, cached per eta: the
+        Hessians are added (not the values recomputed) when first asked for at this eta."""
         key = eta.tobytes()
-        if self._key != key or (order == 2 and len(self._cache) < 3):
-            U = self.points(eta)
+        if self._key != key:
             self.evaluations += 1
-            out = evaluate_draws(self.log_p, self._to_zeta(U), order=2 if order == 2 and
-                                 self.dense else 1)
-            vals, G = out[0], self._pull(out[1])
-            if len(out) == 3:
-                H = out[2]
-                if self.A.ndim == 1:
-                    H = H * self.A[None, :, None] * self.A[None, None, :]
-                else:
-                    H = np.einsum("ji,mjk,kl->mil", self.A, H, self.A)
-                self._cache = (vals, G, H)
+            vals, G = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)))
+            self._cache, self._key = (vals, self._pull(G)), key
+        if order == 2 and len(self._cache) < 3:
+            H = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)), 2, first=False)[2]
+            if self.A.ndim == 1:
+                H = H * self.A[None, :, None] * self.A[None, None, :]
             else:
-                self._cache = (vals, G)
-            self._key = key
+                H = np.einsum("ji,mjk,kl->mil", self.A, H, self.A)
+            self._cache = self._cache + (H,)
         return self._cache
 
     def entropy(self, eta):

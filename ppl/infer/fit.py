@@ -35,7 +35,7 @@ import autodiff as ad
 
 from ..distributions.base import validation_enabled
 from ..results import VIResult
-from .dadvi import fixed_draw_fit, antithetic
+from .dadvi import _DENSE_D, antithetic, fixed_draw_fit
 from .lrvb import cg_solve, lrvb_cov, DENSE_MAX
 from .resample import psis_resample
 from .start import model_start
@@ -160,24 +160,29 @@ def _covariances(obj, eta, A, lrvb, D):
     return cov, note, mc_sd
 
 
-def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=True, max_draws=240,
+def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=240,
           mc_fraction=0.1, gtol=1e-6, maxiter=200, init=None, random_starts=3,
           resample=True):
     """Deterministic ADVI of a bound `Model` (the steps in the module docstring).
 
-    family: "meanfield" or "fullrank" (q's family during the fit); draws: M fixed draws
-    (even: antithetic pairs; fullrank takes at least 2 (D + 1), so that the M / 2 pairs span
-    the D dimensions, else the objective is unbounded), doubled while the Monte Carlo sd of a
-    mean exceeds mc_fraction of its posterior sd, up to max_draws; lrvb: return
-    N(mu, Cov_LR) (a fullrank VIResult) instead of q itself; gtol: trust-ncg's gradient
-    tolerance in whitened units; init: a dict of constrained values tried as one more
-    initial point; random_starts: Stan's random initial points tried besides the model's
-    default; resample: draws (and so every summary) PSIS-resampled from the returned
-    Gaussian when k-hat < 0.7 (its shape in unconstrained space corrected, as Stan's
-    Pathfinder does). Returns a `DADVIResult` (a VIResult). Raises ValueError when no
-    initial point has a finite density.
+    family: "meanfield" or "fullrank" (q's family during the fit).
+    draws: M fixed draws (even: antithetic pairs; fullrank takes at least 2 (D + 1), so that
+    the M / 2 pairs span the D dimensions, else the objective is unbounded), doubled while
+    the Monte Carlo sd of a mean exceeds mc_fraction of its posterior sd, up to max_draws.
+    lrvb: return N(mu, Cov_LR) (a fullrank VIResult) instead of q itself; default None:
+    when D <= 100, where the per-draw Hessians are formed (above, each of the D columns is a
+    conjugate-gradient solve of M Hessian-vector products per step: ask with lrvb=True).
+    gtol: trust-ncg's gradient tolerance in whitened units. init: a dict of constrained
+    values tried as one more initial point; random_starts: Stan's random initial points
+    tried besides the model's default. resample: draws (and so every summary)
+    PSIS-resampled from the returned Gaussian when k-hat < 0.7 (its shape in unconstrained
+    space corrected, as Stan's Pathfinder does).
+    Returns a `DADVIResult` (a VIResult). Raises ValueError when no initial point has a
+    finite density.
     """
     _check(model, family, draws, max_draws, mc_fraction)
+    if lrvb is None:
+        lrvb = model.num_params <= _DENSE_D
     t0 = time.perf_counter()
     ss = np.random.SeedSequence(seed)
     seed_used = ss.entropy if seed is None else seed
