@@ -43,6 +43,8 @@ from .verdict import judge
 
 __all__ = ["dadvi", "DADVIResult"]
 
+_FULLRANK_MAX = 50      # fullrank's cost grows as D^2 parameters times 2 (D + 1) draws
+
 
 class DADVIResult(VIResult):
     """A `VIResult` (method "dadvi") with the verdict and the fit's own diagnostics:
@@ -181,6 +183,13 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
     finite density.
     """
     _check(model, family, draws, max_draws, mc_fraction)
+    if family == "fullrank" and model.num_params > _FULLRANK_MAX:
+        raise ValueError(
+            f"dadvi: family='fullrank' with {model.num_params} parameters means "
+            f"{model.num_params * (model.num_params + 3) // 2} variational parameters and at "
+            f"least {2 * (model.num_params + 1)} fixed draws (radon's 89 take over 10 "
+            f"minutes); above {_FULLRANK_MAX} use family='meanfield', whose linear-response "
+            "covariance (lrvb=True) is a full covariance")
     if lrvb is None:
         lrvb = model.num_params <= _DENSE_D
     t0 = time.perf_counter()

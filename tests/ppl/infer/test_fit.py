@@ -79,5 +79,7 @@ def test_bad_arguments_name_the_argument():
         ppl.dadvi(skew(Y), family="lowrank")
     with pytest.raises(ValueError, match="draws must be an even"):
         ppl.dadvi(skew(Y), draws=31)
+    with pytest.raises(ValueError, match="above 50 use family='meanfield'"):
+        ppl.dadvi(load_model("radon").model(**load_model("radon").data()), family="fullrank")
     with pytest.raises(ValueError, match="mc_fraction"):
         ppl.dadvi(skew(Y), mc_fraction=0)
