@@ -284,10 +284,10 @@ def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=Non
                         gnorm, {"evaluations": obj.evaluations})
 
 
-def sandwich_cov(obj, eta, H=None, solve=None):
-    """Cov(eta_hat) ~= H^-1 V H^-1 / K (K antithetic pairs; V their gradients' covariance),
-    returned as the (size, size) matrix when H is given dense, else via `solve(b)` = H^-1 b.
-    """
+def sandwich_cov(obj, eta, H=None, solve=None, idx=None):
+    """Cov(eta_hat) ~= H^-1 V H^-1 / K (K antithetic pairs; V the covariance of their
+    gradients): the (size, size) matrix, or its idx x idx block. H^-1 from the dense H, else
+    from `solve(b)` = H^-1 b (e.g. conjugate gradients on Hessian-vector products)."""
     G = obj.unit_grads(eta)
     K = len(G)
     Gc = G - G.mean(axis=0)
@@ -295,4 +295,6 @@ def sandwich_cov(obj, eta, H=None, solve=None):
         X = np.linalg.solve(H, Gc.T)            # (size, K)
     else:
         X = np.column_stack([solve(g) for g in Gc])
+    if idx is not None:
+        X = X[idx]
     return X @ X.T / ((K - 1) * K)

@@ -35,7 +35,7 @@ import autodiff as ad
 
 from ..distributions.base import validation_enabled
 from ..results import VIResult
-from .dadvi import _DENSE_D, antithetic, fixed_draw_fit
+from .dadvi import _DENSE_D, antithetic, fixed_draw_fit, sandwich_cov
 from .lrvb import cg_solve, lrvb_cov, DENSE_MAX
 from .resample import psis_resample
 from .start import model_start
@@ -145,15 +145,11 @@ def _covariances(obj, eta, A, lrvb, D):
             cov_u, note = res.cov, repr(res)
         except ValueError as e:
             note = f"failed: {e}"
-    G = obj.unit_grads(eta)
-    Gc = G - G.mean(axis=0)
     try:
-        X = np.column_stack([cg_solve(hessp, g)[0] for g in Gc]) if not dense else \
-            np.linalg.solve(-H, Gc.T)
-        K = len(G)
-        Xm = X[:D]
-        Xz = A[:, None] * Xm if A.ndim == 1 else A @ Xm
-        mc_sd = np.sqrt(np.sum(Xz ** 2, axis=1) / ((K - 1) * K))
+        cm = sandwich_cov(obj, eta, H, None if dense else (lambda b: -cg_solve(hessp, b)[0]),
+                          idx=np.arange(D))
+        cz = A[:, None] * cm * A[None, :] if A.ndim == 1 else A @ cm @ A.T
+        mc_sd = np.sqrt(np.diag(cz))
     except (ValueError, np.linalg.LinAlgError):
         mc_sd = np.full(D, np.nan)
     cov = None
