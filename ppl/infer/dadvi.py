@@ -35,8 +35,8 @@ import numpy as np
 
 import autodiff as ad
 
-__all__ = ["FixedDrawELBO", "FixedDrawFit", "fixed_draw_fit", "evaluate_draws", "antithetic",
-           "sandwich_cov"]
+__all__ = ["FixedDrawELBO", "FixedDrawFit", "fixed_draw_fit", "evaluate_draws", "record",
+           "antithetic", "sandwich_cov"]
 
 _LOG_2PI_E = 1.0 + math.log(2.0 * math.pi)
 _DENSE_D = 100       # up to this D, per-draw Hessians are formed once per eta (one batched
@@ -52,7 +52,33 @@ def antithetic(rng, M, D):
     return np.stack([half, -half], axis=1).reshape(M, D)
 
 
-def evaluate_draws(log_p, Z, order=1, tangents=None, first=True):
+def record(log_p, z):
+    """log p's value and gradient compiled at z (`ad.compile_value_and_grad`), for
+    `evaluate_draws`' batched pass; None when it cannot be recorded (or linear algebra fails
+    there)."""
+    try:
+        with np.errstate(all="ignore"):
+            return ad.compile_value_and_grad(log_p, np.asarray(z, dtype=float))
+    except (TypeError, ValueError, ArithmeticError, np.linalg.LinAlgError):
+        return None
+
+
+def _batch(program, Z):
+    """(values, gradients) at the rows of Z by the program's batched pass (`Compiled.batch`:
+    the recorded tape mapped over rows), or None when linear algebra fails at some row (a
+    matrix not positive definite there) or the program disagrees with a fresh run of log p at
+    the first row (a branch on a value that the recording froze): then rows one at a time."""
+    try:
+        with np.errstate(all="ignore"):
+            if not program.check(Z[0]):
+                return None
+            vals, grads = program.batch(Z)
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+        return None
+    return np.array(vals, dtype=float), np.array(grads, dtype=float)
+
+
+def evaluate_draws(log_p, Z, order=1, tangents=None, first=True, program=None):
     """log p and its derivatives at each row of Z (M, D): the one multi-draw evaluation.
 
     order=1: (values (M,), gradients (M, D)); order=2: also Hessians (M, D, D), or, given
@@ -61,11 +87,17 @@ def evaluate_draws(log_p, Z, order=1, tangents=None, first=True):
     gradients are known already; only the second derivatives are computed (values and
     gradients come back as None).
 
-    This loops over the rows for now: when the engine has `ad.compile_value_and_grad(f,
-    x0).batch(X)` and `ad.vmap`, this function switches to one batched pass (DESIGN.md).
+    Values and gradients come from one batched pass of `program` (log p compiled by `record`)
+    when given and it agrees with log p at the first row; else, and for the second
+    derivatives, a loop over the rows.
     """
     M = len(Z)
-    vals, grads = np.empty(M), np.empty(Z.shape)
+    done = _batch(program, Z) if program is not None and first else None
+    vals, grads = done if done is not None else (np.empty(M), np.empty(Z.shape))
+    if done is not None and order < 2:
+        bad = ~(np.isfinite(vals) & np.all(np.isfinite(grads), axis=1))
+        vals[bad] = -math.inf
+        return vals, grads
     second = None if order < 2 else np.empty(Z.shape if tangents is not None
                                              else Z.shape + Z.shape[1:])
     vg = ad.value_and_grad(log_p)
@@ -73,7 +105,10 @@ def evaluate_draws(log_p, Z, order=1, tangents=None, first=True):
     with np.errstate(all="ignore"):
         for i, z in enumerate(Z):
             try:
-                v, g = vg(z) if first else (0.0, 0.0)
+                if done is None:
+                    v, g = vg(z) if first else (0.0, 0.0)
+                else:                                   # the batched pass gave them
+                    v, g = vals[i], grads[i]
                 if order >= 2:
                     second[i] = hess(z) if tangents is None else ad.hvp(log_p, z, tangents[i])
             except (FloatingPointError, np.linalg.LinAlgError, OverflowError):
@@ -95,11 +130,13 @@ class FixedDrawELBO:
     """F(eta) of the module docstring for a log density in whitened coordinates.
 
     log_p: engine-differentiable zeta -> scalar; eps: (M, D) fixed draws; family: "meanfield"
-    or "fullrank"; centre c: (D,); A: (D,) (diagonal) or (D, D) lower-triangular whitening.
-    Methods take eta as a flat vector: value_and_grad(eta), hessp(eta, v), unit_grads(eta).
+    or "fullrank"; centre c: (D,); A: (D,) (diagonal) or (D, D) lower-triangular whitening;
+    batched: values and gradients at the M draws by one batched pass of log p compiled at the
+    centre (`record`), where it can be recorded. Methods take eta as a flat vector:
+    value_and_grad(eta), hessp(eta, v), unit_grads(eta).
     """
 
-    def __init__(self, log_p, eps, family, centre, A):
+    def __init__(self, log_p, eps, family, centre, A, batched=True):
         self.log_p, self.eps, self.family = log_p, np.asarray(eps, float), family
         self.M, self.D = self.eps.shape
         self.c, self.A = np.asarray(centre, float), np.asarray(A, float)
@@ -109,6 +146,7 @@ class FixedDrawELBO:
         self.log_det_A = float(np.sum(np.log(np.abs(diag))))
         self.dense = self.D <= _DENSE_D
         self._key, self._cache, self.evaluations = None, None, 0
+        self.program = record(log_p, self.c) if batched else None
 
     # ---- the map eta -> u_m and its Jacobian --------------------------------------------------
     def scale_tril(self, eta):
@@ -161,7 +199,8 @@ class FixedDrawELBO:
         key = eta.tobytes()
         if self._key != key:
             self.evaluations += 1
-            vals, G = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)))
+            vals, G = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)),
+                                     program=self.program)
             self._cache, self._key = (vals, self._pull(G)), key
         if order == 2 and len(self._cache) < 3:
             H = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)), 2, first=False)[2]
@@ -196,7 +235,7 @@ class FixedDrawELBO:
         else:
             _, G = self._at(eta)
             out = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)), 2,
-                                 tangents=self._push(Jv))
+                                 tangents=self._push(Jv), first=False)
             HJv = self._pull(out[2])
         hv = self._vjp(eta, HJv).mean(axis=0)
         hv[D:2 * D] += (G * self.eps).mean(axis=0) * np.exp(eta[D:2 * D]) * v[D:2 * D]
@@ -237,13 +276,14 @@ class FixedDrawFit:
 
 
 def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=None, eps=None,
-                   eta0=None, gtol=1e-6, maxiter=200):
+                   eta0=None, gtol=1e-6, maxiter=200, batched=True):
     """Maximise the fixed-draw ELBO F (module docstring) with scipy's trust-ncg.
 
     log_p: engine-differentiable zeta -> scalar (D,); centre: (D,) start (the mode); A: (D,)
     or (D, D) lower-triangular whitening, zeta = centre + A u (default identity); draws: M,
     even (antithetic pairs) unless `eps` (M, D) is given; eta0: a start in whitened
-    coordinates (default u-mean 0, unit scales). Returns a FixedDrawFit.
+    coordinates (default u-mean 0, unit scales); batched: see `FixedDrawELBO`. Returns a
+    FixedDrawFit.
     """
     import scipy.optimize  # noqa: PLC0415 -- here, not at import: `wengert fit` starts fast
     if family not in ("meanfield", "fullrank"):
@@ -255,7 +295,7 @@ def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=Non
         raise ValueError("meanfield needs a diagonal whitening A of shape (D,)")
     if eps is None:
         eps = antithetic(np.random.default_rng(seed), int(draws), D)
-    obj = FixedDrawELBO(log_p, eps, family, centre, A)
+    obj = FixedDrawELBO(log_p, eps, family, centre, A, batched)
     if eta0 is None:
         eta0 = np.zeros(obj.size)
     f0 = obj.value_and_grad(eta0)[0]
