@@ -29,7 +29,7 @@ import numpy as np
 
 import autodiff as ad
 
-__all__ = ["Start", "find_mode", "model_start"]
+__all__ = ["Start", "find_mode", "model_start", "lbfgs", "Density"]
 
 _ROUNDS = 4            # L-BFGS rounds, each rescaled by the Hessian's diagonal at the last end
 _NEWTON_STEPS = 50
@@ -84,10 +84,11 @@ def _diag_scales(H):
     return np.where(ok, 1.0 / np.sqrt(np.where(ok, d, 1.0)), 1.0)
 
 
-class _Density:
-    """log p and its gradient as floats / numpy, non-finite -> (-inf, None); counts calls."""
+class Density:
+    """log p and its gradient as floats / numpy, non-finite -> (-inf, None); counts calls;
+    `hessian(z)`: the (symmetrised) Hessian, None where not finite."""
 
-    def __init__(self, log_density, hessian):
+    def __init__(self, log_density, hessian=None):
         self.vg = ad.value_and_grad(log_density)
         self.hess = hessian if hessian is not None else ad.hessian(log_density)
         self.calls = 0
@@ -113,24 +114,35 @@ class _Density:
         return 0.5 * (H + H.T) if np.all(np.isfinite(H)) else None
 
 
-def _lbfgs(lp, z0, s, maxiter):
-    """L-BFGS-B on -log p(z0 + s u) from u = 0; a non-finite point is answered with a finite
-    penalty and a zero gradient so the line search backtracks (as ppl.laplace)."""
+def lbfgs(lp, z0, s=None, maxiter=1000, gtol=1e-10):
+    """L-BFGS-B (scipy) on -log p(z0 + s u) from u = 0 (s: (D,) scales; None: on -log p(z)
+    from z0 itself, so that coordinates near 0 keep their absolute precision), its
+    relative-decrease test only at rounding level; lp: a `Density`. A non-finite point is
+    answered with a finite penalty (the best value so far plus 1e3 (1 + |best|)) and a zero
+    gradient, so the line search backtracks (L-BFGS-B cannot take inf or NaN). The one L-BFGS
+    of ppl.infer (this module's rounds; `mode.find_mode` for map_estimate and laplace).
+    Returns (z, scipy's result, the number of non-finite points met)."""
     import scipy.optimize   # noqa: PLC0415 -- here, not at import: `wengert fit` starts fast
-    best = {"v": math.inf}
+    z0 = np.asarray(z0, dtype=float)
+    direct = s is None
+    to_z = (lambda u: u) if direct else (lambda u: z0 + s * u)
+    s = 1.0 if direct else s
+    state = {"best": math.inf, "nonfinite": 0}
 
     def objective(u):
-        v, g = lp(z0 + s * u)
+        v, g = lp(to_z(u))
         if g is None:
-            b = best["v"] if math.isfinite(best["v"]) else 0.0
+            state["nonfinite"] += 1
+            b = state["best"] if math.isfinite(state["best"]) else 0.0
             return b + 1e3 * (1.0 + abs(b)), np.zeros_like(u)
-        best["v"] = min(best["v"], -v)
+        state["best"] = min(state["best"], -v)
         return -v, -g * s
 
-    res = scipy.optimize.minimize(objective, np.zeros_like(z0), jac=True, method="L-BFGS-B",
-                                  options={"maxiter": maxiter, "gtol": 1e-10,
+    u0 = z0 if direct else np.zeros_like(z0)
+    res = scipy.optimize.minimize(objective, u0, jac=True, method="L-BFGS-B",
+                                  options={"maxiter": int(maxiter), "gtol": gtol,
                                            "ftol": 1e3 * np.finfo(float).eps})
-    return z0 + s * np.asarray(res.x, dtype=float)
+    return to_z(np.asarray(res.x, dtype=float)), res, state["nonfinite"]
 
 
 def _newton(lp, z, v, g, H):
@@ -168,7 +180,7 @@ def _one(lp, z0, maxiter):
         return None
     z, s, H = z0, np.ones_like(z0), None
     for _ in range(_ROUNDS):
-        z = _lbfgs(lp, z, s, maxiter)
+        z = lbfgs(lp, z, s, maxiter)[0]
         v, g = lp(z)
         if g is None:
             return None
@@ -203,7 +215,7 @@ def find_mode(log_density, starts, hessian=None, maxiter=1000):
     """
     if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
         raise ValueError(f"find_mode: maxiter must be a positive integer, got {maxiter!r}")
-    lp = _Density(log_density, hessian)
+    lp = Density(log_density, hessian)
     runs, n, best = [], 0, (-math.inf, None)
     for z0 in starts:
         n += 1
