@@ -123,3 +123,6 @@ def test_coin_stochastic_advi_judged_light_tails_not_unreliable():
         assert fit.judge(S, seed=seed).kind == v.kind      # the result's own verdict
         assert abs(fit.mean["p"] - exact.mean()) < 0.15 * exact.std()
         assert v.reliable, v
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fit.psis_khat(S, seed=seed)          # no "unreliable" on this accurate fit
