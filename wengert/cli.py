@@ -226,7 +226,7 @@ def _bind(args):
 
 
 # ---- the fit -------------------------------------------------------------------------------------
-_VERDICT = {"reweight": "ok after reweighting: q is off, the PSIS weights correct it",
+_VERDICT = {"reweight": "ok after reweighting",
             "light_tails": "ok: q's tails are lighter than the posterior's; means and sds are "
                            "fine",
             "miss": "unreliable: the draws miss the posterior"}
@@ -241,8 +241,8 @@ def _verdict_line(v):
     words = _VERDICT.get(v.kind) or next(w for bound, w in _KHAT if v.khat <= bound)
     why = "" if v.kind == "good" else f"; {v.message.split(': ', 1)[-1]}"
     tail = "".join(f" {t}" for t in (v.hint, v.warning) if t)
-    return (f"k-hat {v.khat:.2f}: {words}{why}{tail} (PSIS verdict: k-hat < {_KHAT[0][0]} good, "
-            f"< {_KHAT[1][0]} ok, reweighted moments against q's)")
+    return (f"k-hat {v.khat:.2f}: {words}{why}{tail} (PSIS: < {_KHAT[0][0]} good, < "
+            f"{_KHAT[1][0]} ok; moments reweighted against q's)")
 
 
 def _convergence_line(fit):

@@ -294,7 +294,9 @@ class VIResult:
         no draw has a finite log p there is no k-hat: warns so and returns NaN."""
         v = self.judge(draws, seed)
         if not v.reliable:
-            warnings.warn(f"PSIS {v}", UserWarning, stacklevel=2)
+            text = str(v)
+            warnings.warn(text if text.startswith("PSIS") else f"PSIS {text}", UserWarning,
+                          stacklevel=2)
         return math.nan if v.kind == "no_finite" else v.khat
 
     # ---- ArviZ --------------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def _judged(q_sd, family, method="advi"):
 
 def test_verdict_words():
     from ppl.infer import Verdict
-    assert re.search(r"^k-hat -?\d\.\d\d: good \(PSIS verdict", cli._verdict_line(
+    assert re.search(r"^k-hat -?\d\.\d\d: good \(PSIS: < 0.5 good", cli._verdict_line(
         _judged(1.05, "meanfield")))
     assert "ok after reweighting" in cli._verdict_line(_judged(1.3, "fullrank"))
     narrow = cli._verdict_line(_judged(0.3, "meanfield"))
