@@ -85,3 +85,16 @@ def test_bad_arguments_name_the_argument():
         ppl.dadvi(load_model("radon").model(**load_model("radon").data()), family="fullrank")
     with pytest.raises(ValueError, match="mc_fraction"):
         ppl.dadvi(skew(Y), mc_fraction=0)
+
+
+def test_to_arviz_keeps_the_record_in_words(tmp_path):
+    pytest.importorskip("xarray")
+    from ppl import _arviz
+    fit = ppl.dadvi(skew(Y), seed=1)
+    obj = fit.to_arviz(draws=50)
+    path = tmp_path / "fit.nc"
+    _arviz.to_netcdf(obj, path)
+    attrs = _arviz.from_netcdf(path)["posterior"].attrs
+    assert attrs["method"] == "dadvi" and attrs["draws"] == fit.draws == 30
+    assert "PSIS-resampled" in attrs["resampled"] and attrs["verdict"] == str(fit.verdict)
+    assert attrs["q_family"] == "meanfield" and attrs["start"].startswith("Start(status='mode'")
