@@ -5,6 +5,7 @@ PyMC's ADVI side by side when they are importable.
     python bench/accuracy.py                    # everything (~9 min on 2 cores with peers)
     python bench/accuracy.py --quick            # shorter references, posteriordb + 3 (<1 min)
     python bench/accuracy.py --only pdb/kidiq,radon --family fullrank --no-peers
+    python bench/accuracy.py --only kidiq,earnings --method advi,dadvi --no-peers
     PYTHONPATH=$PWD /tmp/peers/bin/python bench/accuracy.py --json bench/out/accuracy.json
 
 Columns, per model, family and library, against the reference means m_i and sds s_i of every
@@ -291,9 +292,9 @@ def score(mean, sd, ref):
                 sd_hi=float(np.nanmax(ratio)))
 
 
-def wengert_rows(case, families, seed, repeats):
-    """ppl.advi under each family: seconds (median of `repeats` identical fits), steps, k-hat,
-    means and sds."""
+def wengert_rows(case, families, seed, repeats, method="advi"):
+    """ppl.advi (or ppl.dadvi, method="dadvi") under each family: seconds (median of
+    `repeats` identical fits), steps, k-hat, means and sds."""
     rows = []
     for family in families:
         times = []
@@ -302,20 +303,26 @@ def wengert_rows(case, families, seed, repeats):
                 t = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    fit = ppl.advi(case.model, family=family, seed=seed, progress=False,
-                                   **case.options)
+                    if method == "dadvi":     # its own start: the entry's ADVI options
+                        fit = ppl.dadvi(case.model, family=family, seed=seed)  # don't apply
+                    else:
+                        fit = ppl.advi(case.model, family=family, seed=seed, progress=False,
+                                       **case.options)
                 times.append(time.perf_counter() - t)
         except Exception as e:                  # noqa: BLE001 -- a failed fit is a row
-            rows.append(dict(family=family, library="Wengert", note=f"failed: {e}"[:120]))
+            rows.append(dict(family=family, library=f"Wengert {method}",
+                             note=f"failed: {e}"[:120]))
             continue
         secs = statistics.median(times)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            khat = fit.psis_khat(1000, seed=seed + 1)
-        rows.append(dict(family=family, library="Wengert", seconds=secs, khat=khat,
+            verdict = fit.judge(1000, seed=seed + 1)     # k-hat and the verdict, any fit
+        khat = verdict.khat if verdict.kind != "no_finite" else float("nan")
+        rows.append(dict(family=family, library=f"Wengert {method}", seconds=secs, khat=khat,
                          steps=fit.steps, stan_at=fit.info.get("stan_converged_at"),
-                         capped=fit.info.get("stan_converged_at") is None, mean=fit.mean,
-                         sd=fit.sd))
+                         capped=method == "advi" and fit.info.get("stan_converged_at") is None,
+                         mean=fit.mean, sd=fit.sd, note=f"verdict {verdict.kind}" + (
+                             f", M={fit.draws}" if method == "dadvi" else "")))
     return rows
 
 
@@ -351,6 +358,9 @@ def main(argv=None):
                    help="run NumPyro / PyMC (default: when importable)")
     p.add_argument("--no-peers", dest="peers", action="store_false")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", default="advi",
+                   help="comma-separated: advi (ppl.advi), dadvi (ppl.dadvi: deterministic "
+                   "ADVI, + LRVB); each gets its rows")
     p.add_argument("--no-cache", action="store_true",
                    help="recompute the HMC references (else read from bench/out/references/)")
     args = p.parse_args(argv)
@@ -359,6 +369,9 @@ def main(argv=None):
     families = FAMILIES if args.family == "both" else (args.family,)
     ref_draws, hmc_draws = (1000, 500) if args.quick else (4000, 1000)
     only = [s for s in args.only.split(",") if s]
+    methods = [s for s in args.method.split(",") if s]
+    if not methods or any(m not in ("advi", "dadvi") for m in methods):
+        p.error(f"--method: advi, dadvi or both (comma-separated), got {args.method!r}")
     t0, load0 = time.perf_counter(), timing.print_load_start()
     peers = []
     if args.peers is not False:
@@ -388,7 +401,9 @@ def main(argv=None):
                                model=case.note or "zoo")
         print(f"    {source} ({refs[case.name]['seconds']:.0f} s)", flush=True)
         print(f"  {case.name}: fits ...", flush=True)
-        got = wengert_rows(case, families, args.seed, 1 if args.quick else 3)
+        got = []
+        for method in methods:
+            got += wengert_rows(case, families, args.seed, 1 if args.quick else 3, method)
         if peers and not (args.quick and not case.name.startswith("pdb/")):
             got += accuracy_peers.rows(case.peer, case.data, families,
                                        list(ref.mean) if ref is not None else [])

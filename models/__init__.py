@@ -29,12 +29,16 @@ ZOO = {
     "eight_schools_centered": (
         "models.eight_schools:centered",
         "Eight schools, centred: theta ~ N(mu, tau), the funnel"),
-    # -- regression and GLMs (models/kidiq.py, linear_regression.py, logistic_regression.py,
-    #    seeds.py, count_regression.py)
+    # -- regression and GLMs (models/kidiq.py, earnings.py, linear_regression.py,
+    #    logistic_regression.py, seeds.py, count_regression.py)
     "kidiq": (
         "models.kidiq",
         "Kid's test score on mother's IQ, flat-prior linear regression (Gelman and Hill; "
         "posteriordb)"),
+    "earnings": (
+        "models.earnings",
+        "Earnings in raw dollars on height, flat-prior linear regression (Gelman and Hill; "
+        "simulated)"),
     "kidiq_normal": (
         "models.kidiq:normal",
         "Kid's test score on mother's IQ, with weakly informative Normal(0, 100) priors on beta"),

@@ -5,9 +5,9 @@ from . import distributions as dist
 from .model import Model, model
 from .primitives import deterministic, factor, plate, sample
 from . import infer
-from .infer import ElboHistory, MAPResult, VIResult, advi, laplace, map_estimate
+from .infer import ElboHistory, MAPResult, VIResult, advi, dadvi, laplace, map_estimate
 
 __all__ = ["constraints", "distributions", "dist", "handlers", "transforms", "infer", "model",
            "Model",
            "sample", "plate", "deterministic", "factor", "advi", "VIResult", "ElboHistory",
-           "map_estimate", "laplace", "MAPResult"]
+           "map_estimate", "laplace", "MAPResult", "dadvi"]

@@ -3,6 +3,7 @@
     wengert fit eight_schools                       # the zoo's shipped data, meanfield ADVI
     wengert fit eight_schools --family fullrank --seed 1 --out fit.nc --plot figs
     wengert fit my_model.py:coin --data coin.json   # a model function in a file, its data
+    wengert fit kidiq --method dadvi                # deterministic ADVI (ppl.dadvi)
     wengert models                                  # the zoo
 
 MODEL is a zoo name or `path/to/file.py:function`, the function an `@ppl.model` factory or a
@@ -11,8 +12,9 @@ numpy arrays, other values pass as they are); a zoo model without --data uses it
 a file model is called with no arguments. --init gives the starting point (every latent
 site's constrained value, as ppl.advi's init=). --out and --plot are checked before anything is
 fitted. The fit prints the bound model, a summary of the
-posterior draws, the convergence line and the PSIS k-hat of q (Yao et al., "Yes, but did it
-work?", 2018: k < 0.5 good, 0.5-0.7 ok, > 0.7 unreliable).
+posterior draws, the convergence line and the verdict: the PSIS k-hat of q (Yao et al., "Yes,
+but did it work?", 2018: k < 0.5 good, 0.5-0.7 ok) and whether reweighting moves q's moments
+(ppl.infer.verdict: a high k-hat with unmoved moments is light tails, not a miss).
 
 Exit codes: 0 fitted (converged or not: read the convergence line); 1 the fit itself failed
 (e.g. the log density is not finite at the initial point, or any error inside the fit), or --out
@@ -85,10 +87,14 @@ def _parser():
                    "path/to/file.py:function")
     f.add_argument("--data", metavar="FILE.json", help="JSON object of the model function's "
                    "keyword arguments (default: a zoo model's shipped data)")
+    f.add_argument("--method", choices=("advi", "dadvi"), default="advi",
+                   help="advi: Stan's stochastic ADVI (ppl.advi); dadvi: deterministic ADVI "
+                   "with linear-response covariances and PSIS-resampled draws (ppl.dadvi) "
+                   "(default: advi)")
     f.add_argument("--family", choices=("meanfield", "fullrank"), default="meanfield",
                    help="Gaussian family of q (default: meanfield)")
-    f.add_argument("--steps", type=_int_at_least(1, "a positive integer"), default=10_000,
-                   help="maximum number of ADVI steps (default: 10000)")
+    f.add_argument("--steps", type=_int_at_least(1, "a positive integer"), default=None,
+                   help="maximum number of ADVI steps (default: 10000; advi only)")
     f.add_argument("--seed", type=_int_at_least(0, "a non-negative integer"), default=None,
                    help="random seed (default: a fresh one, printed so the run can be repeated)")
     f.add_argument("--draws", type=_int_at_least(21, "an integer >= 21"), default=1000,
@@ -216,25 +222,31 @@ def _bind(args):
 
 
 # ---- the fit -------------------------------------------------------------------------------------
-def _khat_line(k, family):
-    """k-hat in words (Yao et al. 2018), with ppl.infer.diagnostics' thresholds: k < KHAT_GOOD
-    (0.5) good, KHAT_GOOD <= k <= KHAT_BAD (0.7) ok, k > KHAT_BAD unreliable."""
-    from ppl.infer.diagnostics import KHAT_BAD, KHAT_GOOD   # loaded by the fit already
-    if not k == k:  # nan
-        return "k-hat: not computed"
-    if k < KHAT_GOOD:
-        words = "good"
-    elif k <= KHAT_BAD:
-        words = "ok: usable, but expect error in the tails"
-    else:
-        words = ("unreliable: q is far from the posterior; try "
-                 + ("--family fullrank or " if family == "meanfield" else "")
-                 + "a reparameterisation")
-    return (f"k-hat {k:.2f}: {words} (PSIS; < {KHAT_GOOD:g} good, {KHAT_GOOD:g}-{KHAT_BAD:g} "
-            f"ok, > {KHAT_BAD:g} unreliable)")
+_VERDICT = {"reweight": "ok after reweighting",
+            "light_tails": "ok: q's tails are lighter than the posterior's; means and sds are "
+                           "fine",
+            "miss": "unreliable: the draws miss the posterior"}
+
+
+def _verdict_line(v):
+    """The fit's verdict (ppl.infer.verdict.judge) in one line: k-hat in words (Yao et al. 2018;
+    ppl.infer.diagnostics' thresholds) when q agrees with the posterior, else what reweighting
+    says, with a remedy that exists for this fit."""
+    if v.kind == "no_finite":
+        return f"k-hat: not computed: {v.message} {v.hint}".rstrip()
+    from ppl.infer.diagnostics import KHAT_BAD, KHAT_GOOD, khat_words  # loaded by the fit
+    words = _VERDICT.get(v.kind) or {"ok": "ok: usable, but expect error in the tails"}.get(
+        khat_words(v.khat), khat_words(v.khat))
+    why = "" if v.kind == "good" else f"; {v.message.split(': ', 1)[-1]}"
+    tail = "".join(f" {t}" for t in (v.hint, v.warning) if t)
+    return (f"k-hat {v.khat:.2f}: {words}{why}{tail} (PSIS: < {KHAT_GOOD:g} good, <= "
+            f"{KHAT_BAD:g} ok; moments reweighted against q's)")
 
 
 def _convergence_line(fit):
+    if fit.method == "dadvi":
+        state = "converged" if fit.converged else "NOT converged"
+        return f"{state}: {fit.stop_reason} (trust-region steps {fit.steps})"
     state = "converged" if fit.converged else "NOT converged"
     eta = "none" if fit.eta is None else f"{fit.eta:g}"
     drift = fit.info.get("drift")
@@ -263,6 +275,9 @@ def _fit_failed(e):
 
 
 def _fit(args, t_start):
+    if args.method == "dadvi" and args.steps is not None:
+        raise CliError("--steps is ADVI's step limit; --method dadvi takes no steps (its "
+                       "trust-region Newton stops on the gradient)")
     check_outputs(args)
     model, options = _bind(args)
     told = f"; the zoo entry's options: {', '.join(sorted(options))}" if options else ""
@@ -272,11 +287,19 @@ def _fit(args, t_start):
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
     import ppl
     print(model)
-    print(f"ADVI {args.family}, seed {seed}, at most {args.steps} steps{told}", flush=True)
+    if args.method == "dadvi":
+        options = {k: v for k, v in options.items() if k == "init"}   # dadvi's only start
+        print(f"DADVI {args.family}, seed {seed}{told}", flush=True)
+    else:
+        steps = 10_000 if args.steps is None else args.steps
+        print(f"ADVI {args.family}, seed {seed}, at most {steps} steps{told}", flush=True)
     t_fit = time.perf_counter()
     try:
-        fit = ppl.advi(model, family=args.family, steps=args.steps, seed=seed,
-                       progress=False if args.quiet else None, **options)
+        if args.method == "dadvi":
+            fit = ppl.dadvi(model, family=args.family, seed=seed, **options)
+        else:
+            fit = ppl.advi(model, family=args.family, steps=steps, seed=seed,
+                           progress=False if args.quiet else None, **options)
     except (ValueError, FloatingPointError, RuntimeError) as e:
         return _fit_failed(e)
     except TypeError as e:          # the model's code on the engine's Tensors (np.exp, ...)
@@ -288,10 +311,7 @@ def _fit(args, t_start):
     print(fit.summary_text(draws=args.draws, max_rows=None if args.all else _ROWS,
                            note="--all for every row, --out for ArviZ data"))
     print(_convergence_line(fit))
-    with warnings.catch_warnings():  # the k-hat line below says it in words
-        warnings.simplefilter("ignore", UserWarning)
-        khat = float(fit.psis_khat(draws=args.draws))
-    print(_khat_line(khat, args.family))
+    print(_verdict_line(fit.judge(args.draws)))
     code = 0
     if args.out is not None:
         code = write_out(fit, args)

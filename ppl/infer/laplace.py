@@ -117,7 +117,7 @@ def map_estimate(model, init=None, seed=None, jacobian=False, maxiter=1000, tol=
         raise TypeError(f"map_estimate: jacobian must be True or False, got {jacobian!r}")
     lp = mode.log_density_and_grad(model, bool(jacobian))
     z0 = _start(model, init, seed, lp, "map_estimate")
-    found = mode.find_mode(model, z0, "lbfgs", bool(jacobian), tol, maxiter)
+    found = mode.find_mode(model, z0, bool(jacobian), tol, maxiter)
     with validation_enabled(False):
         params = model.constrain(found.z)
     if not found.converged:

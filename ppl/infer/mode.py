@@ -1,11 +1,12 @@
-"""The mode of the unconstrained log density and its Hessian: the one routine behind
-`map_estimate`, `laplace` and ADVI's whitening.
+"""The mode of the unconstrained log density and its Hessian, for `map_estimate`, `laplace` and
+ADVI's whitening, on the routines of `start` (the one mode finder of ppl.infer):
 
     z* = argmax_z log p(x, T(z)) [+ log|det J_T(z)|],   H = d^2/dz^2 log p(x, T(z)) + ... at z*
 
-found by scipy's L-BFGS-B on the engine's value and gradient (`method="lbfgs"`, precise, as
-Stan's `optimize`) or by Newton's method on the engine's Hessian (`method="newton"`, a rough
-mode in few steps, enough for a whitening); H comes from the engine (forward over reverse).
+`find_mode`: z* by `start.lbfgs` (L-BFGS-B on the engine's value and gradient, as Stan's
+`optimize`: map_estimate's contract of maxiter, tol and scipy's message); `whitening`: z* and
+H by `start.find_mode` (scale-free L-BFGS rounds, then Newton where H is definite: what
+ppl.dadvi starts from); H comes from the engine (forward over reverse).
 """
 import math
 from dataclasses import dataclass
@@ -16,10 +17,11 @@ import numpy as np
 import autodiff as ad
 
 from ..distributions.base import validation_enabled
+from .start import Density, lbfgs
+from .start import find_mode as scale_free_mode
 
 __all__ = ["Mode", "find_mode", "hessian", "whitening", "log_density_and_grad"]
 
-_FTOL = 1e3 * np.finfo(float).eps  # stop on relative decrease only at rounding level (as Stan)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,61 +61,22 @@ def hessian(model, z):
         return np.asarray(ad.hessian(model.unconstrained_log_density)(z), dtype=float)
 
 
-def find_mode(model, z0, method="lbfgs", jacobian=True, tol=1e-9, maxiter=1000,
-              with_hessian=False):
-    """The mode of the unconstrained log density from z0: a `Mode`.
+def find_mode(model, z0, jacobian=True, tol=1e-9, maxiter=1000, with_hessian=False):
+    """The mode of the unconstrained log density from z0 by L-BFGS-B (`start.lbfgs`, the one
+    L-BFGS of ppl.infer) with gtol `tol`, as Stan's `optimize`: a `Mode`.
 
-    method "lbfgs": L-BFGS-B with gtol `tol` (its relative-decrease test fires only at
-    rounding level); converged also needs max_i |d/dz_i| <= max(tol, 1e-5 max(1, |log p|)) at
-    the end, as that test also stops, with a steady gradient, on a density that grows without
-    bound (centred eight schools, tau -> 0). A non-finite value met during the line search is
-    answered with a finite penalty (the best value so far plus 1e3 (1 + |best|)) and a zero
-    gradient, so the search backtracks (L-BFGS-B cannot take inf or NaN).
-    method "newton": `autodiff.minimize_newton` with gtol `tol` (jacobian=True only).
+    converged also needs max_i |d/dz_i| <= max(tol, 1e-5 max(1, |log p|)) at the end, as
+    L-BFGS-B's relative-decrease test also stops, with a steady gradient, on a density that
+    grows without bound (centred eight schools, tau -> 0). Non-finite values met during the
+    line search are penalised so that it backtracks (`start.lbfgs`); `nonfinite` counts them.
     with_hessian: also the Hessian at the optimum (of the density with the Jacobian).
     """
-    if method == "newton":
-        try:
-            with np.errstate(all="ignore"):
-                found = ad.minimize_newton(lambda z: -model.unconstrained_log_density(z), z0,
-                                           gtol=tol, maxiter=maxiter)
-        except ad.NewtonError as e:
-            return Mode(np.asarray(z0, dtype=float), math.nan, False,
-                        f"Newton's method found no mode ({e})", -1)
-        z = np.asarray(found.x, dtype=float)
-        message = "" if found.converged else \
-            f"Newton's method found no mode in {found.iterations} steps"
-        mode = Mode(z, math.nan, bool(found.converged), message, int(found.iterations))
-    elif method == "lbfgs":
-        mode = _lbfgs(model, z0, jacobian, tol, maxiter)
-    else:
-        raise ValueError(f"find_mode: method must be 'lbfgs' or 'newton', got {method!r}")
-    if not with_hessian or (method == "newton" and mode.iterations < 0):
-        return mode
-    return Mode(mode.z, mode.log_density, mode.converged, mode.message, mode.iterations,
-                mode.grad_norm, hessian(model, mode.z), mode.nonfinite)
-
-
-def _lbfgs(model, z0, jacobian, tol, maxiter):
     lp = log_density_and_grad(model, jacobian)
-    state = {"best": np.inf, "nonfinite": 0}
-
-    def objective(z):
-        v, g = lp(z)
-        if _finite(v, g):
-            state["best"] = min(state["best"], -v)
-            return -v, -g
-        state["nonfinite"] += 1
-        best = state["best"] if np.isfinite(state["best"]) else 0.0
-        return best + 1e3 * (1.0 + abs(best)), np.zeros_like(g)
-
+    density = Density(lambda z: model.unconstrained_log_density(z, jacobian=jacobian))
     # off for the search (as ADVI), so that a parameter made invalid by rounding (a scale
     # exp(u) = 0) is a non-finite density, not an error
     with validation_enabled(False):
-        import scipy.optimize   # here, not at import: `wengert fit` must start fast
-        res = scipy.optimize.minimize(objective, z0, jac=True, method="L-BFGS-B", options={
-            "maxiter": int(maxiter), "gtol": tol, "ftol": _FTOL})
-        z = np.asarray(res.x, dtype=float)
+        z, res, nonfinite = lbfgs(density, z0, None, maxiter, tol)
         v, g = lp(z)
     success, message = bool(res.success), str(res.message)
     grad_norm = float(np.max(np.abs(g)))
@@ -123,23 +86,22 @@ def _lbfgs(model, z0, jacobian, tol, maxiter):
         success, message = False, (f"{message}, but the gradient is still {grad_norm:.3g} "
                                    "(the density may have no mode: unbounded, e.g. a scale "
                                    "going to 0)")
-    return Mode(z, v, success, message, int(res.nit), grad_norm, None, state["nonfinite"])
+    return Mode(z, v, success, message, int(res.nit), grad_norm,
+                hessian(model, z) if with_hessian else None, nonfinite)
 
 
 def whitening(model, z0, family):
-    """Coordinates zeta = z_hat + C u whitened at the mode z_hat (Newton from z0, gtol 1e-3:
-    rough is enough) by H, the Hessian there: C = cholesky(H^-1) (fullrank) or diag(H_ii^-1/2)
-    (meanfield: the meanfield optimum of a Gaussian target). Returns (z_hat, C, log|det C|), or
-    a string saying why there is none (no finite mode with a negative-definite Hessian)."""
-    try:
-        found = find_mode(model, z0, method="newton", tol=1e-3, maxiter=100, with_hessian=True)
-    except np.linalg.LinAlgError as e:
-        return f"no: the Hessian at the mode is not negative definite ({e})"
-    if found.hessian is None:
-        return "no: " + found.message
-    H = found.hessian * -1.0
-    if not (found.converged and np.all(np.isfinite(H))):
-        return f"no: Newton's method found no mode in {found.iterations} steps"
+    """Coordinates zeta = z_hat + C u whitened at the mode z_hat by H, the Hessian there:
+    C = cholesky(H^-1) (fullrank) or diag(H_ii^-1/2) (meanfield: the meanfield optimum of a
+    Gaussian target). The mode comes from `start.find_mode` from z0 (scale-free L-BFGS, then
+    Newton where H is definite: the routine ppl.dadvi starts from). Returns (z_hat, C,
+    log|det C|), or a string saying why there is none (no finite mode with a negative-definite
+    Hessian)."""
+    with validation_enabled(False):
+        found = scale_free_mode(model.unconstrained_log_density, [np.asarray(z0, dtype=float)])
+    if not found.ok:
+        return f"no: {found.status}: {found.message}"
+    H = -found.hessian
     try:
         if family == "fullrank":
             C = np.linalg.cholesky(np.linalg.inv(0.5 * (H + H.T)))   # C C^T = H^-1
@@ -152,4 +114,4 @@ def whitening(model, z0, family):
             log_det = float(np.sum(np.log(C)))
     except np.linalg.LinAlgError as e:
         return f"no: the Hessian at the mode is not negative definite ({e})"
-    return found.z, C, log_det
+    return found.mode, C, log_det

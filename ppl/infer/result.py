@@ -3,9 +3,12 @@
 q(zeta) = N(mu, L L^T) over the flat unconstrained vector zeta (meanfield: L = diag(exp(omega))).
 Draws are zeta = mu + L eps, eps ~ N(0, I), mapped to the constrained space by the model's
 bijectors (theta = T(zeta), deterministic sites included), so every summary here is a Monte
-Carlo summary of T_#q. ADVI (`ppl.advi`) and the Laplace approximation (`ppl.laplace`) return
-one, with their own diagnostics in `fit.diagnostics` (`AdviDiagnostics`, `LaplaceDiagnostics`);
-so can a user, from known mu/omega/L:
+Carlo summary of T_#q. ADVI (`ppl.advi`), deterministic ADVI (`ppl.dadvi`) and the Laplace
+approximation (`ppl.laplace`) return one, with their own diagnostics in `fit.diagnostics`
+(`AdviDiagnostics`, `DadviDiagnostics`, `LaplaceDiagnostics`); so can a user, from known
+mu/omega/L. Every fit has a verdict (`fit.verdict`, `verdict.judge`: k-hat and whether PSIS
+reweighting moves the moments, with a remedy that exists for this fit), and can have its draws
+PSIS-resampled (`fit.resample = True`; ppl.dadvi's default), which the summaries then say:
 
     >>> import numpy as np, ppl
     >>> from ppl import dist
@@ -22,9 +25,6 @@ import functools
 import math
 import operator
 import warnings
-from collections import namedtuple
-from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -35,60 +35,14 @@ from ..distributions.base import validation_enabled
 from ..model import Model
 from . import plots
 from .plots import elements
-from .diagnostics import KHAT_BAD, NoFiniteWeights, khat
 from .families import Gaussian
 from .objective import LogDensity
+from .records import RECORDS, AdviDiagnostics, DadviDiagnostics, ElboHistory, LaplaceDiagnostics
+from .resample import psis_resample
+from .verdict import judge
 
-__all__ = ["VIResult", "ElboHistory", "AdviDiagnostics", "LaplaceDiagnostics"]
-
-ElboHistory = namedtuple("ElboHistory", ["iteration", "elbo"])
-ElboHistory.__doc__ = "The ELBO estimates of a fit: `iteration` (int array) and `elbo` (float)."
-
-
-@dataclass(frozen=True)
-class AdviDiagnostics:
-    """How an ADVI fit went: its ELBO estimates (an `ElboHistory`, or an (iterations, values)
-    pair), the step-size scale `eta` (Stan's optimizer), the `optimizer`, the `steps` taken,
-    the `skipped` steps (no finite draw), and `rhat`, the split R-hat of the raw iterates
-    over the last averaging window."""
-    elbo_history: Optional[ElboHistory] = None
-    eta: Optional[float] = None
-    optimizer: Optional[str] = None
-    steps: int = 0
-    skipped: int = 0
-    rhat: float = math.nan
-    method = "advi"
-
-    def __post_init__(self):
-        if self.elbo_history is not None:
-            object.__setattr__(self, "elbo_history", _check_history(self.elbo_history))
-        object.__setattr__(self, "steps", int(self.steps))
-        object.__setattr__(self, "skipped", int(self.skipped))
-        object.__setattr__(self, "rhat", float(self.rhat))
-
-
-@dataclass(frozen=True)
-class LaplaceDiagnostics:
-    """How a Laplace fit went: the log density at the mode (Jacobian included), the
-    optimiser's iterations, max |gradient| there, and the Hessian H there (D, D)."""
-    log_density: float
-    iterations: int
-    grad_norm: float
-    hessian: np.ndarray
-    method = "laplace"
-
-
-def _check_history(h):
-    try:
-        it, elbo = (np.asarray(a) for a in h)
-    except (TypeError, ValueError):
-        raise ValueError("elbo_history must be a pair (iterations, elbo values) or None, "
-                         f"got {type(h).__name__}") from None
-    if it.ndim != 1 or it.shape != elbo.shape:
-        raise ValueError(f"elbo_history: iterations and ELBO values must be 1-D arrays of "
-                         f"one length, got shapes {it.shape} and {elbo.shape}")
-    return ElboHistory(it.astype(np.int64), elbo.astype(float))
-
+__all__ = ["VIResult", "ElboHistory", "AdviDiagnostics", "LaplaceDiagnostics",
+           "DadviDiagnostics"]
 
 def _check_draws(draws):
     if isinstance(draws, bool):
@@ -121,23 +75,25 @@ class VIResult:
     model: the bound ppl.Model; family: "meanfield" or "fullrank"; mu, omega: (D,) arrays
     (omega = log diag of the scale: log sigma for meanfield); L: (D, D) lower-triangular with
     diag exp(omega) for fullrank, None for meanfield. `diagnostics`: the method's own record
-    (`AdviDiagnostics`, the default, or `LaplaceDiagnostics`); its fields read as attributes
-    (`fit.eta`, `fit.elbo_history`; `fit.log_density` of a Laplace fit). `converged`,
+    (`AdviDiagnostics`, the default, `DadviDiagnostics` or `LaplaceDiagnostics`); its fields
+    read as attributes (`fit.eta`, `fit.elbo_history`; `fit.log_density` of a Laplace fit,
+    `fit.draws` of a DADVI one). `resample`: draws PSIS-resampled (see `sample_unconstrained`).
+    `converged`,
     `stop_reason` and `info` say how the fit went; `seed` is the default seed of every method
     that draws, so `mean`, `sd`, `to_arviz()` and `summary_text()` agree with each other.
     """
 
     def __init__(self, model, family, mu, omega, L=None, *, diagnostics=None, converged=True,
-                 stop_reason="", seed=None, info=None):
+                 stop_reason="", seed=None, info=None, resample=False):
         if not isinstance(model, Model):
             raise TypeError(f"model must be a bound ppl.Model, got {type(model).__name__}")
         if family not in ("meanfield", "fullrank"):
             raise ValueError(f"family must be 'meanfield' or 'fullrank', got {family!r}")
         if diagnostics is None:
             diagnostics = AdviDiagnostics()
-        if not isinstance(diagnostics, (AdviDiagnostics, LaplaceDiagnostics)):
-            raise TypeError(f"diagnostics must be an AdviDiagnostics or LaplaceDiagnostics, "
-                            f"got {type(diagnostics).__name__}")
+        if not isinstance(diagnostics, RECORDS):
+            raise TypeError(f"diagnostics must be an AdviDiagnostics, DadviDiagnostics or "
+                            f"LaplaceDiagnostics, got {type(diagnostics).__name__}")
         d = model.num_params
         self.model, self.family, self.diagnostics = model, family, diagnostics
         self.mu, self.omega = _vector(mu, "mu", d), _vector(omega, "omega", d)
@@ -151,16 +107,19 @@ class VIResult:
         self.q = Gaussian(self.mu, self.omega, self._L)
         self.converged, self.stop_reason = bool(converged), str(stop_reason)
         self.seed, self.info = seed, dict(info or {})
+        self._resample, self._resampled = bool(resample), None
 
     @property
     def method(self):
-        """"advi" or "laplace": what made the fit (from its diagnostics record)."""
+        """"advi", "dadvi" or "laplace": what made the fit (from its diagnostics record)."""
         return self.diagnostics.method
 
     def __getattr__(self, name):
         # the method's own diagnostics read as attributes: fit.eta, fit.elbo_history, ...
         diagnostics = self.__dict__.get("diagnostics")
-        if diagnostics is not None and name in type(diagnostics).__dataclass_fields__:
+        kind = type(diagnostics)
+        if diagnostics is not None and (name in kind.__dataclass_fields__ or
+                                        isinstance(getattr(kind, name, None), property)):
             return getattr(diagnostics, name)
         raise AttributeError(f"{type(self).__name__} of method "
                              f"{getattr(diagnostics, 'method', '?')!r} has no attribute "
@@ -198,9 +157,37 @@ class VIResult:
         seed = self.seed if seed is None else seed
         return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
+    @property
+    def resample(self):
+        """Whether draws (and so `mean`, `sd`, the summaries, `to_arviz`) are PSIS-resampled
+        from q (see `sample_unconstrained`); settable on any fit (ppl.dadvi's default: on)."""
+        return self._resample
+
+    @resample.setter
+    def resample(self, on):
+        if not isinstance(on, (bool, np.bool_)):
+            raise TypeError(f"resample must be True or False, got {on!r}")
+        self._resample = bool(on)
+        self.__dict__.pop("_default_draws", None)
+
+    @property
+    def resampled(self):
+        """What the last draws were: None (q's own, resample off), else in words ("PSIS-
+        resampled 1000 of 4000 draws (k-hat 0.41, ESS 2650)" or why not)."""
+        return self._resampled
+
     def sample_unconstrained(self, draws=1000, seed=None):
-        """(draws, D) draws zeta = mu + L eps of q (meanfield: mu + exp(omega) * eps)."""
-        return self.q.sample(self._rng(seed), _check_draws(draws))
+        """(draws, D) draws zeta = mu + L eps of q (meanfield: mu + exp(omega) * eps); with
+        `resample` on, `draws` of 4 x draws of q resampled in proportion to their PSIS weights
+        p / q when k-hat < 0.7 (as Stan's Pathfinder), else q's own (`resampled` says which).
+        """
+        n, rng = _check_draws(draws), self._rng(seed)
+        if not self._resample:
+            return self.q.sample(rng, n)
+        zeta = self.q.sample(rng, 4 * n)
+        r = psis_resample(zeta, self._log_p(zeta), self.log_q(zeta), n, seed=rng)
+        self._resampled = r.message
+        return r.draws
 
     def log_q(self, zeta):
         """log N(zeta | mu, L L^T) = -|L^{-1}(zeta - mu)|^2 / 2 - sum(omega) - D/2 log 2 pi,
@@ -284,35 +271,47 @@ class VIResult:
                                              ("mean", "sd", "5%", "50%", "95%"))
         lines = [r if isinstance(r, str)
                  else f"{r[0]:<{width}} " + " ".join(_fmt(v) for v in r[1:]) for r in rows]
+        if self._resample:      # the table is of reweighted draws: say so
+            lines.append(f"({self._resampled})")
         return "\n".join([head, *lines])
 
     # ---- diagnostics --------------------------------------------------------------------------
-    def psis_khat(self, draws=1000, seed=None):
-        """The Pareto k-hat of the importance ratios log p(zeta) - log q(zeta), zeta ~ q
-        (Yao, Vehtari, Simpson, Gelman, "Yes, but did it work?", ICML 2018), with
-        log p the unconstrained log density (Jacobian included, all the data). Warns above 0.7.
-        A draw where log p is NaN counts as one of zero weight; when no draw has a finite
-        log p there is no k-hat: warns so and returns NaN.
-        """
+    def judge(self, draws=1000, seed=None):
+        """The `verdict.Verdict` on q from `draws` fresh draws of q itself (never resampled):
+        PSIS k-hat of log p - log q (Yao et al., ICML 2018; log p the unconstrained density,
+        Jacobian included, all the data), whether reweighting moves q's means and sds beyond
+        their Monte Carlo error, and a remedy that exists for this fit. Never raises on
+        draws without a finite density (kind "no_finite")."""
         n = _check_draws(draws)
         if n < 21:
             raise ValueError(f"draws must be at least 21 for k-hat (its Pareto tail, the "
                              f"largest ceil(draws / 5), needs 5 draws), got {draws!r}")
-        zeta = self.sample_unconstrained(n, seed)
-        try:
-            k = khat(self._log_p(zeta), self.log_q(zeta))
-        except NoFiniteWeights as e:
-            warnings.warn(f"PSIS {e}", UserWarning, stacklevel=2)
-            return math.nan
-        if k > KHAT_BAD:
-            hint = ("the posterior is far from Gaussian at its mode; try ppl.advi" if
-                    self.method == "laplace" else "try family='fullrank' or more steps (a "
-                    "smaller tol_rel_obj)" if self.family == "meanfield" else
-                    "try more steps (a smaller tol_rel_obj) or a reparameterisation")
-            warnings.warn(f"PSIS k-hat = {k:.2f} > {KHAT_BAD}: the {self.method} "
-                          f"{self.family} approximation is unreliable (its draws miss much of "
-                          f"the posterior); {hint}", UserWarning, stacklevel=2)
-        return k
+        zeta = self.q.sample(self._rng(seed), n)
+        d = self.diagnostics
+        hessian = getattr(d, "hessian", None)
+        if isinstance(d, DadviDiagnostics):
+            hessian = d.start.hessian if d.start is not None and d.start.ok else None
+        return judge(zeta, self._log_p(zeta), self.log_q(zeta),
+                     getattr(d, "q_family", self.family), getattr(d, "lrvb", None) is not None,
+                     self.method, hessian)
+
+    @functools.cached_property
+    def verdict(self):
+        """The fit's `Verdict` (`judge` at 1000 draws with the result's seed; a DADVI fit's is
+        the one made at the end of the fit)."""
+        return getattr(self.diagnostics, "verdict", None) or self.judge(1000, self.seed)
+
+    def psis_khat(self, draws=1000, seed=None):
+        """The Pareto k-hat of the importance ratios log p(zeta) - log q(zeta), zeta ~ q, from
+        `judge`: warns with the verdict when q's moments are unreliable (not on a k-hat above
+        0.7 whose reweighting moves no mean or sd: tails lighter than the posterior's). When
+        no draw has a finite log p there is no k-hat: warns so and returns NaN."""
+        v = self.judge(draws, seed)
+        if not v.reliable:
+            text = str(v)
+            warnings.warn(text if text.startswith("PSIS") else f"PSIS {text}", UserWarning,
+                          stacklevel=2)
+        return math.nan if v.kind == "no_finite" else v.khat
 
     # ---- ArviZ --------------------------------------------------------------------------------
     def _dims(self, draws):
@@ -354,9 +353,8 @@ class VIResult:
         stats = {"lp": self._log_p(zeta)[None], "log_q": self.log_q(zeta)[None]}
         attrs = {"inference_library": "wengert", "model": self.model.name,
                  "method": self.method, "family": self.family, "converged": self.converged,
-                 "stop_reason": self.stop_reason,
-                 **{k: v for k, v in vars(self.diagnostics).items()
-                    if k not in ("elbo_history", "hessian")},
+                 "stop_reason": self.stop_reason, **self.diagnostics.attrs(),
+                 "resampled": self._resampled or "no",
                  "seed": self.seed if isinstance(self.seed, int) else None}
         return _arviz.to_arviz({n: a[None] for n, a in post.items()}, observed, stats,
                                getattr(self.diagnostics, "elbo_history", None), dims, coords,
@@ -385,6 +383,12 @@ class VIResult:
         if self.method == "laplace":
             return (f"VIResult(laplace, {self.model.name}: {self.mu.size} params, Gaussian at "
                     f"the unconstrained mode)")
+        if self.method == "dadvi":
+            d = self.diagnostics
+            lr = " + LRVB" if d.lrvb else ""
+            kind = getattr(d.verdict, "kind", None)
+            return (f"VIResult(dadvi {d.q_family}{lr}, {self.model.name}: {self.mu.size} "
+                    f"params, {state}, M={d.draws}, verdict {kind!r})")
         if self.elbo_history is not None and len(self.elbo_history.elbo):
             last = f", ELBO {self.elbo_history.elbo[-1]:.4g}"
         return (f"VIResult({self.method} {self.family}, {self.model.name}: {self.mu.size} "

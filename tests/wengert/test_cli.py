@@ -150,19 +150,34 @@ def test_read_data_types(files):
     assert d["flag"] is True and d["none"] is None
 
 
-@pytest.mark.parametrize("k, family, words", [
-    (0.2, "meanfield", "good"), (-np.inf, "meanfield", "good"), (0.5, "fullrank", "ok"),
-    (0.7, "meanfield", "ok"), (0.71, "meanfield", "unreliable.*--family fullrank"),
-    (np.inf, "fullrank", "unreliable: q is far from the posterior; try a reparam"),
-    (np.nan, "meanfield", "not computed")])
-def test_khat_words(k, family, words):
-    # the verdict right after the number (the line's trailer names every word); the same
-    # thresholds as ppl.infer.diagnostics.khat_words, the one set in the house
+def _judged(q_sd, family, method="advi"):
+    # q = N(0, q_sd^2) against a N(0, 1) posterior, 1000 draws
+    from scipy import stats
+    from ppl.infer import judge
+    x = np.random.default_rng(0).normal(0.0, q_sd, size=(1000, 1))
+    return judge(x, stats.norm.logpdf(x).sum(1), stats.norm.logpdf(x, 0, q_sd).sum(1), family,
+                 method=method)
+
+
+def test_verdict_words():
+    from ppl.infer import Verdict
+    assert re.search(r"^k-hat -?\d\.\d\d: good \(PSIS: < 0.5 good, <= 0.7 ok", cli._verdict_line(
+        _judged(1.05, "meanfield")))
+    # a good verdict's words are k-hat's, by ppl.infer.diagnostics' thresholds (one set)
     from ppl.infer.diagnostics import khat_words
-    line = cli._khat_line(k, family)
-    assert re.search(r"^k-hat( [^:]+)?: " + words, line), line
-    if k == k:
-        assert line.split(": ")[1].startswith(khat_words(k)), line
+    for k in (0.2, 0.5, 0.7):
+        good = Verdict("good", k, 900.0, 1000, np.zeros(1), np.ones(1), "", "")
+        assert cli._verdict_line(good).split(": ")[1].startswith(khat_words(k)), k
+    assert "ok after reweighting" in cli._verdict_line(_judged(1.3, "fullrank"))
+    narrow = cli._verdict_line(_judged(0.3, "meanfield"))
+    assert re.search(r"unreliable: the draws miss.*family='fullrank'.*more steps", narrow)
+    narrow = cli._verdict_line(_judged(0.3, "fullrank", "dadvi"))     # remedies that exist
+    assert "more fixed draws" in narrow and "fullrank'" not in narrow and "steps" not in narrow
+    light = Verdict("light_tails", 0.81, 700.0, 1000, np.zeros(1), np.ones(1),
+                    "PSIS k-hat 0.81, ESS 700 of 1000: q's tails are lighter", "")
+    assert re.search(r"^k-hat 0.81: ok: q's tails are lighter", cli._verdict_line(light))
+    none = Verdict("no_finite", np.inf, 0.0, 1000, np.zeros(1), np.zeros(1), "none finite", "")
+    assert cli._verdict_line(none).startswith("k-hat: not computed: none finite")
 
 
 def _rows(out):
@@ -205,6 +220,27 @@ def test_eight_schools_prints_rows_and_convergence(capsys):
     conv = [ln for ln in out.splitlines() if "converged:" in ln]
     assert len(conv) == 1 and "steps" in conv[0] and "eta" in conv[0] and "R-hat" in conv[0]
     assert re.search(r"^k-hat \d\.\d\d: (good|ok|unreliable)", out, re.M)
+
+
+def test_dadvi_fits_a_zoo_regression_as_its_exact_posterior(capsys):
+    # the raw-dollar earnings regression (flat priors): beta | sigma Gaussian, sigma by
+    # quadrature; Stan's ADVI fails on it, `--method dadvi` must not
+    from tests.models.zoo_reference import bound, normal_linear_reference
+    m, d = bound("earnings")
+    X = np.column_stack([np.ones(d["N"]), d["height"]])
+    mean, sd = normal_linear_reference(X, d["earn"], None, lambda s: 0.0 * s)
+    code, out, err = run_main(capsys, "fit", "earnings", "--method", "dadvi", "--seed", "0",
+                              "--quiet")
+    assert code == 0, err
+    assert "DADVI meanfield, seed 0" in out and "(PSIS-resampled 1000 of 4000 draws" in out
+    rows = _rows(out)
+    for label, m_i, s_i in (("beta[0]", mean["beta"][0], sd["beta"][0]),
+                            ("beta[1]", mean["beta"][1], sd["beta"][1]),
+                            ("sigma", mean["sigma"], sd["sigma"])):
+        cells = [float(c) for c in rows[label].split()[1:3]]
+        assert abs(cells[0] - m_i) < 0.2 * s_i and abs(cells[1] / s_i - 1) < 0.15, label
+    assert re.search(r"^converged: trust-ncg", out, re.M)
+    assert re.search(r"^k-hat -?\d\.\d\d: (good|ok)", out, re.M)
 
 
 def test_out_and_plot(tmp_path, capsys):

@@ -129,6 +129,14 @@ CLI = [
      r"--init '.*nofile.json': neither a JSON object nor a file"),
     (["{d}/m.py:normal_mean", "--init", "{{\"mu\": [1, 2]}}"], 2,
      r"--init: 'mu' must have shape \(\), got \(2,\)"),
+    # --method
+    ([PM, "--data", "{d}/pois.json", "--method", "nuts"], 2,
+     r"argument --method: invalid choice: 'nuts' \(choose from '?advi'?, '?dadvi'?\)"),
+    ([PM, "--data", "{d}/pois.json", "--method", "dadvi", "--steps", "50"], 2,
+     r"--steps is ADVI's step limit; --method dadvi takes no steps"),
+    (["{d}/m.py:cannot_start", "--method", "dadvi"], 1,
+     r"the fit failed: dadvi: .*not finite at any of the 4 initial point.*from the command: "
+     r"--init"),
     # a fit that cannot start names --init
     (["{d}/m.py:cannot_start", "--steps", "50"], 1,
      r"the fit failed: .*not finite at the initial point.*from the command: --init"),

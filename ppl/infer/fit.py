@@ -1,0 +1,210 @@
+"""`ppl.dadvi`: a sound start, deterministic ADVI, linear-response covariances and a verdict, as
+one call returning a `VIResult`.
+
+1. `start.model_start`: the mode and its Hessian H (scale-free L-BFGS then Newton, best of
+   several initial points); no finite point: a ValueError saying why.
+2. Whitening at the mode, zeta = mode + A u: meanfield A = diag(1 / sqrt(-H_ii)) (meanfield's
+   own optimum for a Gaussian), fullrank A = cholesky((-H)^-1); no mode: Stan's start, A = I.
+3. `dadvi.fixed_draw_fit`: the fixed-draw ELBO maximised by trust-region Newton-CG.
+4. The Monte Carlo sd of the means (the sandwich); while it exceeds `mc_fraction` (0.1) of the
+   posterior sd (LRVB's, else q's) the draws double, up to `max_draws`. Why 0.1: the accuracy
+   bar is 0.3 sd, and 0.1 keeps the fixed draws' error under it at three standard errors.
+5. `lrvb.lrvb_cov`: Cov_LR of the means; the result is then the Gaussian N(mu, Cov_LR),
+   returned as a fullrank VIResult (`fit.q_family` keeps the family that was fitted).
+6. `verdict.judge` on 1000 draws of the result: `fit.verdict`.
+7. With resample=True (default), the result's draws are PSIS-resampled from 4 x as many draws
+   of that Gaussian when k-hat < 0.7 (`VIResult.resample`), so summaries are the
+   importance-corrected ones; `fit.resampled` and `summary_text` say so.
+
+The result is the one result type, a `VIResult` whose `diagnostics` is a `DadviDiagnostics`
+(M, the draws' history, the Monte Carlo sd of the optimum, LRVB, the start, the verdict).
+
+    >>> import numpy as np, ppl
+    >>> @ppl.model
+    ... def coin(flips):
+    ...     p = ppl.sample("p", ppl.dist.Beta(1.0, 1.0))
+    ...     ppl.sample("flips", ppl.dist.Bernoulli(p), obs=flips)
+    >>> fit = dadvi(coin(np.array([1.0] * 7 + [0.0] * 3)), seed=0)
+    >>> round(float(fit.mean["p"]), 1), fit.verdict.kind in ("good", "light_tails")
+    (0.7, True)
+"""
+import math
+import time
+
+import numpy as np
+
+from ..distributions.base import validation_enabled
+from .dadvi import _DENSE_D, antithetic, fixed_draw_fit, sandwich_cov
+from .families import Gaussian
+from .lrvb import DENSE_MAX, cg_solve, lrvb_cov
+from .objective import LogDensity
+from .records import DadviDiagnostics
+from .result import VIResult
+from .start import model_start
+from .verdict import judge
+
+__all__ = ["dadvi"]
+
+_FULLRANK_MAX = 50      # fullrank's cost grows as D^2 parameters times 2 (D + 1) draws
+
+
+def _log_p(model, program, zeta):
+    """log p at the rows of zeta: one batched pass of the fit's compiled density
+    (`Compiled.values`) when it agrees with fresh runs of the model at the first 5 rows, else
+    `LogDensity.evaluate`."""
+    if program is not None:
+        try:
+            with np.errstate(all="ignore"):
+                vals = np.asarray(program.values(zeta), dtype=float)
+            if np.allclose(vals[:5], LogDensity(model).evaluate(zeta[:5]), rtol=1e-9,
+                           atol=1e-12, equal_nan=True):
+                return vals
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+            pass
+    return LogDensity(model).evaluate(zeta)
+
+
+def _check(model, family, draws, max_draws, mc_fraction):
+    from ..model import Model  # noqa: PLC0415
+    if not isinstance(model, Model):
+        raise TypeError(f"dadvi: model must be a bound ppl.Model (call the @ppl.model factory "
+                        f"with its data), got {type(model).__name__}")
+    if model.num_params == 0:
+        raise ValueError(f"dadvi: model {model.name!r} has no latent parameters to fit")
+    if family not in ("meanfield", "fullrank"):
+        raise ValueError(f"dadvi: family must be 'meanfield' or 'fullrank', got {family!r}")
+    for name, v in (("draws", draws), ("max_draws", max_draws)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 2 or v % 2:
+            raise ValueError(f"dadvi: {name} must be an even integer >= 2 (antithetic pairs), "
+                             f"got {v!r}")
+    if not (isinstance(mc_fraction, (int, float)) and 0 < mc_fraction and
+            math.isfinite(mc_fraction)):
+        raise ValueError(f"dadvi: mc_fraction must be a positive number, got {mc_fraction!r}")
+
+
+def _whitening(st, family, D):
+    """(centre, A, note) from the start."""
+    if st.ok:
+        if family == "meanfield":
+            return st.mode, st.scales, "at the mode, by 1 / sqrt(-H_ii)"
+        C = np.linalg.inv(-st.hessian)
+        return st.mode, np.linalg.cholesky(0.5 * (C + C.T)), "at the mode, by chol((-H)^-1)"
+    centre = st.initial if st.initial is not None else st.mode
+    return centre, np.ones(D), f"none: {st.status} ({st.message}); from the best initial point"
+
+
+def _covariances(obj, eta, A, lrvb, D):
+    """(Cov_LR in zeta or None, note, MC sd of the means in zeta)."""
+    size = obj.size
+    dense = D <= DENSE_MAX
+    H = obj.hessian(eta) if dense else None
+
+    def hessp(v):
+        return H @ v if dense else obj.hessp(eta, v)
+    cov_u, note = None, None
+    if lrvb:
+        try:
+            res = lrvb_cov(hessp, size, np.arange(D), "dense" if dense else "cg")
+            cov_u, note = res.cov, repr(res)
+        except ValueError as e:
+            note = f"failed: {e}"
+    try:
+        cm = sandwich_cov(obj, eta, H, None if dense else (lambda b: -cg_solve(hessp, b)[0]),
+                          idx=np.arange(D))
+        cz = A[:, None] * cm * A[None, :] if A.ndim == 1 else A @ cm @ A.T
+        mc_sd = np.sqrt(np.diag(cz))
+    except (ValueError, np.linalg.LinAlgError):
+        mc_sd = np.full(D, np.nan)
+    cov = None
+    if cov_u is not None:
+        cov = A[:, None] * cov_u * A[None, :] if A.ndim == 1 else A @ cov_u @ A.T
+    return cov, note, mc_sd
+
+
+def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=240,
+          mc_fraction=0.1, gtol=1e-6, maxiter=200, init=None, random_starts=3,
+          resample=True):
+    """Deterministic ADVI of a bound `Model` (the steps in the module docstring).
+
+    family: "meanfield" or "fullrank" (q's family during the fit).
+    draws: M fixed draws (even: antithetic pairs; fullrank takes at least 2 (D + 1), so that
+    the M / 2 pairs span the D dimensions, else the objective is unbounded), doubled while
+    the Monte Carlo sd of a mean exceeds mc_fraction of its posterior sd, up to max_draws.
+    lrvb: return N(mu, Cov_LR) (a fullrank VIResult) instead of q itself; default None:
+    when D <= 100, where the per-draw Hessians are formed (above, each of the D columns is a
+    conjugate-gradient solve of M Hessian-vector products per step: ask with lrvb=True).
+    gtol: trust-ncg's gradient tolerance in whitened units. init: a dict of constrained
+    values tried as one more initial point; random_starts: Stan's random initial points
+    tried besides the model's default. resample: draws (and so every summary)
+    PSIS-resampled from the returned Gaussian when k-hat < 0.7 (its shape in unconstrained
+    space corrected, as Stan's Pathfinder does).
+    Returns a `VIResult` (method "dadvi"; its `diagnostics` a `DadviDiagnostics`). Raises
+    ValueError when no initial point has a finite density.
+    """
+    _check(model, family, draws, max_draws, mc_fraction)
+    if family == "fullrank" and model.num_params > _FULLRANK_MAX:
+        raise ValueError(
+            f"dadvi: family='fullrank' with {model.num_params} parameters means "
+            f"{model.num_params * (model.num_params + 3) // 2} variational parameters and at "
+            f"least {2 * (model.num_params + 1)} fixed draws (radon's 89 take over 10 "
+            f"minutes); above {_FULLRANK_MAX} use family='meanfield', whose linear-response "
+            "covariance (lrvb=True) is a full covariance")
+    if lrvb is None:
+        lrvb = model.num_params <= _DENSE_D
+    t0 = time.perf_counter()
+    ss = np.random.SeedSequence(seed)
+    seed_used = ss.entropy if seed is None else seed
+    start_ss, draw_ss, verdict_ss = ss.spawn(3)
+    D = model.num_params
+    with validation_enabled(False):
+        st = model_start(model, start_ss, random_starts, [init] if init is not None else ())
+    if st.status == "no_finite":
+        raise ValueError(f"dadvi: model {model.name!r}: {st.message}; give init=...")
+    centre, A, white = _whitening(st, family, D)
+    rng = np.random.default_rng(draw_ss)
+    M = int(draws)
+    if family == "fullrank" and M < 2 * (D + 1):
+        # the pairs must span R^D, else F is unbounded along a direction no draw sees
+        M = 2 * (D + 1)
+    eps = antithetic(rng, M, D)
+    eta, history = None, []
+    log_p = model.unconstrained_log_density
+    with validation_enabled(False):
+        while True:
+            fit = fixed_draw_fit(log_p, centre, A, family, eps=eps, eta0=eta, gtol=gtol,
+                                 maxiter=maxiter)
+            eta = fit.eta
+            cov, lr_note, mc_sd = _covariances(fit.objective, eta, A, lrvb, D)
+            post_sd = np.sqrt(np.diag(cov)) if cov is not None else \
+                np.sqrt(np.sum(fit.L ** 2, axis=1))
+            worst = float(np.nanmax(mc_sd / post_sd))
+            history.append((M, fit.elbo, worst, fit.iterations))
+            if not worst > mc_fraction or 2 * M > max(max_draws, M):
+                break
+            eps = np.concatenate([eps, antithetic(rng, M, D)])     # keep the first M
+            M *= 2
+    stop = (f"trust-ncg: {fit.message} (max |grad| {fit.grad_norm:.2g}) with M = {M} draws; "
+            f"Monte Carlo sd of the means up to {worst:.2g} of the posterior sd")
+    if worst > mc_fraction:
+        stop += f" (over {mc_fraction:g} at max_draws={max_draws})"
+    info = {"trust_region": fit.message, "mc_fraction": mc_fraction}
+    if lrvb and cov is None:
+        info["lrvb_failed"] = lr_note
+    if cov is not None:
+        L = np.linalg.cholesky(0.5 * (cov + cov.T))
+    else:
+        L = None if family == "meanfield" else fit.L
+    omega = np.log(np.diag(fit.L if L is None else L))
+    q = Gaussian(fit.mu, omega, L)
+    zeta = q.sample(np.random.default_rng(verdict_ss), 1000)
+    verdict = judge(zeta, _log_p(model, fit.objective.program, zeta), q.log_q(zeta), family,
+                    cov is not None, "dadvi", st.hessian if st.ok else None)
+    record = DadviDiagnostics(
+        draws=M, draws_history=tuple(history), mc_sd=mc_sd, mc_sd_over_sd=worst,
+        q_family=family, lrvb=None if cov is None else lr_note, start=st, whitening=white,
+        verdict=verdict, elbo=fit.elbo, steps=fit.iterations, grad_norm=fit.grad_norm,
+        message=fit.message)
+    info["seconds"] = time.perf_counter() - t0
+    return VIResult(model, "meanfield" if L is None else "fullrank", fit.mu, omega, L,
+                    diagnostics=record, converged=fit.converged, stop_reason=stop,
+                    seed=seed_used, info=info, resample=resample)
