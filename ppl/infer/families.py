@@ -90,10 +90,12 @@ class Meanfield:
         self._set_constants()
 
     def _set_constants(self):
-        """Per-family constants, built once: dH/dlam (1 on omega, 0 elsewhere)."""
+        """Per-family constants, built once: dH/dlam (1 on omega, 0 elsewhere), and ones."""
         self._dH = np.zeros(self.size)
         self._dH[self.dim:2 * self.dim] = 1.0
-        self._dH.setflags(write=False)
+        self._ones = np.ones(self.size)
+        for a in (self._dH, self._ones):
+            a.setflags(write=False)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.dim})"
@@ -145,7 +147,7 @@ class Meanfield:
         Meanfield's L is diagonal: w = [exp(omega), 1, ..., 1] scales both the gradient
         (L^T on mu, the identity on omega) and the step (1 * x is exactly x)."""
         d = self.dim
-        w = np.ones(self.size)
+        w = self._ones.copy()
         np.exp(lam[d:2 * d], out=w[:d])
         return lam + w * opt.direction(w * grad)
 
