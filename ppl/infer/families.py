@@ -87,6 +87,15 @@ class Meanfield:
     def __init__(self, dim):
         self.dim = int(dim)
         self.size = 2 * self.dim
+        self._set_constants()
+
+    def _set_constants(self):
+        """Per-family constants, built once: dH/dlam (1 on omega, 0 elsewhere), and ones."""
+        self._dH = np.zeros(self.size)
+        self._dH[self.dim:2 * self.dim] = 1.0
+        self._ones = np.ones(self.size)
+        for a in (self._dH, self._ones):
+            a.setflags(write=False)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.dim})"
@@ -106,8 +115,10 @@ class Meanfield:
         return g.mu.copy(), g.omega.copy(), None if g.L is None else g.L.copy()
 
     def transform(self, lam, eps):
-        """zeta = mu + L eps (eps of shape (D,) or (S, D))."""
-        return self.gaussian(lam).transform(eps)
+        """zeta = mu + L eps (eps of shape (D,) or (S, D)); `Gaussian.transform`'s maths,
+        without building the Gaussian (this runs at every step)."""
+        d = self.dim
+        return lam[:d] + np.exp(lam[d:2 * d]) * eps
 
     def entropy(self, lam):
         """H[q] (see `Gaussian.entropy`)."""
@@ -119,8 +130,12 @@ class Meanfield:
 
     def grad_entropy(self, lam):
         """dH/dlam: 0 for mu and l, 1 for each omega."""
-        out = np.zeros(self.size)
-        out[self.dim:2 * self.dim] = 1.0
+        return self._dH.copy()
+
+    def grad_elbo(self, lam, eps, g):
+        """grad_log_p(lam, eps, g) + grad_entropy(lam): one draw's ELBO gradient in lam."""
+        out = self.grad_log_p(lam, eps, g)
+        out += self._dH
         return out
 
     def step(self, lam, opt, grad):
@@ -128,15 +143,13 @@ class Meanfield:
         optimiser sees d/dnu = L^T grad_mu for mu = mu_k + L nu, and mu moves by L times its
         step (a natural-gradient step for the mean, Sigma grad_mu up to the optimiser's
         scaling), so a mean whose posterior sd is 10 moves ten times as far as one whose sd
-        is 1. `opt.direction(g)` is the optimiser's ascent step for gradient g."""
+        is 1. `opt.direction(g)` is the optimiser's ascent step for gradient g.
+        Meanfield's L is diagonal: w = [exp(omega), 1, ..., 1] scales both the gradient
+        (L^T on mu, the identity on omega) and the step (1 * x is exactly x)."""
         d = self.dim
-        grad = grad.copy()
-        grad[:d] = self.scale_t(lam, grad[:d])
-        delta = opt.direction(grad)
-        new = lam.copy()
-        new[:d] += self.scale(lam, delta[:d])
-        new[d:] += delta[d:]
-        return new
+        w = self._ones.copy()
+        np.exp(lam[d:2 * d], out=w[:d])
+        return lam + w * opt.direction(w * grad)
 
     def scale(self, lam, v):
         """L v."""
@@ -151,9 +164,10 @@ class Fullrank(Meanfield):
     name = "fullrank"
 
     def __init__(self, dim):
-        super().__init__(dim)
+        self.dim = int(dim)
         self.rows, self.cols = np.tril_indices(self.dim, -1)
         self.size = 2 * self.dim + self.rows.size
+        self._set_constants()
 
     def scale_tril(self, lam):
         """L = diag(exp(omega)) + tril(l, -1)."""
@@ -165,6 +179,21 @@ class Fullrank(Meanfield):
     def gaussian(self, lam):
         d = self.dim
         return Gaussian(lam[:d], lam[d:2 * d], self.scale_tril(lam))
+
+    def transform(self, lam, eps):
+        return lam[:self.dim] + eps @ self.scale_tril(lam).T
+
+    def step(self, lam, opt, grad):
+        """`Meanfield.step` with L = `scale_tril(lam)` (built once)."""
+        d = self.dim
+        L = self.scale_tril(lam)
+        grad = grad.copy()
+        grad[:d] = L.T @ grad[:d]
+        delta = opt.direction(grad)
+        new = lam.copy()
+        new[:d] += L @ delta[:d]
+        new[d:] += delta[d:]
+        return new
 
     def scale(self, lam, v):
         return self.scale_tril(lam) @ v

@@ -172,6 +172,11 @@ class LogDensity:
         return np.array([self._value(z) for z in Z], dtype=float)
 
 
+def _all_finite(a):
+    """Whether every entry of the array `a` is finite (`np.isfinite(a).all()`, one call)."""
+    return bool(np.logical_and.reduce(np.isfinite(a), axis=None))
+
+
 @dataclass(frozen=True, eq=False)
 class Coordinates:
     """zeta = centre + C u: the coordinates u the optimiser works in. C is None (the identity),
@@ -242,22 +247,22 @@ class Elbo:
         q = self.q
         eps = self.grad_rng.standard_normal((self.grad_samples, q.dim))
         lp, g = self._log_p_and_grad(lam, eps)
-        for _ in range(_RETRIES - 1):
-            if np.isfinite(lp).all() and np.isfinite(g).all():
-                break
-            bad = ~(np.isfinite(lp) & np.isfinite(g).all(axis=1))
-            if not bad.any():
-                break
-            eps[bad] = self.grad_rng.standard_normal((int(bad.sum()), q.dim))
-            lp[bad], g[bad] = self._log_p_and_grad(lam, eps[bad])
-        else:
-            if not np.all(np.isfinite(lp) & np.isfinite(g).all(axis=1)):
-                return None
+        if not (_all_finite(lp) and _all_finite(g)):
+            for _ in range(_RETRIES - 1):
+                bad = ~(np.isfinite(lp) & np.isfinite(g).all(axis=1))
+                if not bad.any():
+                    break
+                eps[bad] = self.grad_rng.standard_normal((int(bad.sum()), q.dim))
+                lp[bad], g[bad] = self._log_p_and_grad(lam, eps[bad])
+            else:
+                if not np.all(np.isfinite(lp) & np.isfinite(g).all(axis=1)):
+                    return None
+        if self.grad_samples == 1:
+            return q.grad_elbo(lam, eps[0], g[0])
         total = q.grad_log_p(lam, eps[0], g[0])
         for i in range(1, self.grad_samples):
             total = total + q.grad_log_p(lam, eps[i], g[i])
-        if self.grad_samples > 1:
-            total /= self.grad_samples
+        total /= self.grad_samples
         return total + q.grad_entropy(lam)
 
     def _log_p_and_grad(self, lam, eps):
