@@ -183,7 +183,9 @@ class Source:
             rows, rest = self.read(0, len(self)), (Ellipsis,) + rest
         else:
             rows = self.take(key)
-        return rows[rest] if rest else rows
+        if not rest:
+            return rows
+        return rows[rest] if np.ndim(rows) < len(self.shape) else rows[(slice(None),) + rest]
 
     def chunks(self):
         """Iterate over (start, stop, rows start:stop) chunk by chunk."""
@@ -237,8 +239,9 @@ class Slab:
         rest = ()
         if isinstance(key, tuple):
             key, rest = key[0], key[1:]
-        rows = self.rows[self._local(key)]
-        return rows[rest] if rest else rows
+        local = self._local(key)
+        rows = self.rows[local]
+        return rows[(slice(None),) * np.ndim(local) + rest] if rest else rows
 
     def take(self, indices):
         return self.rows[self._local(indices)]

@@ -117,15 +117,20 @@ class subsample(Messenger):
     finds them for data on disk) makes such a plate draw whole blocks then rows within them
     (`ppl.data.draw_minibatch`, still unbiased)."""
 
-    def __init__(self, rng, fn=None, layouts=None):
+    def __init__(self, rng, fn=None, layouts=None, sizes=None):
         super().__init__(fn)
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        self.layouts = layouts or {}
+        self.layouts, self.sizes = layouts or {}, sizes or {}
+
+    def size_of(self, plate):
+        """The subsample size of `plate`: `sizes` (plate name -> size, as a Model's
+        `subsample(...)` sets it) outranks the plate's own."""
+        return self.sizes.get(plate.name, plate.subsample_size)
 
     def draw(self, plate):
         """(indices, scale) of one minibatch of `plate`."""
         from .data import draw_minibatch
-        return draw_minibatch(self.rng, plate.size, plate.subsample_size,
+        return draw_minibatch(self.rng, plate.size, self.size_of(plate),
                               self.layouts.get(plate.name), plate.blocks)
 
 

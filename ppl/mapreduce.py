@@ -29,8 +29,8 @@ from autodiff import getval
 from . import handlers
 from .data import Slab, is_chunked, source
 
-__all__ = ["wrap_arguments", "probe_ranges", "data_layouts", "full_value_and_grad",
-           "active_client"]
+__all__ = ["wrap_arguments", "probe_ranges", "data_layouts", "plates_of", "with_subsample",
+           "full_value_and_grad", "active_client"]
 
 _LOCK = threading.Lock()
 
@@ -71,6 +71,42 @@ def data_layouts(sites, sources):
         bounds = [s.boundaries for s in sources.values() if len(s) == size]
         if bounds:
             out[name] = np.unique(np.concatenate(bounds))
+    return out
+
+
+def plates_of(sites):
+    """{plate name: (size, its own subsample_size, whether a latent site is inside)}."""
+    out = {}
+    for msg in sites.values():
+        latent = msg["type"] == "sample" and not msg["is_observed"]
+        for p in msg.get("plates", ()):
+            had = out.get(p.name, (0, 0, False))[2]
+            out[p.name] = (p.size, p.subsample_size, had or latent)
+    return out
+
+
+def with_subsample(model, size, plate=None):
+    """A copy of `model` whose plate `plate` draws minibatches of `size` (see
+    `Model.subsample`); a ValueError names the plates when `plate` is not one of them."""
+    if plate is None:
+        names = list(model.layouts) or list(model.plates)
+        if len(names) != 1:
+            where = "plates over data on disk" if model.layouts else "plates"
+            raise ValueError(f"model {model.name!r}: name the plate to subsample: it has "
+                             f"{len(names)} {where} {names}")
+        plate = names[0]
+    if plate not in model.plates:
+        raise ValueError(f"model {model.name!r} has no plate {plate!r}; its plates: "
+                         f"{sorted(model.plates)}")
+    n, _, latent = model.plates[plate]
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size <= n:
+        raise ValueError(f"model {model.name!r}: the subsample size of plate {plate!r} must be "
+                         f"an integer in [1, {n}] (its size), got {size!r}")
+    if latent and size < n:
+        raise ValueError(f"model {model.name!r}: plate {plate!r} holds latent sites, which a "
+                         "subsampled plate does not support")
+    out = copy.copy(model)
+    out.subsample_sizes = {**model.subsample_sizes, plate: int(size)}
     return out
 
 

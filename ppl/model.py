@@ -156,6 +156,7 @@ class Model:
         params, offset = {}, 0
         self.observed = {}
         self.layouts = mapreduce.data_layouts(sites, self.sources)
+        self.plates, self.subsample_sizes = mapreduce.plates_of(sites), {}
         for name, msg in sites.items():
             if msg["type"] != "sample":
                 continue
@@ -215,6 +216,9 @@ class Model:
                     h.__exit__(None, None, None)
         return tr.sites
 
+    def _minibatches(self, rng):
+        return handlers.subsample(rng, layouts=self.layouts, sizes=self.subsample_sizes)
+
     def _check_sites(self, sites):
         latent = [n for n, m in sites.items() if m["type"] == "sample" and not m["is_observed"]]
         if latent != list(self.parameters):
@@ -247,7 +251,7 @@ class Model:
         self._check_names(params)
         hs = [handlers.substitute(params)]
         if rng is not None:
-            hs.insert(0, handlers.subsample(rng, layouts=self.layouts))
+            hs.insert(0, self._minibatches(rng))
         sites = self._run(*hs)
         self._check_sites(sites)
         return self._log_joint(sites)
@@ -259,7 +263,7 @@ class Model:
         Without `rng` the data on disk are read in full: `full_value_and_grad` reads them
         chunk by chunk."""
         h = _Unconstrained(self.unflatten(z))
-        hs = [h] if rng is None else [handlers.subsample(rng, layouts=self.layouts), h]
+        hs = [h] if rng is None else [self._minibatches(rng), h]
         sites = self._run(*hs)
         self._check_sites(sites)
         lp = self._log_joint(sites)
@@ -272,6 +276,18 @@ class Model:
         Dask array or a distributed Client is connected). The gradient is None unless `grad`.
         For data in memory, one run. See `ppl.mapreduce`."""
         return mapreduce.full_value_and_grad(self, z, grad=grad)
+
+    def subsample(self, size, plate=None):
+        """A copy of this Model whose plate `plate` draws minibatches of `size` rows where
+        ADVI's gradient steps ask for them (default plate: the one over the data on disk, else
+        the model's only plate); as `subsample_size=size` in the model's `ppl.plate`."""
+        return mapreduce.with_subsample(self, size, plate)
+
+    @property
+    def subsampled(self):
+        """{plate name: subsample size} of the plates that draw minibatches."""
+        out = {n: b for n, (size, b, _) in self.plates.items() if b is not None and b < size}
+        return {**out, **self.subsample_sizes}
 
     def full_log_density(self, z):
         """log p(x, T(z)) + log|det J_T(z)| over all the data, chunk by chunk (a float)."""

@@ -120,8 +120,7 @@ class plate(handlers.Messenger):
         piece = None if piece is None else piece.get(self)
         if piece is not None:
             self.indices, self.scale = np.arange(*piece), 1.0
-        elif self.subsample_size is not None and sub is not None \
-                and self.subsample_size < self.size:
+        elif sub is not None and (sub.size_of(self) or self.size) < self.size:
             self.indices, self.scale = sub.draw(self)
         else:
             self.indices = np.arange(self.size)
