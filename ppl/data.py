@@ -121,8 +121,7 @@ class Source:
                 f"{len(self.boundaries) - 1} chunk(s))")
 
     def __array__(self, dtype=None, copy=None):
-        a = self.read(0, len(self))          # the whole array: only when a user asks for it
-        return a if dtype is None else a.astype(dtype)
+        raise TypeError(ROWS_ONLY)
 
     def __reduce__(self):
         if self.kind == "memmap":             # a memmap pickles as its data: reopen the file
@@ -193,6 +192,11 @@ class Source:
             yield int(lo), int(hi), self.read(lo, hi)
 
 
+ROWS_ONLY = ("data on disk (a memmap, Zarr or Dask array) are read by rows: index them with the "
+             "indices of the plate over them (`with ppl.plate(...) as idx:` then x[idx]), or "
+             "read them whole with x[:]")
+
+
 def _rebuild(array, boundaries):
     s = Source(array)
     s.boundaries = boundaries
@@ -245,6 +249,9 @@ class Slab:
 
     def take(self, indices):
         return self.rows[self._local(indices)]
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(ROWS_ONLY)
 
 
 def merge_boundaries(boundaries, min_rows):

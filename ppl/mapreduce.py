@@ -147,11 +147,18 @@ def _piece(model, z, plate, lo, hi, outside, grad):
             total = total + (lp if msg["scale"] == 1.0 else msg["scale"] * lp)
         return total
 
+    return _evaluate(f, z, grad)
+
+
+def _evaluate(f, z, grad):
+    """(f(z), grad f(z) or None); for z of shape (S, D), the S values (no gradient)."""
     with _LOCK, np.errstate(all="ignore"):
         if grad:
             v, g = ad.value_and_grad(f)(z)
             return float(getval(v)), np.asarray(getval(g), dtype=float)
         with ad.no_grad():
+            if z.ndim == 2:
+                return np.array([float(getval(f(row))) for row in z]), None
             return float(getval(f(z))), None
 
 
@@ -175,18 +182,15 @@ def _read(src, lo, hi):
 
 def full_value_and_grad(model, z, grad=True):
     """(log p(z), its gradient or None) over all the data, the data plate's chunks mapped and
-    summed (see the module docstring); one in-memory run when the model has no data on disk."""
+    summed (see the module docstring); one in-memory run when the model has no data on disk.
+    z of shape (S, D) without `grad`: the S log densities in one pass over the data."""
     z = np.asarray(getval(z), dtype=float)
-    if z.shape != (model.num_params,):
+    if z.shape[-1:] != (model.num_params,) or z.ndim not in (1, 2) or (grad and z.ndim == 2):
         raise ValueError(f"model {model.name!r}: z must be a flat vector of length "
-                         f"{model.num_params}, got shape {z.shape}")
+                         f"{model.num_params}" + ("" if grad else " or draws (S, D) of them")
+                         + f", got shape {z.shape}")
     if not model.layouts:
-        with _LOCK, np.errstate(all="ignore"):
-            if grad:
-                v, g = ad.value_and_grad(model.unconstrained_log_density)(z)
-                return float(getval(v)), np.asarray(getval(g), dtype=float)
-            with ad.no_grad():
-                return float(getval(model.unconstrained_log_density(z))), None
+        return _evaluate(model.unconstrained_log_density, z, grad)
     if len(model.layouts) != 1:
         raise ValueError(f"model {model.name!r}: a full-data pass over chunks needs one plate "
                          f"over the data on disk, found {sorted(model.layouts)}")
@@ -241,5 +245,6 @@ def _dask_pass(stripped, mine, pieces, z, plate, grad, client):
             raise RuntimeError(f"full-data pass: a Dask worker died on each of Dask's retries "
                                f"of a chunk ({e}); the pass is lost, the fit so far is not") from e
         raise
-    total = float(sum(v for v, _ in results))
+    total = sum(v for v, _ in results)
+    total = float(total) if np.ndim(total) == 0 else total
     return total, (np.sum([g for _, g in results], axis=0) if grad else None)

@@ -290,7 +290,8 @@ class Model:
         return {**out, **self.subsample_sizes}
 
     def full_log_density(self, z):
-        """log p(x, T(z)) + log|det J_T(z)| over all the data, chunk by chunk (a float)."""
+        """log p(x, T(z)) + log|det J_T(z)| over all the data, chunk by chunk (a float; for
+        draws z of shape (S, D), their S values in one pass over the data)."""
         return self.full_value_and_grad(z, grad=False)[0]
 
     # ---- flat vector <-> named values ----------------------------------------------------------

@@ -10,6 +10,7 @@ import numpy as np
 from autodiff import Tensor, getval
 
 from . import handlers
+from .data import ROWS_ONLY, Slab, Source
 from .distributions.base import Distribution, is_validation_enabled
 
 __all__ = ["sample", "plate", "deterministic", "factor"]
@@ -25,6 +26,8 @@ def _message(kind, name, fn, value, is_observed):
 def _as_obs(name, obs):
     if type(obs) is np.ndarray and obs.dtype.kind == "f" and not is_validation_enabled():
         return obs  # checked when the Model was bound to its data
+    if isinstance(obs, (Source, Slab)):
+        raise TypeError(f"site {name!r}: obs is {obs!r}; {ROWS_ONLY}")
     boxed = isinstance(obs, Tensor)  # a value computed from parameters (Stan's ARMA `err`):
     try:                             # checked on its value, kept boxed so its gradient flows
         a = np.asarray(getval(obs))

@@ -216,3 +216,17 @@ def test_a_distributed_cluster_maps_the_chunks_and_retries_a_dead_worker(tmp_pat
         v2 = m.full_log_density(z)
     np.testing.assert_allclose([v, v2], float(v0), rtol=1e-12)
     np.testing.assert_allclose(g, g0, rtol=1e-10)
+
+
+def test_draws_share_one_pass_over_the_data():
+    Xs, ys = data.source(X, chunk_rows=500), data.source(Y, chunk_rows=500)
+    m = regression(Xs, ys)
+    zs = Z + np.random.default_rng(5).normal(size=(4, 5)) * 0.1
+    before = Xs.rows_read
+    vals = m.full_log_density(zs)
+    assert Xs.rows_read - before == N
+    m0 = regression(X, Y)
+    np.testing.assert_allclose(vals, [float(m0.unconstrained_log_density(z)) for z in zs],
+                               rtol=1e-12)
+    with pytest.raises(ValueError, match="length 5 or draws"):
+        m.full_log_density(np.zeros(3))
