@@ -135,9 +135,9 @@ class subsample(Messenger):
 
 
 class rows(Messenger):
-    """Restrict plates to a range of their rows, with scale 1: `ranges` maps a plate's name
-    (or, to reach plates not yet named, its size) to (start, stop). One piece of a full-data
-    pass over chunks; outranks `subsample`."""
+    """Restrict plates to some of their rows, with scale 1: `ranges` maps a plate's name (or,
+    to reach plates not yet named, its size) to (start, stop) or an array of row indices. One
+    piece of a full-data pass over chunks; outranks `subsample`."""
 
     def __init__(self, ranges, fn=None):
         super().__init__(fn)

@@ -30,7 +30,7 @@ from . import handlers
 from .data import Slab, is_chunked, source
 
 __all__ = ["wrap_arguments", "probe_ranges", "data_layouts", "plates_of", "with_subsample",
-           "full_value_and_grad", "active_client"]
+           "full_pass", "active_client", "OnData", "anchored_log_density"]
 
 _LOCK = threading.Lock()
 
@@ -129,14 +129,14 @@ class _Placeholder:
         self.key, self.shape = key, shape
 
 
-def _piece(model, z, plate, lo, hi, outside, grad):
-    """(value, gradient or None) of the chunk rows lo:hi of `plate`: the terms inside it, plus
+def _terms(model, plate, rows, outside):
+    """f(z): the log-density terms inside `plate` over `rows` ((start, stop) or indices), plus
     (when `outside`) the terms outside it and the log-Jacobian."""
     from .model import _Unconstrained
 
     def f(zz):
         h = _Unconstrained(model.unflatten(zz))
-        sites = model._run(handlers.rows({plate: (lo, hi)}), h)
+        sites = model._run(handlers.rows({plate: rows}), h)
         total = h.log_det if outside else 0.0
         for msg in sites.values():
             inside = any(p.name == plate for p in msg["plates"])
@@ -146,20 +146,21 @@ def _piece(model, z, plate, lo, hi, outside, grad):
             lp = ad.sum(lp) if np.ndim(getval(lp)) else lp
             total = total + (lp if msg["scale"] == 1.0 else msg["scale"] * lp)
         return total
+    return f
 
-    return _evaluate(f, z, grad)
 
-
-def _evaluate(f, z, grad):
-    """(f(z), grad f(z) or None); for z of shape (S, D), the S values (no gradient)."""
+def _evaluate(f, z, what):
+    """(f(z), gradient, Hessian) as `what` ("value", "grad", "hessian") asks, None for the
+    rest; for z of shape (S, D) and "value", the S values."""
     with _LOCK, np.errstate(all="ignore"):
-        if grad:
-            v, g = ad.value_and_grad(f)(z)
-            return float(getval(v)), np.asarray(getval(g), dtype=float)
-        with ad.no_grad():
-            if z.ndim == 2:
-                return np.array([float(getval(f(row))) for row in z]), None
-            return float(getval(f(z))), None
+        if what == "value":
+            with ad.no_grad():
+                if z.ndim == 2:
+                    return np.array([float(getval(f(row))) for row in z]), None, None
+                return float(getval(f(z))), None, None
+        v, g = ad.value_and_grad(f)(z)
+        H = np.asarray(getval(ad.hessian(f)(z)), dtype=float) if what == "hessian" else None
+        return float(getval(v)), np.asarray(getval(g), dtype=float), H
 
 
 def _bind_piece(stripped, blocks, lo):
@@ -172,25 +173,34 @@ def _bind_piece(stripped, blocks, lo):
     return m
 
 
-def _run_piece(stripped, blocks, z, plate, lo, hi, outside, grad):
-    return _piece(_bind_piece(stripped, blocks, lo), z, plate, lo, hi, outside, grad)
+def _run_piece(stripped, blocks, z, plate, lo, hi, outside, what):
+    m = _bind_piece(stripped, blocks, lo)
+    return _evaluate(_terms(m, plate, (lo, hi), outside), z, what)
 
 
 def _read(src, lo, hi):
     return src.read(lo, hi)
 
 
-def full_value_and_grad(model, z, grad=True):
-    """(log p(z), its gradient or None) over all the data, the data plate's chunks mapped and
-    summed (see the module docstring); one in-memory run when the model has no data on disk.
-    z of shape (S, D) without `grad`: the S log densities in one pass over the data."""
+def _add(a, b):
+    return tuple(None if x is None else x + y for x, y in zip(a, b))
+
+
+def full_pass(model, z, what="grad", outside=True, plate=None):
+    """(log p(z), gradient, Hessian) over all the data as `what` asks (see `_evaluate`), the
+    data plate's chunks mapped and summed (the module docstring); one in-memory run when the
+    model has no data on disk. `outside=False`: only the terms inside the plate (`plate`,
+    default the one over the data on disk)."""
     z = np.asarray(getval(z), dtype=float)
-    if z.shape[-1:] != (model.num_params,) or z.ndim not in (1, 2) or (grad and z.ndim == 2):
+    if z.shape[-1:] != (model.num_params,) or z.ndim not in (1, 2) or \
+            (what != "value" and z.ndim == 2):
         raise ValueError(f"model {model.name!r}: z must be a flat vector of length "
-                         f"{model.num_params}" + ("" if grad else " or draws (S, D) of them")
-                         + f", got shape {z.shape}")
+                         f"{model.num_params}" + (" or draws (S, D) of them" if what == "value"
+                                                  else "") + f", got shape {z.shape}")
     if not model.layouts:
-        return _evaluate(model.unconstrained_log_density, z, grad)
+        if outside:
+            return _evaluate(model.unconstrained_log_density, z, what)
+        return _evaluate(_terms(model, plate, (0, model.plates[plate][0]), False), z, what)
     if len(model.layouts) != 1:
         raise ValueError(f"model {model.name!r}: a full-data pass over chunks needs one plate "
                          f"over the data on disk, found {sorted(model.layouts)}")
@@ -204,37 +214,33 @@ def full_value_and_grad(model, z, grad=True):
     pieces = [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
     client = active_client()
     if client is None and all(s.kind != "dask" for s in mine.values()):
-        total, gsum = 0.0, np.zeros(z.shape) if grad else None
+        total = None
         for c, (lo, hi) in enumerate(pieces):
             blocks = {k: s.read(lo, hi) for k, s in mine.items()}
-            v, g = _run_piece(stripped, blocks, z, plate, lo, hi, c == 0, grad)
-            total += v
-            if grad:
-                gsum += g
-        return total, gsum
-    return _dask_pass(stripped, mine, pieces, z, plate, grad, client)
+            out = _run_piece(stripped, blocks, z, plate, lo, hi, outside and c == 0, what)
+            total = out if total is None else _add(total, out)
+        return total
+    return _dask_pass(stripped, mine, pieces, z, plate, what, outside, client)
 
 
-def _dask_pass(stripped, mine, pieces, z, plate, grad, client):
+def _dask_pass(stripped, mine, pieces, z, plate, what, outside, client):
     import dask
     tag = uuid.uuid4().hex        # named, so Dask need not hash the model and the stores
     model_d = dask.delayed(stripped, traverse=False, name=f"wengert-model-{tag}")
     readers = {k: dask.delayed(s, traverse=False, name=f"wengert-source-{k}-{tag}")
-               for k, s in mine.items()
-               if s.kind in ("zarr", "memmap") and client is not None}
+               for k, s in mine.items() if s.kind in ("zarr", "memmap") and client is not None}
     tasks = []
     for c, (lo, hi) in enumerate(pieces):
         blocks = {}
         for k, s in mine.items():
             if s.kind == "dask":
-                parts = s.array[lo:hi].to_delayed().ravel()
-                blocks[k] = parts[0]
+                blocks[k] = s.array[lo:hi].to_delayed().ravel()[0]
             elif k in readers:            # the worker reads its own rows from the store
                 blocks[k] = dask.delayed(_read)(readers[k], lo, hi)
             else:
                 blocks[k] = s.read(lo, hi)
         tasks.append(dask.delayed(_run_piece, pure=True)(model_d, blocks, z, plate, lo, hi,
-                                                         c == 0, grad))
+                                                         outside and c == 0, what))
     try:
         if client is not None:
             results = client.gather(client.compute(tasks))
@@ -243,8 +249,115 @@ def _dask_pass(stripped, mine, pieces, z, plate, grad, client):
     except Exception as e:
         if type(e).__name__ == "KilledWorker":
             raise RuntimeError(f"full-data pass: a Dask worker died on each of Dask's retries "
-                               f"of a chunk ({e}); the pass is lost, the fit so far is not") from e
+                               f"of a chunk ({e}); the pass is lost, the fit so far is "
+                               "not") from e
         raise
-    total = sum(v for v, _ in results)
-    total = float(total) if np.ndim(total) == 0 else total
-    return total, (np.sum([g for _, g in results], axis=0) if grad else None)
+    total = results[0]
+    for r in results[1:]:
+        total = _add(total, r)
+    return total
+
+
+class OnData:
+    """The Model's methods for data on disk or on a cluster (mixed into `ppl.Model`)."""
+
+    def full_value_and_grad(self, z, grad=True):
+        """(log p(x, T(z)) + log|det J_T(z)|, its gradient in z) over all the data, as
+        map-reduce over the chunks of data on disk: the terms outside the data plate once,
+        plus the sum over chunks of the terms inside it (on Dask workers when the data are a
+        Dask array or a distributed Client is connected). The gradient is None unless `grad`.
+        For data in memory, one run."""
+        v, g, _ = full_pass(self, z, "grad" if grad else "value")
+        return v, g
+
+    def full_log_density(self, z):
+        """log p(x, T(z)) + log|det J_T(z)| over all the data, chunk by chunk (a float; for
+        draws z of shape (S, D), their S values in one pass over the data)."""
+        return full_pass(self, z, "value")[0]
+
+    def full_hessian(self, z):
+        """(log p, gradient, Hessian) at z over all the data, chunk by chunk (each chunk's
+        Hessian by the engine's forward-over-reverse)."""
+        return full_pass(self, z, "hessian")
+
+    def full_mode(self, z0, gtol=1e-3, maxiter=50):
+        """(z_hat, H): the mode of the unconstrained density by Newton's method on map-reduce
+        gradients and Hessians, z <- z + t (-H + tau I)^-1 g (tau = 0 unless -H is not positive
+        definite), t halved until log p rises; H = the Hessian of -log p there. A FloatingPointError when it does not converge."""
+        z = np.asarray(z0, dtype=float)
+        v, g, H = self.full_hessian(z)
+        for _ in range(maxiter):
+            if not (np.isfinite(v) and np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
+                break
+            if np.max(np.abs(g)) <= gtol:
+                return z, -H
+            step = _ascent(-H, g)
+            for t in 0.5 ** np.arange(30):
+                if self.full_log_density(z + t * step) >= v:
+                    break
+            z = z + t * step
+            v, g, H = self.full_hessian(z)
+        raise FloatingPointError(f"model {self.name!r}: Newton's method on the full data found "
+                                 f"no mode in {maxiter} steps (|grad| {np.max(np.abs(g)):.3g})")
+
+    def subsample(self, size, plate=None):
+        """A copy of this Model whose plate `plate` draws minibatches of `size` rows where
+        ADVI's gradient steps ask for them (default plate: the one over the data on disk, else
+        the model's only plate); as `subsample_size=size` in the model's `ppl.plate`."""
+        return with_subsample(self, size, plate)
+
+    @property
+    def subsampled(self):
+        """{plate name: subsample size} of the plates that draw minibatches."""
+        out = {n: b for n, (size, b, _) in self.plates.items() if b is not None and b < size}
+        return {**out, **self.subsample_sizes}
+
+    def anchored(self, z_anchor):
+        """A copy whose minibatch estimates use a control variate at `z_anchor` (Johnson and
+        Zhang, "Accelerating SGD using predictive variance reduction", 2013): with L(z) the sum
+        of the data plate's terms, l_B(z) the scaled minibatch sum and d = z - z_anchor,
+
+            L_hat(z) = l_B(z) - [l_B(z_a) + grad l_B(z_a) . d] + [L(z_a) + grad L(z_a) . d],
+
+        unbiased as l_B is, its gradient grad l_B(z) - grad l_B(z_a) + grad L(z_a) exact at
+        z_anchor, its variance shrinking with |z - z_anchor|^2 (not with N^2 / B). One full
+        pass now; each minibatch then costs two gradient evaluations."""
+        plates = list(self.subsampled)
+        if len(plates) != 1:
+            raise ValueError(f"model {self.name!r}: a control variate needs one subsampled "
+                             f"plate, found {plates}")
+        z_a = np.asarray(getval(z_anchor), dtype=float)
+        v, g, _ = full_pass(self, z_a, "grad", outside=False, plate=plates[0])
+        out = copy.copy(self)
+        out.anchor = (plates[0], z_a, v, g)
+        return out
+
+
+def _ascent(A, g):
+    """A^-1 g, with A + tau I for the smallest tau in 0, b, 2b, 4b, ... (b = 1e-3 max |A_ii|)
+    that is positive definite (as `autodiff.minimize_newton`)."""
+    tau, b = 0.0, 1e-3 * max(1.0, float(np.max(np.abs(np.diag(A)))))
+    while True:
+        try:
+            L = np.linalg.cholesky(A + tau * np.eye(len(g)))
+            return np.linalg.solve(L.T, np.linalg.solve(L, g))
+        except np.linalg.LinAlgError:
+            tau = b if tau == 0.0 else 2.0 * tau
+
+
+def anchored_log_density(model, z, rng, jacobian=True):
+    """The minibatch estimate of log p(z) with the model's control variate (`anchored`)."""
+    from .model import _Unconstrained
+    plate, z_a, v_full, g_full = model.anchor
+    h = _Unconstrained(model.unflatten(z))
+    sites = model._run(model._minibatches(rng), h)
+    model._check_sites(sites)
+    lp = model._log_joint(sites)
+    if jacobian:
+        lp = lp + h.log_det
+    drawn = next((p for m in sites.values() for p in m["plates"] if p.name == plate), None)
+    if drawn is None or drawn.scale == 1.0:
+        return lp
+    v_b, g_b, _ = _evaluate(_terms(model, plate, drawn.indices, False), z_a, "grad")
+    d = z - z_a
+    return lp + (v_full - drawn.scale * v_b) + ad.sum(d * (g_full - drawn.scale * g_b))

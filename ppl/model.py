@@ -122,7 +122,7 @@ class _Init(handlers.Messenger):
             msg["value"] = t(self.rng.uniform(-self.radius, self.radius, size=shape))
 
 
-class Model:
+class Model(mapreduce.OnData):
     """A model function bound to its data (what `@ppl.model` factories return).
 
     Attributes: `parameters` (name -> ParamInfo, in the order the model samples them),
@@ -130,7 +130,7 @@ class Model:
     memory), `sources` (argument -> `ppl.data.Source` for data on disk: memmap, Zarr, Dask),
     `layouts` (plate over such data -> its chunk boundaries). Data on disk are read chunk by
     chunk: runs that need shapes only read the first chunk, minibatches read blocks, and
-    `full_value_and_grad` maps the chunks (`ppl.mapreduce`).
+    `full_value_and_grad`, `full_hessian` map the chunks (`ppl.mapreduce.OnData`).
     """
 
     def __init__(self, fn, args=(), kwargs=None):
@@ -157,6 +157,7 @@ class Model:
         self.observed = {}
         self.layouts = mapreduce.data_layouts(sites, self.sources)
         self.plates, self.subsample_sizes = mapreduce.plates_of(sites), {}
+        self.anchor = None
         for name, msg in sites.items():
             if msg["type"] != "sample":
                 continue
@@ -262,37 +263,14 @@ class Model:
         `jacobian=False`, log p(x, T(z)) alone (its maximiser is the constrained MAP).
         Without `rng` the data on disk are read in full: `full_value_and_grad` reads them
         chunk by chunk."""
+        if rng is not None and self.anchor is not None:
+            return mapreduce.anchored_log_density(self, z, rng, jacobian)
         h = _Unconstrained(self.unflatten(z))
         hs = [h] if rng is None else [self._minibatches(rng), h]
         sites = self._run(*hs)
         self._check_sites(sites)
         lp = self._log_joint(sites)
         return lp + h.log_det if jacobian else lp
-
-    def full_value_and_grad(self, z, grad=True):
-        """(log p(x, T(z)) + log|det J_T(z)|, its gradient in z) over all the data, as
-        map-reduce over the chunks of data on disk: the terms outside the data plate once,
-        plus the sum over chunks of the terms inside it (on Dask workers when the data are a
-        Dask array or a distributed Client is connected). The gradient is None unless `grad`.
-        For data in memory, one run. See `ppl.mapreduce`."""
-        return mapreduce.full_value_and_grad(self, z, grad=grad)
-
-    def subsample(self, size, plate=None):
-        """A copy of this Model whose plate `plate` draws minibatches of `size` rows where
-        ADVI's gradient steps ask for them (default plate: the one over the data on disk, else
-        the model's only plate); as `subsample_size=size` in the model's `ppl.plate`."""
-        return mapreduce.with_subsample(self, size, plate)
-
-    @property
-    def subsampled(self):
-        """{plate name: subsample size} of the plates that draw minibatches."""
-        out = {n: b for n, (size, b, _) in self.plates.items() if b is not None and b < size}
-        return {**out, **self.subsample_sizes}
-
-    def full_log_density(self, z):
-        """log p(x, T(z)) + log|det J_T(z)| over all the data, chunk by chunk (a float; for
-        draws z of shape (S, D), their S values in one pass over the data)."""
-        return self.full_value_and_grad(z, grad=False)[0]
 
     # ---- flat vector <-> named values ----------------------------------------------------------
     def unflatten(self, z):

@@ -121,8 +121,9 @@ class plate(handlers.Messenger):
         sub = handlers.active(handlers.subsample)
         piece = handlers.active(handlers.rows)
         piece = None if piece is None else piece.get(self)
-        if piece is not None:
-            self.indices, self.scale = np.arange(*piece), 1.0
+        if piece is not None:      # (start, stop) or the rows themselves
+            rows = np.arange(*piece) if isinstance(piece, tuple) else np.asarray(piece)
+            self.indices, self.scale = rows, 1.0
         elif sub is not None and (sub.size_of(self) or self.size) < self.size:
             self.indices, self.scale = sub.draw(self)
         else:

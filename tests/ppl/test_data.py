@@ -230,3 +230,36 @@ def test_draws_share_one_pass_over_the_data():
                                rtol=1e-12)
     with pytest.raises(ValueError, match="length 5 or draws"):
         m.full_log_density(np.zeros(3))
+
+
+def test_hessian_and_mode_by_map_reduce():
+    m = regression(data.source(X, chunk_rows=400), data.source(Y, chunk_rows=400))
+    m0 = regression(X, Y)
+    v, g, H = m.full_hessian(Z)
+    np.testing.assert_allclose(H, ad.hessian(m0.unconstrained_log_density)(Z), rtol=1e-9,
+                               atol=1e-8)
+    z_hat, negH = m.full_mode(np.zeros(5), gtol=1e-8)
+    ref = ad.minimize_newton(lambda z: -m0.unconstrained_log_density(z), np.zeros(5),
+                             gtol=1e-8)
+    np.testing.assert_allclose(z_hat, ref.x, atol=1e-7)
+    assert np.all(np.linalg.eigvalsh(negH) > 0)
+
+
+def test_control_variate_is_exact_at_the_anchor_and_unbiased_with_less_variance():
+    Xs, ys = data.source(X, chunk_rows=250), data.source(Y, chunk_rows=250)
+    m = regression(Xs, ys, batch=32)
+    g_full = _exact()[1]
+    a = m.anchored(Z)
+    rng = np.random.default_rng(8)
+    at_anchor = ad.value_and_grad(lambda z: a.unconstrained_log_density(z, rng))(Z)
+    np.testing.assert_allclose(at_anchor[1], g_full, rtol=1e-9)
+    np.testing.assert_allclose(at_anchor[0], _exact()[0], rtol=1e-9)
+    z = Z + 0.05
+    g_ref = ad.value_and_grad(regression(X, Y).unconstrained_log_density)(z)[1]
+    plain = np.array([ad.value_and_grad(lambda q: m.unconstrained_log_density(q, rng))(z)[1]
+                      for _ in range(1500)])
+    cv = np.array([ad.value_and_grad(lambda q: a.unconstrained_log_density(q, rng))(z)[1]
+                   for _ in range(1500)])
+    se = cv.std(0, ddof=1) / np.sqrt(len(cv))
+    assert np.all(np.abs(cv.mean(0) - g_ref) < 4 * se + 1e-9), (cv.mean(0), g_ref, se)
+    assert np.all(cv.std(0) < plain.std(0) / 5)
