@@ -33,6 +33,7 @@ __all__ = ["wrap_arguments", "probe_ranges", "data_layouts", "plates_of", "with_
            "full_pass", "active_client", "OnData", "anchored_log_density"]
 
 _LOCK = threading.Lock()
+_PROBE_ROWS = 16     # rows a run for shapes reads
 
 
 def wrap_arguments(args, kwargs):
@@ -49,12 +50,12 @@ def wrap_arguments(args, kwargs):
 
 
 def probe_ranges(sources):
-    """{rows: (0, end of the first chunk)} for each length of data on disk: a run that needs
-    shapes, not the data (binding, initial points, constrain), reads one chunk."""
+    """{rows: (0, a few rows of the first chunk)} for each length of data on disk: a run that
+    needs shapes, not the data (binding, initial points, constrain), reads only those."""
     out = {}
     for s in sources.values():
         if len(s):
-            end = int(s.boundaries[1])
+            end = min(int(s.boundaries[1]), _PROBE_ROWS)
             out[len(s)] = min(out.get(len(s), end), end)
     return {n: (0, end) for n, end in out.items()}
 
@@ -283,7 +284,8 @@ class OnData:
     def full_mode(self, z0, gtol=1e-3, maxiter=50):
         """(z_hat, H): the mode of the unconstrained density by Newton's method on map-reduce
         gradients and Hessians, z <- z + t (-H + tau I)^-1 g (tau = 0 unless -H is not positive
-        definite), t halved until log p rises; H = the Hessian of -log p there. A FloatingPointError when it does not converge."""
+        definite), t halved until log p rises; H = the Hessian of -log p there. A
+        FloatingPointError when it does not converge."""
         z = np.asarray(z0, dtype=float)
         v, g, H = self.full_hessian(z)
         for _ in range(maxiter):
