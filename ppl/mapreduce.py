@@ -187,11 +187,12 @@ def _add(a, b):
     return tuple(None if x is None else x + y for x, y in zip(a, b))
 
 
-def full_pass(model, z, what="grad", outside=True, plate=None):
+def full_pass(model, z, what="grad", outside=True, plate=None, chunks=None):
     """(log p(z), gradient, Hessian) over all the data as `what` asks (see `_evaluate`), the
     data plate's chunks mapped and summed (the module docstring); one in-memory run when the
     model has no data on disk. `outside=False`: only the terms inside the plate (`plate`,
-    default the one over the data on disk)."""
+    default the one over the data on disk). `chunks`: the indices of the chunks to sum (all
+    by default)."""
     z = np.asarray(getval(z), dtype=float)
     if z.shape[-1:] != (model.num_params,) or z.ndim not in (1, 2) or \
             (what != "value" and z.ndim == 2):
@@ -213,6 +214,8 @@ def full_pass(model, z, what="grad", outside=True, plate=None):
     stripped.args = tuple(hold(i, a) for i, a in enumerate(model.args))
     stripped.kwargs = {k: hold(k, v) for k, v in model.kwargs.items()}
     pieces = [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    if chunks is not None:
+        pieces = [pieces[i] for i in chunks]
     client = active_client()
     if client is None and all(s.kind != "dask" for s in mine.values()):
         total = None
@@ -281,13 +284,16 @@ class OnData:
         Hessian by the engine's forward-over-reverse)."""
         return full_pass(self, z, "hessian")
 
-    def full_mode(self, z0, gtol=1e-3, maxiter=50):
+    def full_mode(self, z0, gtol=1e-3, maxiter=50, hessian_rows=200_000):
         """(z_hat, H): the mode of the unconstrained density by Newton's method on map-reduce
-        gradients and Hessians, z <- z + t (-H + tau I)^-1 g (tau = 0 unless -H is not positive
-        definite), t halved until log p rises; H = the Hessian of -log p there. A
-        FloatingPointError when it does not converge."""
+        gradients, z <- z + t (-H + tau I)^-1 g (tau = 0 unless -H is not positive definite),
+        t halved until log p rises; H = the Hessian of -log p there. The Hessian of the data
+        terms comes from about `hessian_rows` rows (whole chunks spread over the data, scaled
+        by N / rows: sub-sampled Newton, Roosta-Khorasani and Mahoney 2016; the gradient, and
+        so the mode, stay exact). A FloatingPointError when it does not converge."""
         z = np.asarray(z0, dtype=float)
-        v, g, H = self.full_hessian(z)
+        v, g = self.full_value_and_grad(z)
+        H = _hessian_estimate(self, z, hessian_rows)
         for _ in range(maxiter):
             if not (np.isfinite(v) and np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
                 break
@@ -298,7 +304,8 @@ class OnData:
                 if self.full_log_density(z + t * step) >= v:
                     break
             z = z + t * step
-            v, g, H = self.full_hessian(z)
+            v, g = self.full_value_and_grad(z)
+            H = _hessian_estimate(self, z, hessian_rows)
         raise FloatingPointError(f"model {self.name!r}: Newton's method on the full data found "
                                  f"no mode in {maxiter} steps (|grad| {np.max(np.abs(g)):.3g})")
 
@@ -333,6 +340,24 @@ class OnData:
         out = copy.copy(self)
         out.anchor = (plates[0], z_a, v, g)
         return out
+
+
+def _hessian_estimate(model, z, rows):
+    """The Hessian of log p at z: exact when the data on disk have at most `rows` rows, else
+    the outside terms' exact Hessian plus N / n times that of n ~ `rows` rows in whole chunks
+    spread evenly over the data."""
+    bounds = next(iter(model.layouts.values()), None)
+    if bounds is None or bounds[-1] <= rows or len(model.layouts) != 1:
+        return full_pass(model, z, "hessian")[2]
+    (plate,) = model.layouts
+    sizes = np.diff(bounds)
+    k = min(len(sizes), int(np.ceil(rows / sizes.mean())))
+    picked = np.unique(np.linspace(0, len(sizes) - 1, k).round().astype(int))
+    inside = full_pass(model, z, "hessian", outside=False, chunks=picked)[2]
+    few = (0, _PROBE_ROWS)         # the outside terms: with and without, on a few rows
+    H_out = _evaluate(_terms(model, plate, few, True), z, "hessian")[2] - \
+        _evaluate(_terms(model, plate, few, False), z, "hessian")[2]
+    return H_out + inside * (bounds[-1] / sizes[picked].sum())
 
 
 def _ascent(A, g):

@@ -263,3 +263,11 @@ def test_control_variate_is_exact_at_the_anchor_and_unbiased_with_less_variance(
     se = cv.std(0, ddof=1) / np.sqrt(len(cv))
     assert np.all(np.abs(cv.mean(0) - g_ref) < 4 * se + 1e-9), (cv.mean(0), g_ref, se)
     assert np.all(cv.std(0) < plain.std(0) / 5)
+
+
+def test_mode_with_a_hessian_from_some_chunks_is_the_exact_mode():
+    m = regression(data.source(X, chunk_rows=100), data.source(Y, chunk_rows=100))
+    z_hat, _ = m.full_mode(np.zeros(5), gtol=1e-8, hessian_rows=500)
+    ref = ad.minimize_newton(lambda z: -regression(X, Y).unconstrained_log_density(z),
+                             np.zeros(5), gtol=1e-8)
+    np.testing.assert_allclose(z_hat, ref.x, atol=1e-7)
