@@ -47,7 +47,6 @@ import numpy as np
 
 import autodiff as ad
 
-from . import handlers
 from .distributions.base import validation_enabled
 from . import advi_steps
 from .advi_steps import Adam, Run, StanStep, Window
@@ -142,9 +141,11 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
             out = first
         else:
             out["info"]["restart"] = f"kept the restart: {both}"
-    out["info"].update(seconds=time.perf_counter() - t0, dropped_elbo_draws=out["dropped"],
+    seconds = time.perf_counter() - t0
+    out["info"].update(seconds=seconds, dropped_elbo_draws=out["dropped"],
                        replay=run.replay_note,
-                       gradient_evaluations=run.n_grad)
+                       gradient_evaluations=run.n_grad,
+                       rows_per_second=_rows_per_step(model) * run.n_grad / seconds)
     mu, omega, L = out.get("zeta_q") or run.to_zeta(out["lam"])
     return VIResult(model, family, mu, omega, L, method="advi",
                     elbo_history=tuple(np.asarray(h) for h in out["history"]),
@@ -381,7 +382,7 @@ def _unconstrain_init(model, init):
 def _check_initial_point(model, z0):
     """A clear error naming the site whose log density is not finite at the start."""
     with np.errstate(all="ignore"):
-        lp, g = ad.value_and_grad(model.unconstrained_log_density)(z0)
+        lp, g = model.full_value_and_grad(z0)        # data on disk: chunk by chunk
     if np.isfinite(lp) and np.all(np.isfinite(g)):
         return
     params = model.constrain(z0, deterministic=False)
@@ -400,10 +401,13 @@ def _check_initial_point(model, z0):
 
 
 def _has_subsample(model, init):
-    with ad.no_grad(), handlers.trace() as tr, handlers.substitute(init):
-        model.fn(*model.args, **model.kwargs)
-    return any(p.subsample_size is not None and p.subsample_size < p.size
-               for m in tr.sites.values() for p in m.get("plates", ()))
+    return bool(model.subsampled)       # the plates' own subsample_size or Model.subsample
+
+
+def _rows_per_step(model):
+    """Rows of data one gradient evaluation reads: the minibatch, or every plate's rows."""
+    sizes = {n: size for n, (size, _, _) in model.plates.items()}
+    return sum({**sizes, **model.subsampled}.values()) or 1
 
 
 def _progress_bar(progress, steps, model):
@@ -412,4 +416,7 @@ def _progress_bar(progress, steps, model):
     if not progress:
         return None
     from tqdm.auto import tqdm
+    if model.subsampled or model.layouts:    # counts rows: the rate shows rows per second
+        return tqdm(total=steps, desc=f"ADVI {model.name}", unit="row", leave=False,
+                    unit_scale=_rows_per_step(model))
     return tqdm(total=steps, desc=f"ADVI {model.name}", unit="step", leave=False)

@@ -49,6 +49,9 @@ class Run:
         if self.sub_rng is not None:
             self.replay_note = "no: subsampled plates draw new indices at every step"
             return
+        if self.model.layouts:
+            self.replay_note = "no: data on disk, read chunk by chunk"
+            return
         try:
             with np.errstate(all="ignore"):
                 r = ad.compile_value_and_grad(self.model.unconstrained_log_density, z)
@@ -80,6 +83,8 @@ class Run:
         matrix not positive definite, a zero on a triangular factor's diagonal in floating
         point): a non-finite draw, retried as any other."""
         try:
+            if self.sub_rng is None and self.model.layouts:    # full data on disk: map-reduce
+                return self.model.full_value_and_grad(zeta)
             return (self.replay or self.value_and_grad)(zeta)
         except np.linalg.LinAlgError:
             return math.nan, np.full(zeta.shape, math.nan)
@@ -126,7 +131,9 @@ class Run:
         zetas = self.zeta(q.transform(lam, eps))
         vals = np.empty(self.elbo_samples)
         with ad.no_grad(), np.errstate(all="ignore"):
-            if self.replay is not None:
+            if self.model.layouts:       # data on disk: all draws in one map-reduce pass
+                vals[:] = self.model.full_log_density(zetas)
+            elif self.replay is not None:
                 for i in range(self.elbo_samples):
                     vals[i] = self._value(zetas[i])
                 for i in range(min(_AUDIT, self.elbo_samples)):
@@ -136,7 +143,7 @@ class Run:
                         self.replay_note = (f"off after {self.n_grad} gradients: the replay "
                                             f"gave {vals[i]!r} where the model gives {fresh!r}")
                         break
-            if self.replay is None:
+            if self.replay is None and not self.model.layouts:
                 for i in range(self.elbo_samples):
                     vals[i] = self._value(zetas[i])
         ok = np.isfinite(vals)
@@ -264,13 +271,18 @@ def precondition(run, family):
     lower ELBO than Stan's. Returns what was done, for `fit.info`."""
     model = run.model
     try:
-        with np.errstate(all="ignore"):
-            found = ad.minimize_newton(lambda z: -model.unconstrained_log_density(z),
-                                       run.centre, gtol=1e-3, maxiter=100)  # rough is enough
-            z_hat = np.asarray(found.x, dtype=float)
-            H = np.asarray(ad.hessian(model.unconstrained_log_density)(z_hat)) * -1.0
-        if not (found.converged and np.all(np.isfinite(H))):
-            return f"no: Newton's method found no mode in {found.iterations} steps"
+        if model.layouts:       # data on disk: Newton on map-reduce gradients and Hessians
+            z_hat, H = model.full_mode(run.centre, gtol=1e-3)
+        else:
+            with np.errstate(all="ignore"):
+                found = ad.minimize_newton(lambda z: -model.unconstrained_log_density(z),
+                                           run.centre, gtol=1e-3, maxiter=100)  # rough is enough
+                z_hat = np.asarray(found.x, dtype=float)
+                H = np.asarray(ad.hessian(model.unconstrained_log_density)(z_hat)) * -1.0
+            if not found.converged:
+                return f"no: Newton's method found no mode in {found.iterations} steps"
+        if not np.all(np.isfinite(H)):
+            return "no: the Hessian at the mode is not finite"
         if family == "fullrank":
             C = np.linalg.cholesky(np.linalg.inv(0.5 * (H + H.T)))   # C C^T = H^-1
             log_det = float(np.sum(np.log(np.diag(C))))
@@ -280,7 +292,7 @@ def precondition(run, family):
                 raise np.linalg.LinAlgError("non-positive curvature")
             C = 1.0 / np.sqrt(d)
             log_det = float(np.sum(np.log(C)))
-    except ad.NewtonError as e:
+    except (ad.NewtonError, FloatingPointError) as e:
         return f"no: Newton's method found no mode ({e})"
     except np.linalg.LinAlgError as e:
         return f"no: the Hessian at the mode is not negative definite ({e})"
@@ -293,4 +305,7 @@ def precondition(run, family):
         run.centre, run.C, run.log_det_C = saved
         return (f"no: the Laplace start's ELBO {laplace_elbo:.4g} is not above the initial "
                 f"point's {stan_elbo:.4g}")
+    if model.layouts and model.subsampled:   # minibatches of data on disk: control variate
+        run.model = model.anchored(z_hat)
+        return "yes: whitened at the mode by its Hessian; minibatches anchored there"
     return "yes: whitened at the mode by its Hessian"

@@ -191,6 +191,9 @@ class VIResult:
     def _log_p(self, zeta):
         """log p(x, T(zeta)) + log|det J_T(zeta)| per row: full data, no tape, no validation
         (draws are in the support by construction); NaN where the density is undefined."""
+        if self.model.layouts:          # data on disk: every draw in one pass over the chunks
+            with validation_enabled(False):
+                return np.asarray(self.model.full_log_density(np.asarray(zeta)), dtype=float)
         out = np.empty(len(zeta))
         with ad.no_grad(), validation_enabled(False), np.errstate(all="ignore"):
             for i, z in enumerate(zeta):
