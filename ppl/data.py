@@ -20,7 +20,9 @@ the between-block variance of the block means (over k) plus the within-block var
 k m): for a store whose rows are in random order it equals that of k m rows drawn uniformly; for
 rows sorted by a covariate (or by time) the block means differ and the gradient's variance grows
 with their spread. Raise `blocks` (more chunks read per step) or shuffle the rows when writing.
-With one block (numpy data) the draw is the uniform one, with scale N / B.
+With one block (numpy data) the draw is the uniform one, with scale N / B. A step reads
+`blocks` chunks (Zarr decodes a whole chunk to read rows of it): choose chunks of 10^4 to
+10^5 rows so that this costs milliseconds.
 
     >>> import numpy as np
     >>> s = source(np.arange(10.0), chunk_rows=4)
