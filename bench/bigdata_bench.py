@@ -143,6 +143,11 @@ def main(argv=None):
         report("fit_preconditioned", fit.info.get("preconditioned"))
         report("fit_rows_per_second_overall", round(fit.info["rows_per_second"]))
         mu, sd_q = np.asarray(fit.mu), np.exp(np.asarray(fit.omega))
+        zq = (mu - truth) / sd_q         # the truth within the fit's own spread: RMS near 1
+        report("fit_mean_minus_truth_in_q_sd_rms_max", [round(float(np.sqrt(np.mean(zq ** 2))),
+                                                              3), round(float(np.abs(zq).max()),
+                                                                        3)])
+        report("fit_mean_and_sd", [mu.tolist(), sd_q.tolist()])
 
         t = time.perf_counter()
         ref, cov, iters = laplace_numpy(X, y)
