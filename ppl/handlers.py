@@ -17,7 +17,7 @@ plates broadcast the distribution, `substitute` fills in given values, `seed` dr
 """
 import numpy as np
 
-__all__ = ["Messenger", "trace", "substitute", "seed", "subsample", "apply_stack"]
+__all__ = ["Messenger", "trace", "substitute", "seed", "subsample", "rows", "apply_stack"]
 
 _STACK = []
 
@@ -111,11 +111,40 @@ class seed(Messenger):
 
 class subsample(Messenger):
     """Let plates with `subsample_size` draw random indices with `rng` (and scale their sites
-    by size / subsample_size). Outside this handler such plates use all the data."""
+    by size / subsample_size). Outside this handler such plates use all the data.
 
-    def __init__(self, rng, fn=None):
+    `layouts` (plate name -> chunk boundaries of the data the plate runs over, as a Model
+    finds them for data on disk) makes such a plate draw whole blocks then rows within them
+    (`ppl.data.draw_minibatch`, still unbiased)."""
+
+    def __init__(self, rng, fn=None, layouts=None, sizes=None):
         super().__init__(fn)
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self.layouts, self.sizes = layouts or {}, sizes or {}
+
+    def size_of(self, plate):
+        """The subsample size of `plate`: `sizes` (plate name -> size, as a Model's
+        `subsample(...)` sets it) outranks the plate's own."""
+        return self.sizes.get(plate.name, plate.subsample_size)
+
+    def draw(self, plate):
+        """(indices, scale) of one minibatch of `plate`."""
+        from .data import draw_minibatch
+        return draw_minibatch(self.rng, plate.size, self.size_of(plate),
+                              self.layouts.get(plate.name), plate.blocks)
+
+
+class rows(Messenger):
+    """Restrict plates to some of their rows, with scale 1: `ranges` maps a plate's name (or,
+    to reach plates not yet named, its size) to (start, stop) or an array of row indices. One
+    piece of a full-data pass over chunks; outranks `subsample`."""
+
+    def __init__(self, ranges, fn=None):
+        super().__init__(fn)
+        self.ranges = ranges
+
+    def get(self, plate):
+        return self.ranges.get(plate.name, self.ranges.get(plate.size))
 
 
 def active(kind):

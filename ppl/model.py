@@ -33,7 +33,7 @@ import numpy as np
 import autodiff as ad
 from autodiff import Tensor, getval
 
-from . import handlers
+from . import handlers, mapreduce
 from .binding import blame_argument, check_arguments
 from .primitives import _obs_shape_error
 from .transforms import biject_to
@@ -122,19 +122,26 @@ class _Init(handlers.Messenger):
             msg["value"] = t(self.rng.uniform(-self.radius, self.radius, size=shape))
 
 
-class Model:
+class Model(mapreduce.OnData):
     """A model function bound to its data (what `@ppl.model` factories return).
 
     Attributes: `parameters` (name -> ParamInfo, in the order the model samples them),
-    `num_params` (length of the flat unconstrained vector), `observed` (name -> data).
+    `num_params` (length of the flat unconstrained vector), `observed` (name -> data held in
+    memory), `sources` (argument -> `ppl.data.Source` for data on disk: memmap, Zarr, Dask),
+    `layouts` (plate over such data -> its chunk boundaries). Data on disk are read chunk by
+    chunk: runs that need shapes only read the first chunk, minibatches read blocks, and
+    `full_value_and_grad`, `full_hessian` map the chunks (`ppl.mapreduce.OnData`).
     """
 
     def __init__(self, fn, args=(), kwargs=None):
         self.name = getattr(fn, "__name__", "model")
         self.fn = fn
         self.args, self.kwargs = check_arguments(self.name, fn, tuple(args), dict(kwargs or {}))
+        self.args, self.kwargs, self.sources = mapreduce.wrap_arguments(self.args, self.kwargs)
+        self._probe = mapreduce.probe_ranges(self.sources)
+        self.layouts = {}
         try:
-            sites = self._run(_Init(np.random.default_rng(0)))
+            sites = self._run(_Init(np.random.default_rng(0)), probe=True)
         except (TypeError, ValueError, FloatingPointError) as e:
             clearer = blame_argument(self.name, fn, self.args, self.kwargs, e)
             if clearer is None:
@@ -148,10 +155,16 @@ class Model:
                                  "ad.getval(x), which works on both") from e
         params, offset = {}, 0
         self.observed = {}
+        self.layouts = mapreduce.data_layouts(sites, self.sources)
+        self.plates, self.subsample_sizes = mapreduce.plates_of(sites), {}
+        self.anchor = None
         for name, msg in sites.items():
             if msg["type"] != "sample":
                 continue
             fn_ = msg["fn"]
+            if msg["is_observed"] and any(p.name in self.layouts for p in msg["plates"]):
+                _check_obs_support(name, msg["value"], fn_)     # the first chunk's
+                continue                                        # data on disk stay there
             if msg["is_observed"]:
                 try:
                     np.broadcast_shapes(np.shape(msg["value"]), fn_.shape())
@@ -179,7 +192,7 @@ class Model:
         """`observed` keeps data, not an `obs=` computed from parameters (Stan's ARMA `err`):
         a second start that changes a site's observed value shows it depends on them."""
         try:
-            again = self._run(_Init(np.random.default_rng(1)))
+            again = self._run(_Init(np.random.default_rng(1)), probe=True)
         except Exception:            # a model whose sites depend on random values: keep all
             return
         for name, value in list(self.observed.items()):
@@ -189,8 +202,11 @@ class Model:
                 del self.observed[name]
 
     # ---- running the function ------------------------------------------------------------------
-    def _run(self, *hs):
-        """Run the model under the given handlers (outermost first) and a trace."""
+    def _run(self, *hs, probe=False):
+        """Run the model under the given handlers (outermost first) and a trace; with `probe`,
+        plates over data on disk cover their first chunk only (a run for shapes)."""
+        if probe and self._probe:
+            hs = (handlers.rows(self._probe),) + hs
         with handlers.trace() as tr:
             for h in hs:
                 h.__enter__()
@@ -200,6 +216,9 @@ class Model:
                 for h in reversed(hs):
                     h.__exit__(None, None, None)
         return tr.sites
+
+    def _minibatches(self, rng):
+        return handlers.subsample(rng, layouts=self.layouts, sizes=self.subsample_sizes)
 
     def _check_sites(self, sites):
         latent = [n for n, m in sites.items() if m["type"] == "sample" and not m["is_observed"]]
@@ -233,7 +252,7 @@ class Model:
         self._check_names(params)
         hs = [handlers.substitute(params)]
         if rng is not None:
-            hs.insert(0, handlers.subsample(rng))
+            hs.insert(0, self._minibatches(rng))
         sites = self._run(*hs)
         self._check_sites(sites)
         return self._log_joint(sites)
@@ -241,9 +260,13 @@ class Model:
     def unconstrained_log_density(self, z, rng=None, jacobian=True):
         """log p(x, T(z)) + log|det J_T(z)| for the flat unconstrained vector z (numpy or
         Tensor of shape (num_params,)); differentiable by the engine in z. With
-        `jacobian=False`, log p(x, T(z)) alone (its maximiser is the constrained MAP)."""
+        `jacobian=False`, log p(x, T(z)) alone (its maximiser is the constrained MAP).
+        Without `rng` the data on disk are read in full: `full_value_and_grad` reads them
+        chunk by chunk."""
+        if rng is not None and self.anchor is not None:
+            return mapreduce.anchored_log_density(self, z, rng, jacobian)
         h = _Unconstrained(self.unflatten(z))
-        hs = [h] if rng is None else [handlers.subsample(rng), h]
+        hs = [h] if rng is None else [self._minibatches(rng), h]
         sites = self._run(*hs)
         self._check_sites(sites)
         lp = self._log_joint(sites)
@@ -285,7 +308,8 @@ class Model:
         """Flat unconstrained z -> dict of constrained latent values (and, with
         `deterministic`, the model's deterministic sites), as numpy arrays."""
         with ad.no_grad():
-            sites = self._run(_Unconstrained(self.unflatten(np.asarray(getval(z), dtype=float))))
+            sites = self._run(_Unconstrained(self.unflatten(np.asarray(getval(z), dtype=float))),
+                              probe=True)
         self._check_sites(sites)
         keep = ("sample", "deterministic") if deterministic else ("sample",)
         return {n: np.asarray(getval(m["value"])) for n, m in sites.items()
@@ -296,7 +320,7 @@ class Model:
         bounds that depend on other parameters are read at these values)."""
         self._check_names(params)
         with ad.no_grad():
-            sites = self._run(handlers.substitute(params))
+            sites = self._run(handlers.substitute(params), probe=True)
         self._check_sites(sites)
         return self.flatten({n: biject_to(sites[n]["fn"].support).inverse(
             np.asarray(getval(params[n]), dtype=float)) for n in self.parameters})
@@ -305,14 +329,14 @@ class Model:
     def initial_point(self, seed=None):
         """Stan's initial point: every latent at T(u), u ~ Uniform(-2, 2) in unconstrained
         space. Returns a dict of constrained values."""
-        sites = self._run(_Init(np.random.default_rng(seed)))
+        sites = self._run(_Init(np.random.default_rng(seed)), probe=True)
         return {n: np.asarray(getval(sites[n]["value"])) for n in self.parameters}
 
     def prior_sample(self, seed=None):
         """One draw of every latent and deterministic site from the prior (a dict)."""
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         with ad.no_grad():
-            sites = self._run(handlers.seed(rng))
+            sites = self._run(handlers.seed(rng), probe=True)
         return {n: np.asarray(getval(m["value"])) for n, m in sites.items()
                 if m["type"] in ("sample", "deterministic") and not m["is_observed"]}
 

@@ -10,6 +10,7 @@ import numpy as np
 from autodiff import Tensor, getval, shape_of
 
 from . import handlers
+from .data import ROWS_ONLY, Slab, Source
 from .distributions.base import Distribution, is_validation_enabled
 
 __all__ = ["sample", "plate", "deterministic", "factor"]
@@ -25,6 +26,8 @@ def _message(kind, name, fn, value, is_observed):
 def _as_obs(name, obs):
     if type(obs) is np.ndarray and obs.dtype.kind == "f" and not is_validation_enabled():
         return obs  # checked when the Model was bound to its data
+    if isinstance(obs, (Source, Slab)):
+        raise TypeError(f"site {name!r}: obs is {obs!r}; {ROWS_ONLY}")
     boxed = isinstance(obs, Tensor)  # a value computed from parameters (Stan's ARMA `err`):
     try:                             # checked on its value, kept boxed so its gradient flows
         a = np.asarray(getval(obs))
@@ -74,13 +77,17 @@ class plate(handlers.Messenger):
     `handlers.subsample` (as ADVI's gradient steps are) draws random indices without
     replacement and scales the log likelihood of the sites inside by size / subsample_size, an
     unbiased estimate of the full sum; elsewhere (a Model's exact log density, prior draws) the
-    plate covers all the data. The context manager yields the indices:
+    plate covers all the data. Over data on disk (a memmap, Zarr or Dask array: `ppl.data`)
+    a minibatch is `blocks` chunks drawn with probability proportional to their size, and
+    subsample_size // blocks rows in each (sequential reads, still unbiased; the gradient's
+    variance grows when the chunks differ: see `ppl.data`). The context manager yields the
+    indices:
 
         with ppl.plate("data", len(y), subsample_size=100) as idx:
             ppl.sample("y", dist.Normal(mu, sigma), obs=y[idx])
     """
 
-    def __init__(self, name, size, dim=None, subsample_size=None):
+    def __init__(self, name, size, dim=None, subsample_size=None, blocks=4):
         super().__init__()
         if not isinstance(name, str) or not name:
             raise TypeError(f"plate: name must be a non-empty string, got {name!r}")
@@ -92,7 +99,9 @@ class plate(handlers.Messenger):
                              f"[1, size={int(size)}], got {subsample_size!r}")
         if dim is not None and (int(dim) != dim or dim >= 0):
             raise ValueError(f"plate {name!r}: dim must be a negative integer, got {dim!r}")
-        self.name, self.size = name, int(size)
+        if isinstance(blocks, bool) or int(blocks) != blocks or blocks < 1:
+            raise ValueError(f"plate {name!r}: blocks must be a positive integer, got {blocks!r}")
+        self.name, self.size, self.blocks = name, int(size), int(blocks)
         self.subsample_size = None if subsample_size is None else int(subsample_size)
         self._dim = dim
 
@@ -110,10 +119,13 @@ class plate(handlers.Messenger):
                 raise ValueError(f"plate {self.name!r}: dim {self.dim} is already used by the "
                                  f"enclosing plate {clash!r}")
         sub = handlers.active(handlers.subsample)
-        if self.subsample_size is not None and sub is not None \
-                and self.subsample_size < self.size:
-            self.indices = np.sort(sub.rng.choice(self.size, self.subsample_size, replace=False))
-            self.scale = self.size / self.subsample_size
+        piece = handlers.active(handlers.rows)
+        piece = None if piece is None else piece.get(self)
+        if piece is not None:      # (start, stop) or the rows themselves
+            rows = np.arange(*piece) if isinstance(piece, tuple) else np.asarray(piece)
+            self.indices, self.scale = rows, 1.0
+        elif sub is not None and (sub.size_of(self) or self.size) < self.size:
+            self.indices, self.scale = sub.draw(self)
         else:
             self.indices = np.arange(self.size)
             self.scale = 1.0

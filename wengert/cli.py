@@ -4,12 +4,17 @@
     wengert fit eight_schools --family fullrank --seed 1 --out fit.nc --plot figs
     wengert fit my_model.py:coin --data coin.json   # a model function in a file, its data
     wengert fit kidiq --method dadvi                # deterministic ADVI (ppl.dadvi)
+    wengert fit glm.py:logistic --data big.zarr --subsample 1000 --scheduler tcp://host:8786
     wengert models                                  # the zoo
 
 MODEL is a zoo name or `path/to/file.py:function`, the function an `@ppl.model` factory or a
 plain model function. --data is a JSON object of the function's keyword arguments (lists become
 numpy arrays, other values pass as they are); a zoo model without --data uses its shipped data,
-a file model is called with no arguments. --init gives the starting point (every latent
+a file model is called with no arguments. --data may also be a Zarr group (a folder): each array
+is a keyword argument, read into memory if stored in one chunk, else read from disk by rows;
+--subsample N makes the model's plate over those rows draw minibatches of N (blocks of chunks:
+see ppl.data), and --scheduler ADDRESS runs the full-data passes on a running Dask scheduler's
+workers. --init gives the starting point (every latent
 site's constrained value, as ppl.advi's init=). --out and --plot are checked before anything is
 fitted. The fit prints the bound model, a summary of the
 posterior draws, the convergence line and the verdict: the PSIS k-hat of q (Yao et al., "Yes,
@@ -34,7 +39,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .io import (CliError, check_outputs, read_data, read_init, write_out,
+from .io import (CliError, check_outputs, connect_scheduler, read_data, read_init, write_out,
                  write_plots)
 
 __all__ = ["main"]
@@ -86,7 +91,12 @@ def _parser():
     f.add_argument("model", metavar="MODEL", help="zoo name (see `wengert models`) or "
                    "path/to/file.py:function")
     f.add_argument("--data", metavar="FILE.json", help="JSON object of the model function's "
-                   "keyword arguments (default: a zoo model's shipped data)")
+                   "keyword arguments, or a Zarr group (STORE.zarr) whose arrays are those "
+                   "(default: a zoo model's shipped data)")
+    f.add_argument("--subsample", metavar="N", type=_int_at_least(1, "a positive integer"),
+                   help="minibatches of N rows from the model's plate over the data")
+    f.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler "
+                   "(tcp://host:port): full-data passes run on its workers")
     f.add_argument("--method", choices=("advi", "dadvi"), default="advi",
                    help="advi: Stan's stochastic ADVI (ppl.advi); dadvi: deterministic ADVI "
                    "with linear-response covariances and PSIS-resampled draws (ppl.dadvi) "
@@ -211,6 +221,12 @@ def _bind(args):
     if model.num_params == 0:
         raise CliError(f"model {label!r} has no latent variables to fit (no ppl.sample site "
                        "without obs=): is it a model function?")
+    if args.subsample is not None:
+        try:
+            model = model.subsample(args.subsample)
+        except ValueError as e:
+            why = re.sub(r"^model '[^']*': ", "", str(e))
+            raise CliError(f"--subsample {args.subsample}: model {label!r}: {why}") from None
     if options is None:
         return model, {}
     try:
@@ -279,6 +295,24 @@ def _fit(args, t_start):
         raise CliError("--steps is ADVI's step limit; --method dadvi takes no steps (its "
                        "trust-region Newton stops on the gradient)")
     check_outputs(args)
+    client = connect_scheduler(args.scheduler) if args.scheduler is not None else None
+    try:
+        return _fit_with(args, t_start)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _rows_line(model, fit, seconds):
+    """Rows per second of the gradient steps over the data plate, when it is subsampled."""
+    batch = sum(model.subsampled.values())
+    if not batch or not seconds > 0:
+        return None
+    rows = batch * fit.info.get("gradient_evaluations", fit.steps)
+    return f"rows per second: {rows / seconds:,.0f} ({batch} per minibatch)"
+
+
+def _fit_with(args, t_start):
     model, options = _bind(args)
     told = f"; the zoo entry's options: {', '.join(sorted(options))}" if options else ""
     if args.init is not None:
@@ -317,6 +351,9 @@ def _fit(args, t_start):
         code = write_out(fit, args)
     if args.plot is not None:
         code = max(code, write_plots(fit, args))
+    rows = _rows_line(model, fit, t_fit)
+    if rows is not None:
+        print(rows)
     print(f"seconds: fit {t_fit:.2f}, total {time.perf_counter() - t_start:.2f}")
     return 130 if fit.stop_reason.startswith("interrupted") else code
 

@@ -5,7 +5,8 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["CliError", "read_data", "read_init", "check_outputs", "write_out", "write_plots"]
+__all__ = ["CliError", "read_data", "read_zarr", "read_init", "check_outputs", "write_out",
+           "write_plots", "connect_scheduler"]
 
 
 class CliError(Exception):
@@ -43,11 +44,64 @@ def _arrays(obj, what):
     return out
 
 
+def _is_zarr_group(path):
+    return any((path / f).is_file() for f in ("zarr.json", ".zgroup"))
+
+
+def read_zarr(path):
+    """A Zarr group -> dict of keyword arguments, one per array: an array stored in one chunk
+    is read into memory, a larger one stays on disk (a Zarr array the Model reads by rows)."""
+    try:
+        import zarr
+    except ImportError:
+        raise CliError(f"--data {path!r} is a Zarr store, and reading it needs zarr: pip "
+                       "install 'wengert[data]'") from None
+    try:
+        group = zarr.open_group(str(path), mode="r")
+        names = sorted(group.array_keys())
+    except Exception as e:
+        raise CliError(f"cannot read the Zarr group {str(path)!r}: {type(e).__name__}: "
+                       f"{str(e).splitlines()[0] if str(e) else ''}") from None
+    if not names:
+        raise CliError(f"the Zarr group {str(path)!r} holds no arrays; each array is one of "
+                       "the model's keyword arguments")
+    import numpy as np
+    out = {}
+    for name in names:
+        a = group[name]
+        if np.dtype(a.dtype).kind not in "biuf":
+            raise CliError(f"Zarr array {name!r} in {str(path)!r} has dtype {a.dtype}; "
+                           "expected numbers")
+        one_chunk = all(c >= n for c, n in zip(a.chunks, a.shape))
+        out[name] = (a[()] if a.ndim == 0 else a[...]) if one_chunk else a
+    return out
+
+
+def connect_scheduler(address):
+    """--scheduler ADDRESS -> a connected dask.distributed Client (the full-data passes then
+    run on its workers)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CliError("--scheduler needs dask's distributed: pip install 'wengert[data]'") \
+            from None
+    try:
+        return Client(address, timeout="5s")
+    except (OSError, ValueError, TypeError) as e:
+        raise CliError(f"--scheduler {address!r}: cannot connect to a Dask scheduler there "
+                       f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") \
+            from None
+
+
 def read_data(path):
-    """FILE.json -> dict of keyword arguments (lists as numpy arrays)."""
+    """FILE.json -> dict of keyword arguments (lists as numpy arrays); a folder holding a Zarr
+    group -> its arrays (`read_zarr`)."""
     try:
         if Path(path).is_dir():
-            raise CliError(f"data file {path!r} is a folder")
+            if _is_zarr_group(Path(path)):
+                return read_zarr(Path(path))
+            raise CliError(f"data file {path!r} is a folder (and not a Zarr group: no "
+                           "zarr.json or .zgroup in it)")
         text = Path(path).read_text()
     except FileNotFoundError:
         raise CliError(f"data file {path!r} not found") from None

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..distributions.base import validation_enabled
 from .config import (AdviConfig, check_model, has_subsample, initial_point, progress_bar,
+                     rows_per_step,
                      site_of)
 from .convergence import DRIFT, WINDOW_MIN, StanRule, Window, settled
 from .families import family as make_family
@@ -66,7 +67,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     if init is None:
         init = model.initial_point(int(init_ss.generate_state(1)[0]))
     z0 = initial_point(model, init)
-    sub_rng = np.random.default_rng(sub_ss) if has_subsample(model, init) else None
+    sub_rng = np.random.default_rng(sub_ss) if has_subsample(model) else None
     density = LogDensity(model, sub_rng)
     objective = Elbo(density, q, Coordinates(z0), np.random.default_rng(grad_ss),
                      np.random.default_rng(elbo_ss), cfg.grad_samples, cfg.elbo_samples)
@@ -105,8 +106,10 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
             bar.close()
     if first is not None and attempt is not first:
         attempt = _better(first, attempt, objective)
-    attempt.info.update(seconds=time.perf_counter() - t0, dropped_elbo_draws=attempt.dropped,
-                        replay=density.replay_note, gradient_evaluations=density.n_grad)
+    seconds = time.perf_counter() - t0
+    attempt.info.update(seconds=seconds, dropped_elbo_draws=attempt.dropped,
+                        replay=density.replay_note, gradient_evaluations=density.n_grad,
+                        rows_per_second=rows_per_step(model) * density.n_grad / seconds)
     mu, omega, L = attempt.gaussian or objective.coords.gaussian(q, attempt.lam)
     diagnostics = AdviDiagnostics(
         elbo_history=(np.asarray(attempt.iterations), np.asarray(attempt.elbos)),
@@ -149,7 +152,8 @@ def _whiten(objective, lam0):
     (u = 0, omega = 0: the Laplace approximation) has a higher ELBO than Stan's; else the
     objective as it was. Returns (objective, what was done)."""
     coords = objective.coords
-    found = whitening(objective.density.model, coords.centre, objective.q.name)
+    model = objective.density.model
+    found = whitening(model, coords.centre, objective.q.name)
     if isinstance(found, str):
         return objective, found
     stan_elbo = objective.estimate(lam0).value
@@ -158,6 +162,9 @@ def _whiten(objective, lam0):
     if not laplace_elbo > stan_elbo:
         return objective, (f"no: the Laplace start's ELBO {laplace_elbo:.4g} is not above the "
                            f"initial point's {stan_elbo:.4g}")
+    if model.layouts and model.subsampled:   # minibatches of data on disk: control variate
+        whitened.density.model = model.anchored(found[0])
+        return whitened, "yes: whitened at the mode by its Hessian; minibatches anchored there"
     return whitened, "yes: whitened at the mode by its Hessian"
 
 

@@ -9,9 +9,9 @@ import numpy as np
 
 import autodiff as ad
 
-from .. import handlers
 
-__all__ = ["AdviConfig", "initial_point", "has_subsample", "progress_bar", "site_of"]
+__all__ = ["AdviConfig", "initial_point", "has_subsample", "rows_per_step", "progress_bar",
+           "site_of"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def initial_point(model, init):
 
 def _check_finite_at(model, z0):
     with np.errstate(all="ignore"):
-        lp, g = ad.value_and_grad(model.unconstrained_log_density)(z0)
+        lp, g = model.full_value_and_grad(z0)        # data on disk: chunk by chunk
     if np.isfinite(lp) and np.all(np.isfinite(g)):
         return
     params = model.constrain(z0, deterministic=False)
@@ -106,12 +106,16 @@ def _check_finite_at(model, z0):
                      f"point {params}: {where}. Give init=... with values inside the support")
 
 
-def has_subsample(model, init):
-    """Whether the model has a plate that subsamples its data (minibatches)."""
-    with ad.no_grad(), handlers.trace() as tr, handlers.substitute(init):
-        model.fn(*model.args, **model.kwargs)
-    return any(p.subsample_size is not None and p.subsample_size < p.size
-               for m in tr.sites.values() for p in m.get("plates", ()))
+def has_subsample(model):
+    """Whether the model has a plate that subsamples its data (minibatches): the plates' own
+    subsample_size or `Model.subsample`."""
+    return bool(model.subsampled)
+
+
+def rows_per_step(model):
+    """Rows of data one gradient evaluation reads: the minibatch, or every plate's rows."""
+    sizes = {n: size for n, (size, _, _) in model.plates.items()}
+    return sum({**sizes, **model.subsampled}.values()) or 1
 
 
 def progress_bar(progress, steps, model):
@@ -121,6 +125,9 @@ def progress_bar(progress, steps, model):
     if not progress:
         return None
     from tqdm.auto import tqdm  # noqa: PLC0415 -- only with a bar
+    if model.subsampled or model.layouts:    # counts rows: the rate shows rows per second
+        return tqdm(total=steps, desc=f"ADVI {model.name}", unit="row", leave=False,
+                    unit_scale=rows_per_step(model))
     return tqdm(total=steps, desc=f"ADVI {model.name}", unit="step", leave=False)
 
 

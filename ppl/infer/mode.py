@@ -9,6 +9,7 @@ H by `start.find_mode` (scale-free L-BFGS rounds, then Newton where H is definit
 ppl.dadvi starts from); H comes from the engine (forward over reverse).
 """
 import math
+from collections import namedtuple
 from dataclasses import dataclass
 from typing import Optional
 
@@ -19,6 +20,8 @@ import autodiff as ad
 from ..distributions.base import validation_enabled
 from .start import Density, lbfgs
 from .start import find_mode as scale_free_mode
+
+_Found = namedtuple("_Found", "mode hessian")   # a mode and log p's Hessian there
 
 __all__ = ["Mode", "find_mode", "hessian", "whitening", "log_density_and_grad"]
 
@@ -97,10 +100,20 @@ def whitening(model, z0, family):
     Newton where H is definite: the routine ppl.dadvi starts from). Returns (z_hat, C,
     log|det C|), or a string saying why there is none (no finite mode with a negative-definite
     Hessian)."""
-    with validation_enabled(False):
-        found = scale_free_mode(model.unconstrained_log_density, [np.asarray(z0, dtype=float)])
-    if not found.ok:
-        return f"no: {found.status}: {found.message}"
+    if model.layouts:       # data on disk: Newton on map-reduce gradients and Hessians
+        try:
+            z_hat, H = model.full_mode(np.asarray(z0, dtype=float), gtol=1e-3)
+        except (ad.NewtonError, FloatingPointError, np.linalg.LinAlgError) as e:
+            return f"no: Newton's method on the data found no mode ({e})"
+        if not np.all(np.isfinite(H)):
+            return "no: the Hessian at the mode is not finite"
+        found = _Found(z_hat, -H)
+    else:
+        with validation_enabled(False):
+            found = scale_free_mode(model.unconstrained_log_density,
+                                    [np.asarray(z0, dtype=float)])
+        if not found.ok:
+            return f"no: {found.status}: {found.message}"
     H = -found.hessian
     try:
         if family == "fullrank":

@@ -67,6 +67,9 @@ class LogDensity:
         if self.sub_rng is not None:
             self.replay_note = "no: subsampled plates draw new indices at every step"
             return
+        if self.model.layouts:
+            self.replay_note = "no: data on disk, read chunk by chunk"
+            return
         try:
             with np.errstate(all="ignore"), validation_enabled(False):
                 r = ad.compile_value_and_grad(self.model.unconstrained_log_density, z)
@@ -101,6 +104,8 @@ class LogDensity:
         matrix not positive definite, a zero on a triangular factor's diagonal in floating
         point): a non-finite draw, retried as any other."""
         try:
+            if self.sub_rng is None and self.model.layouts:   # all the data on disk: map-reduce
+                return self.model.full_value_and_grad(z)
             return (self.value_and_grad if self.replay is None else self.replay)(z)
         except np.linalg.LinAlgError:
             return math.nan, np.full(z.shape, math.nan)
@@ -129,6 +134,8 @@ class LogDensity:
                 with validation_enabled(False):
                     return self._values_and_grads(Z)
         with np.errstate(all="ignore"), validation_enabled(False):
+            if self.model.layouts:      # data on disk: every draw in one pass over the chunks
+                return np.asarray(self.model.full_log_density(Z), dtype=float)
             with ad.no_grad():
                 if self.replay is not None:
                     vals = self._batched(Z)

@@ -203,8 +203,11 @@ class VIResult:
         (draws are in the support by construction); NaN where the density is undefined. One
         batched pass of the density compiled once per result (`_density`), checked against
         the model at the first 3 rows; the model row by row where it cannot be compiled or
-        disagrees."""
+        disagrees. Data on disk: every draw in one map-reduce pass over the chunks."""
         zeta = np.asarray(zeta, dtype=float)
+        if self.model.layouts:
+            with validation_enabled(False):
+                return np.asarray(self.model.full_log_density(zeta), dtype=float)
         return self._density(zeta[0] if len(zeta) else None).evaluate(zeta)
 
     def _density(self, z):

@@ -52,6 +52,19 @@ MODELS = textwrap.dedent("""
         mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
         ppl.factor("wall", ad.log(mu - 5.0))
 
+    def poisson_rows(x, y):
+        alpha = ppl.sample("alpha", dist.Normal(0.0, 5.0))
+        beta = ppl.sample("beta", dist.Normal(0.0, 5.0))
+        with ppl.plate("data", len(x)) as idx:
+            ppl.sample("y", dist.Poisson(ad.exp(alpha + beta * x[idx])), obs=y[idx])
+
+    def two_plates(x, y):
+        mu = ppl.sample("mu", dist.Normal(0.0, 10.0))
+        with ppl.plate("a", 5):
+            ppl.sample("u", dist.Normal(mu, 1.0), obs=np.zeros(5))
+        with ppl.plate("data", len(x)):
+            ppl.sample("y", dist.Normal(mu, 1.0), obs=y)
+
     def normal_mean():
         mu = ppl.sample("mu", dist.Normal(0.0, 10.0))
         with ppl.plate("data", 3):
@@ -72,8 +85,21 @@ def d(tmp_path_factory):
     (d / "deep.json").write_text("{\"x\": " + "[" * 100_000 + "]" * 100_000 + "}")
     (d / "init.json").write_text(json.dumps({"mu": 1.0}))
     (d / "results").mkdir()
+    _zarr_stores(d)
     (d / "outdir").mkdir()
     return d
+
+
+def _zarr_stores(d):
+    """empty.zarr: a Zarr group with no arrays; text.zarr: an array of strings; pois.zarr:
+    the Poisson data in chunks of 20 rows."""
+    import zarr
+    zarr.open_group(str(d / "empty.zarr"), mode="w")
+    g = zarr.open_group(str(d / "pois.zarr"), mode="w")
+    g.create_array("x", shape=X.shape, chunks=(20,), dtype="float64")[:] = X
+    g.create_array("y", shape=Y.shape, chunks=(20,), dtype="float64")[:] = Y
+    g = zarr.open_group(str(d / "text.zarr"), mode="w")
+    g.create_array("x", shape=(3,), chunks=(3,), dtype=str)[:] = np.array(["a", "b", "c"])
 
 
 def _unwritable(d):
@@ -106,8 +132,29 @@ CLI = [
     ([PM, "--data", "{d}/x_inf.json"], 2,
      r"rejects the data: argument 'x' holds 1 non-finite value\(s\) \(first at index 1\)"),
     ([PM, "--data", "{d}/deep.json"], 2, r"data file '.*deep.json' is nested too deeply"),
-    ([PM, "--data", "{d}/results"], 2, r"data file '.*results' is a folder"),
+    ([PM, "--data", "{d}/results"], 2, r"data file '.*results' is a folder \(and not a Zarr "
+     r"group"),
     (["{d}/results:fn"], 2, r"model file '.*results' is a folder"),
+    # data on disk and on a cluster (issue 17)
+    ([PM, "--data", "{d}/empty.zarr"], 2, r"the Zarr group '.*empty.zarr' holds no arrays"),
+    ([PM, "--data", "{d}/text.zarr"], 2, r"Zarr array 'x' in '.*text.zarr' has dtype .*; "
+     r"expected numbers"),
+    ([PM, "--data", "{d}/pois.zarr", "--subsample", "0"], 2,
+     r"argument --subsample: expected a positive integer, got '0'"),
+    ([PM, "--data", "{d}/pois.zarr", "--subsample", "x"], 2,
+     r"argument --subsample: expected a positive integer, got 'x'"),
+    ([PM, "--data", "{d}/pois.zarr"], 2, r"model 'poisson_glm' rejects the data: .*data on "
+     r"disk \(a memmap, Zarr or Dask array\) are read by rows: index them with the indices of "
+     r"the plate"),
+    (["{d}/m.py:poisson_rows", "--data", "{d}/pois.zarr", "--subsample", "51"], 2,
+     r"--subsample 51: model 'poisson_rows': the subsample size of plate 'data' must be an "
+     r"integer in \[1, 50\]"),
+    (["{d}/m.py:two_plates", "--data", "{d}/pois.json", "--subsample", "10"], 2,
+     r"--subsample 10: model 'two_plates': name the plate to subsample: it has 2 plates"),
+    ([PM, "--data", "{d}/pois.zarr", "--scheduler", "tcp://127.0.0.1:1"], 2,
+     r"--scheduler 'tcp://127.0.0.1:1': cannot connect to a Dask scheduler there"),
+    ([PM, "--data", "{d}/pois.zarr", "--scheduler", "not an address"], 2,
+     r"--scheduler 'not an address': cannot connect"),
     # outputs, checked before the fit
     ([PM, "--data", "{d}/pois.json", "--out", "{d}/outdir"], 2,
      r"--out '.*outdir' is a folder; give a file name"),
