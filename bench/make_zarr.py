@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from ppl.data import zarr_array
+
 
 def truth(model, d, seed):
     """The true coefficients: dict of lists."""
@@ -43,11 +45,7 @@ def chunk_rows(model, n_rows, coef, ss):
 
 
 def _array(group, name, shape, chunks):
-    if hasattr(group, "create_array"):           # zarr 3
-        return group.create_array(name, shape=shape, chunks=chunks, dtype="float32",
-                                  compressors=None)
-    return group.create_dataset(name, shape=shape, chunks=chunks, dtype="float32",
-                                compressor=None)
+    return zarr_array(group, name, shape, chunks, dtype="float32", compress=False)
 
 
 def write(path, model="logistic", n=1_000_000, d=50, chunk=20_000, seed=0, progress=True):

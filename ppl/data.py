@@ -31,7 +31,8 @@ With one block (numpy data) the draw is the uniform one, with scale N / B. A ste
 """
 import numpy as np
 
-__all__ = ["Source", "source", "is_chunked", "draw_minibatch", "merge_boundaries"]
+__all__ = ["Source", "source", "is_chunked", "draw_minibatch", "merge_boundaries",
+           "zarr_array"]
 
 _MEMMAP_CHUNK_BYTES = 16 * 2**20   # a memmap is read in chunks of about this many bytes
 
@@ -50,6 +51,21 @@ def _kind(x):
     if isinstance(x, np.ndarray):
         return "numpy"
     return None
+
+
+def zarr_array(group, name, shape, chunks=None, dtype="float64", compress=True):
+    """A new array `name` in an open Zarr group, on zarr 3 (`create_array`, what pip gives on
+    Python >= 3.11) and zarr 2 (`create_dataset`, Python 3.10); uncompressed if not
+    `compress` (random floats do not compress: the codec costs time for nothing)."""
+    if hasattr(group, "create_array"):
+        extra = {} if compress else {"compressors": None}
+        return group.create_array(name, shape=shape, chunks=chunks or shape, dtype=dtype,
+                                  **extra)
+    extra = {} if compress else {"compressor": None}
+    if np.dtype(dtype).kind in "OUS":       # zarr 2 keeps text as objects with a codec
+        from numcodecs import VLenUTF8  # noqa: PLC0415 -- zarr 2's own dependency
+        dtype, extra = object, {**extra, "object_codec": VLenUTF8()}
+    return group.create_dataset(name, shape=shape, chunks=chunks or shape, dtype=dtype, **extra)
 
 
 def is_chunked(x):

@@ -9,6 +9,7 @@ import pytest
 import autodiff as ad
 import ppl
 from ppl import data, dist
+from ppl.data import zarr_array
 
 N, D = 2300, 3
 RNG = np.random.default_rng(17)
@@ -43,8 +44,8 @@ def _exact():
 def _zarr(tmp_path, chunk):
     zarr = pytest.importorskip("zarr")   # in the test extra: never skipped where installed
     g = zarr.open_group(str(tmp_path / "d.zarr"), mode="w")
-    g.create_array("X", shape=X.shape, chunks=(chunk, D), dtype="float64")[:] = X
-    g.create_array("y", shape=Y.shape, chunks=(chunk,), dtype="float64")[:] = Y
+    zarr_array(g, "X", shape=X.shape, chunks=(chunk, D), dtype="float64")[:] = X
+    zarr_array(g, "y", shape=Y.shape, chunks=(chunk,), dtype="float64")[:] = Y
     return g["X"], g["y"]
 
 

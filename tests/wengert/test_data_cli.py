@@ -8,6 +8,7 @@ import pytest
 
 import ppl
 from ppl import dist
+from ppl.data import zarr_array
 from wengert import main
 
 zarr = pytest.importorskip("zarr")   # in the test extra: installed wherever the tests run
@@ -29,9 +30,9 @@ def test_fit_a_zarr_store_by_minibatches(tmp_path, capsys):
     X = rng.normal(size=(n, d)).astype(np.float32)
     y = (rng.random(n) < 1 / (1 + np.exp(-X @ np.array([1.0, -0.5])))).astype(np.float32)
     g = zarr.open_group(str(tmp_path / "s.zarr"), mode="w")
-    g.create_array("X", shape=X.shape, chunks=(200, d), dtype="float32")[:] = X
-    g.create_array("y", shape=y.shape, chunks=(200,), dtype="float32")[:] = y
-    g.create_array("prior_sd", shape=(), dtype="float64")[()] = 2.0   # one chunk: in memory
+    zarr_array(g, "X", shape=X.shape, chunks=(200, d), dtype="float32")[:] = X
+    zarr_array(g, "y", shape=y.shape, chunks=(200,), dtype="float32")[:] = y
+    zarr_array(g, "prior_sd", shape=(), dtype="float64")[()] = 2.0   # one chunk: in memory
     (tmp_path / "m.py").write_text(MODEL)
     code = main(["fit", f"{tmp_path}/m.py:logistic", "--data", str(tmp_path / "s.zarr"),
                  "--subsample", "100", "--seed", "2", "--quiet", "--draws", "200"])

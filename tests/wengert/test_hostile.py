@@ -19,6 +19,7 @@ import pytest
 import autodiff as ad
 import ppl
 from ppl import _arviz, dist
+from ppl.data import zarr_array
 from wengert import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -96,10 +97,10 @@ def _zarr_stores(d):
     import zarr
     zarr.open_group(str(d / "empty.zarr"), mode="w")
     g = zarr.open_group(str(d / "pois.zarr"), mode="w")
-    g.create_array("x", shape=X.shape, chunks=(20,), dtype="float64")[:] = X
-    g.create_array("y", shape=Y.shape, chunks=(20,), dtype="float64")[:] = Y
+    zarr_array(g, "x", shape=X.shape, chunks=(20,), dtype="float64")[:] = X
+    zarr_array(g, "y", shape=Y.shape, chunks=(20,), dtype="float64")[:] = Y
     g = zarr.open_group(str(d / "text.zarr"), mode="w")
-    g.create_array("x", shape=(3,), chunks=(3,), dtype=str)[:] = np.array(["a", "b", "c"])
+    zarr_array(g, "x", shape=(3,), chunks=(3,), dtype=str)[:] = np.array(["a", "b", "c"])
 
 
 def _unwritable(d):
