@@ -3,20 +3,12 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-import autodiff as ad
 import ppl
 from ppl import dist
+from tests.ppl.glm import poisson_glm
 
 X = np.array([-1.0, 0.0, 0.5, 2.0])
 Y = np.array([0.0, 1.0, 2.0, 7.0])
-
-
-@ppl.model
-def poisson_glm(x, y):
-    alpha = ppl.sample("alpha", dist.Normal(0.0, 5.0))
-    beta = ppl.sample("beta", dist.Normal(0.0, 5.0))
-    with ppl.plate("data", len(x)):
-        ppl.sample("y", dist.Poisson(ad.exp(alpha + beta * x)), obs=y)
 
 
 def _ref(alpha, beta):

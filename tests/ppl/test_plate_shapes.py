@@ -11,21 +11,13 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-import autodiff as ad
 import ppl
 from ppl import dist
+from tests.ppl.glm import poisson_glm
 
 RNG = np.random.default_rng(13)
 X = RNG.normal(size=50)
 Y = RNG.poisson(np.exp(0.5 + 0.95 * X)).astype(float)
-
-
-@ppl.model
-def poisson_glm(x, y):
-    alpha = ppl.sample("alpha", dist.Normal(0.0, 5.0))
-    beta = ppl.sample("beta", dist.Normal(0.0, 5.0))
-    with ppl.plate("data", len(x)):
-        ppl.sample("y", dist.Poisson(ad.exp(alpha + beta * x)), obs=y)
 
 
 def test_vector_data_give_scipys_log_density():

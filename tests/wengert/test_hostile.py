@@ -20,6 +20,7 @@ import autodiff as ad
 import ppl
 from ppl import _arviz, dist
 from ppl.data import zarr_array
+from tests.ppl.glm import poisson_glm
 from wengert import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -260,14 +261,6 @@ def test_a_write_that_fails_after_the_fit_keeps_the_fit(d, capsys, monkeypatch):
 
 
 # ---- the Python API ------------------------------------------------------------------------------
-@ppl.model
-def poisson_glm(x, y):
-    alpha = ppl.sample("alpha", dist.Normal(0.0, 5.0))
-    beta = ppl.sample("beta", dist.Normal(0.0, 5.0))
-    with ppl.plate("data", len(x)):
-        ppl.sample("y", dist.Poisson(ad.exp(alpha + beta * x)), obs=y)
-
-
 @ppl.model
 def in_plate(kind, value):
     mu = ppl.sample("mu", dist.Normal(0.0, 1.0))
