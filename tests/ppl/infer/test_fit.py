@@ -1,17 +1,12 @@
 """ppl.dadvi, the user-facing call: its result type, determinism, the growth of the fixed draws,
 resampling marked as such, and clear errors."""
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import ppl
 from models import load_model
 from ppl import dist
-
-PDB = (Path(__file__).resolve().parents[4] / "shared" / "data" / "posteriordb"
-       / "eight_schools-eight_schools_noncentered")
+from tests.ppl import posteriordb as pdb
 
 
 @ppl.model
@@ -35,12 +30,12 @@ def test_exported_result_is_a_viresult_and_deterministic_given_the_seed():
     assert "VIResult(dadvi meanfield + LRVB" in repr(a) and a.resample
 
 
+@pytest.mark.skipif(not pdb.available(pdb.EIGHT_SCHOOLS), reason=pdb.MISSING)
 def test_resampled_summaries_are_marked_and_match_posteriordbs_nuts():
     # eight schools: the LRVB Gaussian in (mu, log tau, theta_tilde) has the right sds there,
     # but exp(log tau) of a Gaussian has too heavy a right tail: tau's sd 2.1x NUTS's. PSIS
     # resampling (k-hat 0.4-0.5) corrects the shape.
-    with open(PDB / "reference_summary.json") as fh:
-        ref = json.load(fh)["parameters"]
+    ref = pdb.load_reference(pdb.EIGHT_SCHOOLS)
     entry = load_model("eight_schools")
     m = entry.model(**entry.data())
     fit = ppl.dadvi(m, seed=0)
