@@ -255,8 +255,8 @@ def _verdict_line(v):
         khat_words(v.khat), khat_words(v.khat))
     why = "" if v.kind == "good" else f"; {v.message.split(': ', 1)[-1]}"
     tail = "".join(f" {t}" for t in (v.hint, v.warning) if t)
-    return (f"k-hat {v.khat:.2f}: {words}{why}{tail} (PSIS: < {KHAT_GOOD:g} good, <= "
-            f"{KHAT_BAD:g} ok; moments reweighted against q's)")
+    return (f"k-hat {v.khat:.2f}: {words}{why}{tail} (PSIS over {v.draws} draws of q: < "
+            f"{KHAT_GOOD:g} good, <= {KHAT_BAD:g} ok; moments reweighted against q's)")
 
 
 def _convergence_line(fit):

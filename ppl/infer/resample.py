@@ -67,8 +67,9 @@ def psis_resample(draws, log_p, log_q, size=None, seed=None):
     w /= w.sum()
     ess = float(1.0 / np.sum(w ** 2))
     if not k < KHAT_OK:
-        return Resampled(x[:size], None, k, ess, False, f"not resampled: k-hat {k:.2f} >= "
-                         f"{KHAT_OK} (the weights are unreliable); q's own draws")
+        return Resampled(x[:size], None, k, ess, False, f"not resampled: k-hat {k:.2f} over "
+                         f"{S} draws of q, >= {KHAT_OK} (the weights are unreliable); q's own "
+                         f"draws")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     idx = rng.choice(S, size=int(size), replace=True, p=w)
     return Resampled(x[idx], idx, k, ess, True, f"PSIS-resampled {size} of {S} draws "

@@ -161,8 +161,8 @@ def _judged(q_sd, family, method="advi"):
 
 def test_verdict_words():
     from ppl.infer import Verdict
-    assert re.search(r"^k-hat -?\d\.\d\d: good \(PSIS: < 0.5 good, <= 0.7 ok", cli._verdict_line(
-        _judged(1.05, "meanfield")))
+    assert re.search(r"^k-hat -?\d\.\d\d: good \(PSIS over 1000 draws of q: < 0.5 good, "
+                     r"<= 0.7 ok", cli._verdict_line(_judged(1.05, "meanfield")))
     # a good verdict's words are k-hat's, by ppl.infer.diagnostics' thresholds (one set)
     from ppl.infer.diagnostics import khat_words
     for k in (0.2, 0.5, 0.7):
