@@ -219,8 +219,9 @@ def write_out(fit, args):
         os.close(fd)
         _arviz.to_netcdf(idata, spare)
         where = f"the fit was written to {spare} instead"
-    except Exception:
-        where = "the fit is printed above"
+    except Exception as e:   # noqa: BLE001 -- say why, whatever it was
+        where = (f"the fit is printed above (a copy in the temporary folder failed too: "
+                 f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
     print(f"wengert: error: could not write --out {args.out!r} ({why}); {where}",
           file=sys.stderr)
     return 1
