@@ -9,3 +9,37 @@ from scipy import linalg as sla
 from scipy import special as sp
 
 __all__ = ["np", "sp", "sla"]
+
+
+_M_TOP_PAD = -2          # glibc's mallopt parameter number (malloc.h)
+
+
+def keep_heap_pad(nbytes=None):
+    """Ask glibc's malloc to keep `nbytes` (default 16 MiB, or $WENGERT_MALLOC_TOP_PAD) free
+    at the top of the heap instead of handing it back to the OS after each large free.
+
+    Why: a compiled program allocates and frees arrays of a megabyte or more on every call;
+    glibc trims the heap whenever about twice the largest freed block is free at its top, and
+    the next call faults those pages in again (a batched Hessian of 30 rows: 3.5 ms per call,
+    0.9 ms with the pad). Returns whether it was set: not on other C libraries, not when the
+    user set MALLOC_TOP_PAD_ (glibc's own variable), not when the pad asked for is 0.
+    """
+    import ctypes  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    if not sys.platform.startswith("linux") or "MALLOC_TOP_PAD_" in os.environ:
+        return False
+    if nbytes is None:
+        raw = os.environ.get("WENGERT_MALLOC_TOP_PAD", str(16 << 20))
+        try:
+            nbytes = int(raw)
+        except ValueError:
+            raise ValueError(f"WENGERT_MALLOC_TOP_PAD must be a number of bytes, got "
+                             f"{raw!r}") from None
+    if nbytes <= 0:
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_TOP_PAD, int(nbytes)))
+    except (OSError, AttributeError):       # musl or another C library: nothing to set
+        return False

@@ -38,10 +38,11 @@ for f should call it (ADVI does, at 8 points, and on every ELBO estimate's first
 import numpy as np
 
 from . import ops
+from .backend import keep_heap_pad
 from .batching import vmap
 from .core import ReverseTrace, enable_grad, new_trace
 from .emit import Emitter
-from .functional import _primal, value_and_grad
+from .functional import _primal, hessian, hvp, jacfwd, jvp, value_and_grad
 from .tensor import Tensor, _new, getval
 
 __all__ = ["compile_value_and_grad", "Compiled", "Program", "record"]
@@ -199,7 +200,11 @@ class Compiled:
     Python.
     """
 
+    _heap = None        # whether backend.keep_heap_pad took effect (asked once per process)
+
     def __init__(self, f, x0, program):
+        if Compiled._heap is None:
+            Compiled._heap = keep_heap_pad()
         self.f, self.program = f, program
         self.shape, self.dtype = x0.shape, x0.dtype
         self._safe = Emitter(program, scalar=False).emit()
@@ -268,9 +273,18 @@ class Compiled:
             p = self.program
             if kind == "values":
                 p = simplify(Program(p.n_in, p.shapes, p.dtypes, p.entries, p.outputs[:1]))
+            elif kind in ("hessians", "hvps"):
+                p = simplify(Program(p.n_in, p.shapes, p.dtypes, p.entries, p.outputs[1:2]))
+            if kind == "hessians":       # forward over the recorded reverse sweep, per row
+                fn = (lambda X, p=p: (vmap(jacfwd(lambda x: p.run(x)[0]))(X),))
+            elif kind == "hvps":
+                fn = (lambda X, V, p=p: (vmap(lambda x, v: jvp(lambda y: p.run(y)[0], (x,),
+                                                               (v,))[1])(X, V),))
+            else:
+                fn = (lambda X, p=p: vmap(p.run)(X))
             try:
                 with np.errstate(all="ignore"):
-                    mp = record(lambda X, p=p: vmap(p.run)(X), [X])
+                    mp = record(fn, [X] * (2 if kind == "hvps" else 1))
                 self._cache[key] = Emitter(mp, scalar=False).emit()
             except np.linalg.LinAlgError:           # at these rows: record at the next call
                 raise
@@ -289,6 +303,39 @@ class Compiled:
                     np.stack([g for _, g in rows]) if rows else np.zeros(X.shape))
         v, g = fn(X)
         return np.asarray(v, dtype=self.dtype).reshape(X.shape[0]), g
+
+    def hessians(self, X):
+        """Hessians of f at the S rows of X, (S, D, D), in one pass: the recorded gradient
+        program differentiated in forward mode (`jacfwd`) and mapped over the rows. f's
+        branches are frozen as in the program (see `check_hessian`)."""
+        X = self._rows(X)
+        fn = self._mapped("hessians", X)
+        if fn is None:
+            return np.stack([hessian(self.f)(x) for x in X])
+        return np.asarray(fn(X)[0], dtype=self.dtype).reshape(X.shape + self.shape)
+
+    def hvps(self, X, V):
+        """Hessian-vector products H(x_s) v_s at the S rows of X and V, (S,) + x's shape, in
+        one pass (forward over the recorded reverse sweep, mapped over the rows)."""
+        X, V = self._rows(X), self._rows(V)
+        if V.shape != X.shape:
+            raise ValueError(f"compiled program: V must have the shape of X {X.shape}, got "
+                             f"{V.shape}")
+        fn = self._mapped("hvps", X)
+        if fn is None:
+            return np.stack([hvp(self.f, x, v) for x, v in zip(X, V)])
+        return np.asarray(fn(X, V)[0], dtype=self.dtype).reshape(X.shape)
+
+    def check_hessian(self, x, rtol=1e-9, atol=1e-12):
+        """Whether the batched Hessian program at x agrees with a fresh `hessian(f)(x)`
+        (both non-finite somewhere counts as agreeing)."""
+        x = self._input(x)
+        with np.errstate(all="ignore"):
+            H = self.hessians(x[None])[0]
+            H2 = hessian(self.f)(x)
+        if not (np.all(np.isfinite(H)) and np.all(np.isfinite(H2))):
+            return True
+        return bool(np.allclose(H, H2, rtol, atol))
 
     def values(self, X):
         """f at the S rows of X, in one pass of the program's forward sweep: shape (S,)."""

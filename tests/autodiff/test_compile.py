@@ -162,3 +162,58 @@ def test_a_linear_algebra_failure_in_a_batch_is_raised_and_the_next_batch_is_bat
     v, g = r.batch(good)
     assert r.batch_note == "batched"
     np.testing.assert_allclose(g, [r(x)[1] for x in good], rtol=1e-12)
+
+
+def big(w):
+    # arrays of 30 x 400 = 12,000 elements: the emitted program frees them after their last
+    # use (`del`); an in-place scatter into the gradient buffer must survive that
+    X = np.linspace(-1.0, 1.0, 12000).reshape(30, 400)
+    eta = ad.sum(X * w[:1], axis=0) + ad.exp(w[1]) * ad.sum(X * X, axis=0)
+    return -ad.sum(ad.softplus(eta)) - 0.5 * ad.sum(w * w)
+
+
+@pytest.mark.parametrize("f, n", [(logistic, 6), (shapes, 8), (recursion, 3), (big, 2)])
+def test_batched_hessians_and_hvps_equal_fresh_ones_row_by_row(f, n):
+    # forward over the recorded reverse sweep, mapped over rows, against ad.hessian / ad.hvp
+    r = ad.compile_value_and_grad(f, RNG.normal(size=n) * 0.5)
+    X, V = RNG.normal(size=(6, n)) * 0.5, RNG.normal(size=(6, n))
+    H = r.hessians(X)
+    assert H.shape == (6, n, n)
+    np.testing.assert_allclose(H, [ad.hessian(f)(x) for x in X], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(r.hvps(X, V), [ad.hvp(f, x, v) for x, v in zip(X, V)],
+                               rtol=1e-10, atol=1e-12)
+    assert r.check_hessian(X[0])
+    with pytest.raises(ValueError, match="V must have the shape of X"):
+        r.hvps(X, V[:3])
+
+
+def test_the_hessian_of_a_frozen_branch_is_caught_by_check_hessian():
+    def f(x):
+        return ad.sum(x ** 3) if float(x[0]) > 0 else -ad.sum(x ** 3)
+    r = ad.compile_value_and_grad(f, np.array([1.0, 2.0]))
+    assert r.check_hessian(np.array([2.0, 1.0]))
+    assert not r.check_hessian(np.array([-2.0, 1.0]))
+
+
+def test_large_intermediates_are_freed_after_their_last_use():
+    r = ad.compile_value_and_grad(big, np.array([0.1, -0.2]))
+    assert "del v" in r.source
+    for x in (np.array([0.3, -1.0]), np.array([-0.5, -2.0])):   # twice: nothing stale
+        v, g = r(x)
+        v2, g2 = ad.value_and_grad(big)(x)
+        np.testing.assert_allclose(v, v2, rtol=1e-13)
+        np.testing.assert_allclose(g, g2, rtol=1e-12)
+    # small programs have nothing to free
+    assert "del " not in ad.compile_value_and_grad(logistic, np.zeros(6)).source
+
+
+def test_keep_heap_pad_respects_the_users_settings(monkeypatch):
+    from autodiff.backend import keep_heap_pad
+    monkeypatch.setenv("MALLOC_TOP_PAD_", "0")
+    assert keep_heap_pad() is False             # glibc's own variable wins
+    monkeypatch.delenv("MALLOC_TOP_PAD_")
+    monkeypatch.setenv("WENGERT_MALLOC_TOP_PAD", "0")
+    assert keep_heap_pad() is False             # 0: leave glibc's default
+    monkeypatch.setenv("WENGERT_MALLOC_TOP_PAD", "lots")
+    with pytest.raises(ValueError, match="WENGERT_MALLOC_TOP_PAD"):
+        keep_heap_pad()
