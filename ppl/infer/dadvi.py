@@ -36,7 +36,7 @@ import numpy as np
 import autodiff as ad
 
 __all__ = ["FixedDrawELBO", "FixedDrawFit", "fixed_draw_fit", "evaluate_draws", "record",
-           "antithetic", "sandwich_cov"]
+           "antithetic", "sandwich_cov", "gaussian_start"]
 
 _LOG_2PI_E = 1.0 + math.log(2.0 * math.pi)
 _DENSE_D = 100       # up to this D, per-draw Hessians are formed once per eta (one batched
@@ -78,6 +78,27 @@ def _batch(program, Z):
     return np.array(vals, dtype=float), np.array(grads, dtype=float)
 
 
+def _batch_second(program, log_p, Z, tangents):
+    """Hessians (M, D, D), or Hessian-vector products (M, D) given tangents, at the rows of Z
+    by the program's batched forward-over-reverse pass (`Compiled.hessians` / `.hvps`), or
+    None when linear algebra fails at some row or the pass disagrees with a fresh run of log p
+    at the first row (a frozen branch): then rows one at a time."""
+    try:
+        with np.errstate(all="ignore"):
+            if tangents is None:
+                out = program.hessians(Z)
+                fresh = ad.hessian(log_p)(Z[0])
+            else:
+                out = program.hvps(Z, tangents)
+                fresh = ad.hvp(log_p, Z[0], tangents[0])
+    except (ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
+        return None
+    fresh = np.asarray(fresh, dtype=float)
+    if np.all(np.isfinite(fresh)) and not np.allclose(out[0], fresh, rtol=1e-9, atol=1e-12):
+        return None
+    return np.array(out, dtype=float)
+
+
 def evaluate_draws(log_p, Z, order=1, tangents=None, first=True, program=None):
     """log p and its derivatives at each row of Z (M, D): the one multi-draw evaluation.
 
@@ -87,17 +108,27 @@ def evaluate_draws(log_p, Z, order=1, tangents=None, first=True, program=None):
     gradients are known already; only the second derivatives are computed (values and
     gradients come back as None).
 
-    Values and gradients come from one batched pass of `program` (log p compiled by `record`)
-    when given and it agrees with log p at the first row; else, and for the second
-    derivatives, a loop over the rows.
+    Values, gradients and second derivatives come from batched passes of `program` (log p
+    compiled by `record`) when given and it agrees with log p at the first row; else a loop
+    over the rows.
     """
     M = len(Z)
     done = _batch(program, Z) if program is not None and first else None
     vals, grads = done if done is not None else (np.empty(M), np.empty(Z.shape))
-    if done is not None and order < 2:
+    second = None
+    if order >= 2 and program is not None and (done is not None or not first):
+        second = _batch_second(program, log_p, Z, tangents)
+    if done is not None and (order < 2 or second is not None) or (not first and
+                                                                  second is not None):
+        if not first:
+            bad = ~np.all(np.isfinite(second.reshape(M, -1)), axis=1)
+            return None, None, np.where(bad.reshape((M,) + (1,) * (second.ndim - 1)),
+                                        np.nan, second)
         bad = ~(np.isfinite(vals) & np.all(np.isfinite(grads), axis=1))
+        if second is not None:
+            bad |= ~np.all(np.isfinite(second.reshape(M, -1)), axis=1)
         vals[bad] = -math.inf
-        return vals, grads
+        return (vals, grads) if order < 2 else (vals, grads, second)
     second = None if order < 2 else np.empty(Z.shape if tangents is not None
                                              else Z.shape + Z.shape[1:])
     vg = ad.value_and_grad(log_p)
@@ -131,12 +162,12 @@ class FixedDrawELBO:
 
     log_p: engine-differentiable zeta -> scalar; eps: (M, D) fixed draws; family: "meanfield"
     or "fullrank"; centre c: (D,); A: (D,) (diagonal) or (D, D) lower-triangular whitening;
-    batched: values and gradients at the M draws by one batched pass of log p compiled at the
-    centre (`record`), where it can be recorded. Methods take eta as a flat vector:
-    value_and_grad(eta), hessp(eta, v), unit_grads(eta).
+    batched: values and derivatives at the M draws by batched passes of log p's compiled
+    program: `program` if given, else recorded at the centre (`record`), where it can be.
+    Methods take eta as a flat vector: value_and_grad(eta), hessp(eta, v), unit_grads(eta).
     """
 
-    def __init__(self, log_p, eps, family, centre, A, batched=True):
+    def __init__(self, log_p, eps, family, centre, A, batched=True, program=None):
         self.log_p, self.eps, self.family = log_p, np.asarray(eps, float), family
         self.M, self.D = self.eps.shape
         self.c, self.A = np.asarray(centre, float), np.asarray(A, float)
@@ -146,7 +177,9 @@ class FixedDrawELBO:
         self.log_det_A = float(np.sum(np.log(np.abs(diag))))
         self.dense = self.D <= _DENSE_D
         self._key, self._cache, self.evaluations = None, None, 0
-        self.program = record(log_p, self.c) if batched else None
+        if program is None and batched:
+            program = record(log_p, self.c)
+        self.program = program if batched else None
 
     # ---- the map eta -> u_m and its Jacobian --------------------------------------------------
     def scale_tril(self, eta):
@@ -184,6 +217,14 @@ class FixedDrawELBO:
             out = out + self.eps @ T.T
         return out
 
+    def _vjp_mean(self, eta, R):
+        """(1/M) sum_m J_m^T r_m: (size,), without the (M, size) array of `_vjp`."""
+        D = self.D
+        parts = [R.mean(axis=0), (R * self.eps).mean(axis=0) * np.exp(eta[D:2 * D])]
+        if self.family == "fullrank":
+            parts.append((R.T @ self.eps)[self.rows, self.cols] / self.M)
+        return np.concatenate(parts)
+
     def _vjp(self, eta, R):
         """J_m^T r_m for every m: (M, size)."""
         D = self.D
@@ -203,11 +244,12 @@ class FixedDrawELBO:
                                      program=self.program)
             self._cache, self._key = (vals, self._pull(G)), key
         if order == 2 and len(self._cache) < 3:
-            H = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)), 2, first=False)[2]
+            H = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)), 2, first=False,
+                               program=self.program)[2]
             if self.A.ndim == 1:
                 H = H * self.A[None, :, None] * self.A[None, None, :]
             else:
-                H = np.einsum("ji,mjk,kl->mil", self.A, H, self.A)
+                H = self.A.T @ H @ self.A
             self._cache = self._cache + (H,)
         return self._cache
 
@@ -221,7 +263,7 @@ class FixedDrawELBO:
         vals, G = self._at(eta)[:2]
         if not np.all(np.isfinite(vals)):
             return -math.inf, np.full(self.size, np.nan)
-        g = self._vjp(eta, G).mean(axis=0)
+        g = self._vjp_mean(eta, G)
         g[self.D:2 * self.D] += 1.0
         return float(vals.mean()) + self.entropy(eta), g
 
@@ -231,13 +273,13 @@ class FixedDrawELBO:
         Jv = self._jvp(eta, v)
         if self.dense:
             _, G, H = self._at(eta, order=2)
-            HJv = np.einsum("mij,mj->mi", H, Jv)
+            HJv = np.matmul(H, Jv[:, :, None])[:, :, 0]
         else:
             _, G = self._at(eta)
             out = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)), 2,
-                                 tangents=self._push(Jv), first=False)
+                                 tangents=self._push(Jv), first=False, program=self.program)
             HJv = self._pull(out[2])
-        hv = self._vjp(eta, HJv).mean(axis=0)
+        hv = self._vjp_mean(eta, HJv)
         hv[D:2 * D] += (G * self.eps).mean(axis=0) * np.exp(eta[D:2 * D]) * v[D:2 * D]
         return hv
 
@@ -252,6 +294,24 @@ class FixedDrawELBO:
         per = self._vjp(eta, G)
         per[:, self.D:2 * self.D] += 1.0
         return per.reshape(self.M // 2, 2, -1).mean(axis=1)
+
+
+def gaussian_start(eps, family):
+    """eta where F is maximal for the standard normal target in u (log p = -u^T u / 2): m = 0
+    and L S L^T = I for the draws' second moment S = eps^T eps / M, that is L = chol(S)^-1
+    (fullrank) or L_ii = S_ii^(-1/2) (meanfield). With the whitening at the mode this is the
+    Laplace approximation corrected for the fixed draws: F's optimum itself where the
+    posterior is that Gaussian. eps that span too few directions for chol: unit scales."""
+    M, D = eps.shape
+    S = eps.T @ eps / M
+    if family == "meanfield":
+        return np.concatenate([np.zeros(D), -0.5 * np.log(np.diag(S))])
+    try:
+        L = np.linalg.inv(np.linalg.cholesky(S))
+    except np.linalg.LinAlgError:
+        return np.zeros(2 * D + D * (D - 1) // 2)
+    rows, cols = np.tril_indices(D, -1)
+    return np.concatenate([np.zeros(D), np.log(np.diag(L)), L[rows, cols]])
 
 
 @dataclass(repr=False)
@@ -276,13 +336,14 @@ class FixedDrawFit:
 
 
 def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=None, eps=None,
-                   eta0=None, gtol=1e-6, maxiter=200, batched=True):
+                   eta0=None, gtol=1e-6, maxiter=200, batched=True, program=None):
     """Maximise the fixed-draw ELBO F (module docstring) with scipy's trust-ncg.
 
     log_p: engine-differentiable zeta -> scalar (D,); centre: (D,) start (the mode); A: (D,)
     or (D, D) lower-triangular whitening, zeta = centre + A u (default identity); draws: M,
     even (antithetic pairs) unless `eps` (M, D) is given; eta0: a start in whitened
-    coordinates (default u-mean 0, unit scales); batched: see `FixedDrawELBO`. Returns a
+    coordinates (default u-mean 0, unit scales); batched, program: see `FixedDrawELBO`
+    (program: log p compiled by `record` or `ad.compile_value_and_grad`). Returns a
     FixedDrawFit.
     """
     import scipy.optimize  # noqa: PLC0415 -- here, not at import: `wengert fit` starts fast
@@ -295,9 +356,9 @@ def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=Non
         raise ValueError("meanfield needs a diagonal whitening A of shape (D,)")
     if eps is None:
         eps = antithetic(np.random.default_rng(seed), int(draws), D)
-    obj = FixedDrawELBO(log_p, eps, family, centre, A, batched)
+    obj = FixedDrawELBO(log_p, eps, family, centre, A, batched, program)
     if eta0 is None:
-        eta0 = np.zeros(obj.size)
+        eta0 = gaussian_start(obj.eps, family)
     f0 = obj.value_and_grad(eta0)[0]
     if not math.isfinite(f0):
         raise ValueError("dadvi: the log density is not finite at some of the fixed draws "

@@ -167,12 +167,13 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
         # the pairs must span R^D, else F is unbounded along a direction no draw sees
         M = 2 * (D + 1)
     eps = antithetic(rng, M, D)
-    eta, history = None, []
+    eta, history, program = None, [], st.program
     log_p = model.unconstrained_log_density
     with validation_enabled(False):
         while True:
             fit = fixed_draw_fit(log_p, centre, A, family, eps=eps, eta0=eta, gtol=gtol,
-                                 maxiter=maxiter)
+                                 maxiter=maxiter, program=program)
+            program = fit.objective.program
             eta = fit.eta
             cov, lr_note, mc_sd = _covariances(fit.objective, eta, A, lrvb, D)
             post_sd = np.sqrt(np.diag(cov)) if cov is not None else \

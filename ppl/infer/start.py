@@ -48,7 +48,9 @@ class Start:
     or saddle direction), "no_mode" (the optimiser did not settle: the density may grow
     without bound) or "no_finite" (no start had a finite density and gradient); message:
     what happened, in words; starts: initial points tried; evaluations: gradient calls;
-    initial: the initial point with the highest finite log density (a fallback start).
+    initial: the initial point with the highest finite log density (a fallback start);
+    program: log p's compiled program (`ad.compile_value_and_grad`) where it agrees with log p
+    at the mode, else None.
     """
     mode: np.ndarray
     hessian: np.ndarray
@@ -58,6 +60,7 @@ class Start:
     starts: int = 0
     evaluations: int = 0
     initial: np.ndarray = None
+    program: object = None
 
     @property
     def ok(self):
@@ -86,18 +89,42 @@ def _diag_scales(H):
 
 class Density:
     """log p and its gradient as floats / numpy, non-finite -> (-inf, None); counts calls;
-    `hessian(z)`: the (symmetrised) Hessian, None where not finite."""
+    `hessian(z)`: the (symmetrised) Hessian, None where not finite.
 
-    def __init__(self, log_density, hessian=None):
+    compiled=True: log p is recorded once (`ad.compile_value_and_grad`, at the first point
+    asked for) and its program answers the calls, Hessians included (`Compiled.hessians`);
+    `verify(z)` compares it with a fresh run of log p at z and turns it off for good when
+    they differ (a branch on a value that the recording froze)."""
+
+    def __init__(self, log_density, hessian=None, compiled=False):
+        self.f = log_density
         self.vg = ad.value_and_grad(log_density)
         self.hess = hessian if hessian is not None else ad.hessian(log_density)
         self.calls = 0
+        self.program, self._record = None, int(compiled and hessian is None)
+
+    def _compiled(self, z):
+        """The program, recorded at the first point where log p and its gradient are finite
+        (tried at up to 5 points)."""
+        if self._record and self.program is None:
+            self._record = self._record + 1 if self._record < 5 else False
+            try:
+                with np.errstate(all="ignore"):
+                    program = ad.compile_value_and_grad(self.f, z)
+                    v, g = program(z)
+                if np.isfinite(v) and np.all(np.isfinite(g)):
+                    self.program, self._record = program, False
+            except (TypeError, ValueError, ArithmeticError, np.linalg.LinAlgError):
+                pass
+        return self.program
 
     def __call__(self, z):
         self.calls += 1
+        z = np.asarray(z, dtype=float)
+        program = self._compiled(z)
         with np.errstate(all="ignore"):
             try:
-                v, g = self.vg(np.asarray(z, dtype=float))
+                v, g = (program or self.vg)(z)
             except (FloatingPointError, np.linalg.LinAlgError, OverflowError):
                 return -math.inf, None
         v, g = float(v), np.asarray(g, dtype=float)
@@ -106,12 +133,28 @@ class Density:
         return v, g
 
     def hessian(self, z):
+        z = np.asarray(z, dtype=float)
         with np.errstate(all="ignore"):
             try:
-                H = np.asarray(self.hess(np.asarray(z, dtype=float)), dtype=float)
+                H = np.asarray(self.program.hessians(z[None])[0] if self.program is not None
+                               else self.hess(z), dtype=float)
             except (FloatingPointError, np.linalg.LinAlgError, OverflowError):
                 return None
         return 0.5 * (H + H.T) if np.all(np.isfinite(H)) else None
+
+    def verify(self, z):
+        """Whether the compiled program (if any) agrees with fresh runs of log p at z, value,
+        gradient and Hessian; when not, it is turned off and False returned."""
+        if self.program is None:
+            return True
+        z = np.asarray(z, dtype=float)
+        try:
+            ok = self.program.check(z) and self.program.check_hessian(z)
+        except (ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
+            ok = False
+        if not ok:
+            self.program = None
+        return ok
 
 
 def lbfgs(lp, z0, s=None, maxiter=1000, gtol=1e-10):
@@ -174,7 +217,18 @@ def _newton(lp, z, v, g, H):
 
 
 def _one(lp, z0, maxiter):
-    """(z, v, H, status, note) from one initial point."""
+    """(z, v, H, status, note) from one initial point. The compiled program is checked
+    against log p where the run begins and where it ends; where they differ it is turned off
+    and the run is made (again) with fresh evaluations."""
+    lp(z0)                      # records the program at the first finite point
+    lp.verify(z0)
+    r = _run(lp, z0, maxiter)
+    if r is not None and not lp.verify(r[0]):
+        r = _run(lp, z0, maxiter)
+    return r
+
+
+def _run(lp, z0, maxiter):
     v, g = lp(z0)
     if g is None:
         return None
@@ -206,16 +260,19 @@ def _one(lp, z0, maxiter):
         f"({note})")
 
 
-def find_mode(log_density, starts, hessian=None, maxiter=1000):
+def find_mode(log_density, starts, hessian=None, maxiter=1000, compiled=True):
     """The highest mode of log_density over runs from each of `starts` (see the module
     docstring): L-BFGS rounds rescaled by the Hessian's diagonal, then Newton.
 
     log_density: engine-differentiable z -> scalar; starts: iterable of (D,) arrays;
-    hessian: optional z -> (D, D) (default ad.hessian(log_density)). Returns a `Start`.
+    hessian: optional z -> (D, D) (default ad.hessian(log_density)); compiled: evaluate log p
+    by its compiled program (`Density`), checked against fresh runs where each run ends.
+    Returns a `Start`; its `program` is the compiled program when it agreed with log p at the
+    mode (None otherwise).
     """
     if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
         raise ValueError(f"find_mode: maxiter must be a positive integer, got {maxiter!r}")
-    lp = Density(log_density, hessian)
+    lp = Density(log_density, hessian, compiled)
     runs, n, best = [], 0, (-math.inf, None)
     for z0 in starts:
         n += 1
@@ -237,7 +294,8 @@ def find_mode(log_density, starts, hessian=None, maxiter=1000):
     z, v, H, status, note = max(modes or runs, key=lambda r: r[1])
     msg = (f"mode found ({note}); best of {len(modes)} mode(s) from {n} start(s)" if modes
            else note)
-    return Start(z, H, v, status, msg, n, lp.calls, best[1])
+    return Start(z, H, v, status, msg, n, lp.calls, best[1],
+                 lp.program if lp.verify(z) else None)
 
 
 def model_start(model, seed=None, random_starts=3, inits=(), maxiter=1000):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import autodiff as ad
-from ppl.infer.dadvi import (FixedDrawELBO, antithetic, evaluate_draws, fixed_draw_fit, record,
-                             sandwich_cov)
+from ppl.infer.dadvi import (FixedDrawELBO, antithetic, evaluate_draws, fixed_draw_fit,
+                             gaussian_start, record, sandwich_cov)
 
 
 def skewed(z):
@@ -84,6 +84,43 @@ def test_evaluate_draws_batched_pass_equals_the_loop():
     Zb = np.array([[-1.0, 2.0], [1.0, 1.0]])
     vals, _ = evaluate_draws(branchy, Zb, program=record(branchy, np.ones(2)))
     np.testing.assert_allclose(vals, [-5.0, 2.0])
+
+
+def test_batched_second_derivatives_equal_the_loop_and_a_frozen_branch_falls_back():
+    Z = np.random.default_rng(3).normal(size=(12, 3))
+    T = np.random.default_rng(4).normal(size=(12, 3))
+    program = record(skewed, np.zeros(3))
+    for tangents in (None, T):
+        batched = evaluate_draws(skewed, Z, 2, tangents=tangents, program=program)[2]
+        loop = evaluate_draws(skewed, Z, 2, tangents=tangents)[2]
+        np.testing.assert_allclose(batched, loop, rtol=1e-11, atol=1e-13)
+        only = evaluate_draws(skewed, Z, 2, tangents=tangents, first=False, program=program)
+        assert only[0] is None and np.allclose(only[2], loop, rtol=1e-11, atol=1e-13)
+    # second derivatives of a branch frozen at the recording: the first row disagrees, so the
+    # rows are differentiated one at a time, as the function says
+    branchy = lambda z: ad.sum(z ** 3) if ad.getval(z)[0] > 0 else -ad.sum(z ** 3)
+    Zb = np.array([[-1.0, 2.0], [1.0, 1.0]])
+    H = evaluate_draws(branchy, Zb, 2, first=False, program=record(branchy, np.ones(2)))[2]
+    np.testing.assert_allclose(H[0], -np.diag(6.0 * Zb[0]))
+    np.testing.assert_allclose(H[1], np.diag(6.0 * Zb[1]))
+
+
+@pytest.mark.parametrize("family", ["meanfield", "fullrank"])
+def test_gaussian_start_is_the_fixed_draw_optimum_on_a_standard_normal(family):
+    # F(m, L) = -(m^T m + tr(L S L^T)) / 2 + log det L + const on log p = -u^T u / 2, whose
+    # maximum over lower-triangular L is L S L^T = I (fullrank; diagonal: L_ii^2 S_ii = 1)
+    eps = antithetic(np.random.default_rng(5), 12, 4)
+    S = eps.T @ eps / 12
+    eta = gaussian_start(eps, family)
+    obj = FixedDrawELBO(lambda u: -0.5 * ad.sum(u * u), eps, family, np.zeros(4), np.ones(4))
+    L = obj.scale_tril(eta)
+    if family == "fullrank":
+        np.testing.assert_allclose(L @ S @ L.T, np.eye(4), atol=1e-12)
+    else:
+        np.testing.assert_allclose(np.diag(L) ** 2 * np.diag(S), 1.0, rtol=1e-12)
+    assert np.max(np.abs(obj.value_and_grad(eta)[1])) < 1e-12
+    fit = fixed_draw_fit(lambda u: -0.5 * ad.sum(u * u), np.zeros(4), family=family, eps=eps)
+    assert fit.iterations == 0 and fit.converged
 
 
 def test_antithetic_draws_have_mean_zero_and_need_an_even_count():

@@ -81,3 +81,24 @@ def test_bad_arguments():
         find_mode(lambda z: -z @ z, [])
     with pytest.raises(ValueError, match="random_starts"):
         model_start(dollars(np.ones(3), np.ones(3)), random_starts=-1)
+
+
+def test_the_compiled_density_agrees_and_a_frozen_branch_falls_back_to_fresh_runs():
+    # a branch on a value: recorded at the first start (z0 > 0: the wrong half for the mode at
+    # -3), the program would climb the wrong density; verify() at the run's end catches it
+    def branchy(z):
+        if float(ad.getval(z)[0]) > 0:
+            return -0.5 * ad.sum((z - 1.0) ** 2) - 10.0
+        return -0.5 * ad.sum((z + 3.0) ** 2) / 4.0
+    st = find_mode(branchy, [np.array([0.5, 0.5]), np.array([-1.0, -1.0])])
+    assert st.status == "mode"
+    np.testing.assert_allclose(st.mode, [-3.0, -3.0], atol=1e-6)
+    np.testing.assert_allclose(st.hessian, -0.25 * np.eye(2), atol=1e-8)
+    # a smooth density: the program is kept and returned with the start, and it is exact
+    st = find_mode(lambda z: -ad.sum(ad.cosh(z - 2.0)), [np.zeros(3)])
+    assert st.program is not None and st.program.check(st.mode)
+    np.testing.assert_allclose(st.mode, 2.0, atol=1e-8)
+    fresh = find_mode(lambda z: -ad.sum(ad.cosh(z - 2.0)), [np.zeros(3)], compiled=False)
+    assert fresh.program is None
+    np.testing.assert_allclose(st.mode, fresh.mode, atol=1e-10)
+    np.testing.assert_allclose(st.hessian, fresh.hessian, rtol=1e-10)
