@@ -39,8 +39,13 @@ __all__ = ["FixedDrawELBO", "FixedDrawFit", "fixed_draw_fit", "evaluate_draws", 
            "antithetic", "sandwich_cov", "gaussian_start"]
 
 _LOG_2PI_E = 1.0 + math.log(2.0 * math.pi)
-_DENSE_D = 100       # up to this D, per-draw Hessians are formed once per eta (one batched
-#                      forward-over-reverse pass each); above, Hessian-vector products per call
+_DENSE_D = 100       # up to this D, per-draw Hessians are formed (one batched forward-over-
+#                      reverse pass per eta) once Hessian-vector products at that eta have been
+#                      asked for D // 2 times (a Hessian costs D / 8 to D of them: measured 3x
+#                      at D = 26 (seeds), 8x at 21 (linear_regression), 110x at 89 (radon);
+#                      radon meanfield 3.0 s -> 0.87 s, the small models within 10%; below
+#                      D = 8 at once: no second program to record); above, Hessian-vector
+#                      products always
 
 
 def antithetic(rng, M, D):
@@ -78,25 +83,33 @@ def _batch(program, Z):
     return np.array(vals, dtype=float), np.array(grads, dtype=float)
 
 
-def _batch_second(program, log_p, Z, tangents):
+def _batch_second(program, log_p, Z, tangents, check=True):
     """Hessians (M, D, D), or Hessian-vector products (M, D) given tangents, at the rows of Z
     by the program's batched forward-over-reverse pass (`Compiled.hessians` / `.hvps`), or
-    None when linear algebra fails at some row or the pass disagrees with a fresh run of log p
-    at the first row (a frozen branch): then rows one at a time."""
+    None when linear algebra fails at some row or (check=True) the pass disagrees with a
+    fresh run of log p at the first row (a frozen branch): then rows one at a time."""
     try:
         with np.errstate(all="ignore"):
             if tangents is None:
                 out = program.hessians(Z)
-                fresh = ad.hessian(log_p)(Z[0])
+                fresh = ad.hessian(log_p)(Z[0]) if check else None
             else:
                 out = program.hvps(Z, tangents)
-                fresh = ad.hvp(log_p, Z[0], tangents[0])
+                fresh = ad.hvp(log_p, Z[0], tangents[0]) if check else None
     except (ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
         return None
-    fresh = np.asarray(fresh, dtype=float)
-    if np.all(np.isfinite(fresh)) and not np.allclose(out[0], fresh, rtol=1e-9, atol=1e-12):
-        return None
+    if fresh is not None:
+        fresh = np.asarray(fresh, dtype=float)
+        if np.all(np.isfinite(fresh)) and not np.allclose(out[0], fresh, rtol=1e-9,
+                                                          atol=1e-12):
+            return None
     return np.array(out, dtype=float)
+
+
+def _nan_rows(second):
+    """Rows of second derivatives with a non-finite entry set wholly to NaN."""
+    bad = ~np.all(np.isfinite(second.reshape(len(second), -1)), axis=1)
+    return np.where(bad.reshape((len(second),) + (1,) * (second.ndim - 1)), np.nan, second)
 
 
 def evaluate_draws(log_p, Z, order=1, tangents=None, first=True, program=None):
@@ -121,9 +134,7 @@ def evaluate_draws(log_p, Z, order=1, tangents=None, first=True, program=None):
     if done is not None and (order < 2 or second is not None) or (not first and
                                                                   second is not None):
         if not first:
-            bad = ~np.all(np.isfinite(second.reshape(M, -1)), axis=1)
-            return None, None, np.where(bad.reshape((M,) + (1,) * (second.ndim - 1)),
-                                        np.nan, second)
+            return None, None, _nan_rows(second)
         bad = ~(np.isfinite(vals) & np.all(np.isfinite(grads), axis=1))
         if second is not None:
             bad |= ~np.all(np.isfinite(second.reshape(M, -1)), axis=1)
@@ -176,7 +187,8 @@ class FixedDrawELBO:
         diag = self.A if self.A.ndim == 1 else np.diag(self.A)
         self.log_det_A = float(np.sum(np.log(np.abs(diag))))
         self.dense = self.D <= _DENSE_D
-        self._key, self._cache, self.evaluations = None, None, 0
+        self._switch, self._hvps_here = (self.D // 2 if self.D >= 8 else 0), 0
+        self._key, self._cache, self.evaluations, self._second_ok = None, None, 0, None
         if program is None and batched:
             program = record(log_p, self.c)
         self.program = program if batched else None
@@ -242,16 +254,30 @@ class FixedDrawELBO:
             self.evaluations += 1
             vals, G = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)),
                                      program=self.program)
-            self._cache, self._key = (vals, self._pull(G)), key
+            self._cache, self._key, self._hvps_here = (vals, self._pull(G)), key, 0
+            self._second_ok = None
         if order == 2 and len(self._cache) < 3:
-            H = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)), 2, first=False,
-                               program=self.program)[2]
+            H = self._second(self._to_zeta(self.points(eta)), None)
             if self.A.ndim == 1:
                 H = H * self.A[None, :, None] * self.A[None, None, :]
             else:
                 H = self.A.T @ H @ self.A
             self._cache = self._cache + (H,)
         return self._cache
+
+    def _second(self, Z, tangents):
+        """Hessians (tangents None) or HVPs of log p at the rows of Z (zeta), rows with a
+        non-finite entry NaN: by the program's batched pass, compared with a fresh run at the
+        first row once per eta (the program then holds for every tangent at this eta), else
+        by the loop of `evaluate_draws`."""
+        if self.program is not None and self._second_ok is not False:
+            out = _batch_second(self.program, self.log_p, Z, tangents,
+                                check=self._second_ok is None)
+            if out is not None:
+                self._second_ok = True
+                return _nan_rows(out)
+            self._second_ok = False
+        return evaluate_draws(self.log_p, Z, 2, tangents=tangents, first=False)[2]
 
     def entropy(self, eta):
         """H[q] in zeta = D/2 (1 + log 2 pi) + sum(omega) + log|det A|."""
@@ -271,14 +297,13 @@ class FixedDrawELBO:
         """Hess F(eta) v, by the chain rule on the per-draw Hessians (or HVPs) of log p."""
         D = self.D
         Jv = self._jvp(eta, v)
-        if self.dense:
+        _, G = self._at(eta)[:2]
+        if self.dense and (len(self._cache) == 3 or self._hvps_here >= self._switch):
             _, G, H = self._at(eta, order=2)
             HJv = np.matmul(H, Jv[:, :, None])[:, :, 0]
         else:
-            _, G = self._at(eta)
-            out = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)), 2,
-                                 tangents=self._push(Jv), first=False, program=self.program)
-            HJv = self._pull(out[2])
+            self._hvps_here += 1
+            HJv = self._pull(self._second(self._to_zeta(self.points(eta)), self._push(Jv)))
         hv = self._vjp_mean(eta, HJv)
         hv[D:2 * D] += (G * self.eps).mean(axis=0) * np.exp(eta[D:2 * D]) * v[D:2 * D]
         return hv

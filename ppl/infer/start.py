@@ -92,7 +92,8 @@ class Density:
     `hessian(z)`: the (symmetrised) Hessian, None where not finite.
 
     compiled=True: log p is recorded once (`ad.compile_value_and_grad`, at the first point
-    asked for) and its program answers the calls, Hessians included (`Compiled.hessians`);
+    asked for) and its program answers the value-and-gradient calls (Hessians, a few per run,
+    are fresh: recording a Hessian program costs more than a few of them on a long program);
     `verify(z)` compares it with a fresh run of log p at z and turns it off for good when
     they differ (a branch on a value that the recording froze)."""
 
@@ -136,20 +137,19 @@ class Density:
         z = np.asarray(z, dtype=float)
         with np.errstate(all="ignore"):
             try:
-                H = np.asarray(self.program.hessians(z[None])[0] if self.program is not None
-                               else self.hess(z), dtype=float)
+                H = np.asarray(self.hess(z), dtype=float)
             except (FloatingPointError, np.linalg.LinAlgError, OverflowError):
                 return None
         return 0.5 * (H + H.T) if np.all(np.isfinite(H)) else None
 
     def verify(self, z):
-        """Whether the compiled program (if any) agrees with fresh runs of log p at z, value,
-        gradient and Hessian; when not, it is turned off and False returned."""
+        """Whether the compiled program (if any) agrees with a fresh run of log p at z (value
+        and gradient); when not, it is turned off and False returned."""
         if self.program is None:
             return True
         z = np.asarray(z, dtype=float)
         try:
-            ok = self.program.check(z) and self.program.check_hessian(z)
+            ok = self.program.check(z)
         except (ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
             ok = False
         if not ok:
