@@ -118,7 +118,7 @@ def rows_per_step(model):
     return sum({**sizes, **model.subsampled}.values()) or 1
 
 
-def progress_bar(progress, steps, model):
+def progress_bar(progress, steps, model, method="ADVI"):
     """A tqdm bar on a terminal (progress=None) or when asked; None otherwise."""
     if progress is None:
         progress = sys.stderr.isatty()
@@ -126,9 +126,9 @@ def progress_bar(progress, steps, model):
         return None
     from tqdm.auto import tqdm  # noqa: PLC0415 -- only with a bar
     if model.subsampled or model.layouts:    # counts rows: the rate shows rows per second
-        return tqdm(total=steps, desc=f"ADVI {model.name}", unit="row", leave=False,
+        return tqdm(total=steps, desc=f"{method} {model.name}", unit="row", leave=False,
                     unit_scale=rows_per_step(model))
-    return tqdm(total=steps, desc=f"ADVI {model.name}", unit="step", leave=False)
+    return tqdm(total=steps, desc=f"{method} {model.name}", unit="step", leave=False)
 
 
 def site_of(model, i):

@@ -361,15 +361,17 @@ class FixedDrawFit:
 
 
 def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=None, eps=None,
-                   eta0=None, gtol=1e-6, maxiter=200, batched=True, program=None):
+                   eta0=None, gtol=1e-6, maxiter=200, batched=True, program=None,
+                   callback=None):
     """Maximise the fixed-draw ELBO F (module docstring) with scipy's trust-ncg.
 
     log_p: engine-differentiable zeta -> scalar (D,); centre: (D,) start (the mode); A: (D,)
     or (D, D) lower-triangular whitening, zeta = centre + A u (default identity); draws: M,
     even (antithetic pairs) unless `eps` (M, D) is given; eta0: a start in whitened
     coordinates (default u-mean 0, unit scales); batched, program: see `FixedDrawELBO`
-    (program: log p compiled by `record` or `ad.compile_value_and_grad`). Returns a
-    FixedDrawFit.
+    (program: log p compiled by `record` or `ad.compile_value_and_grad`); callback(eta):
+    called after each trust-region step. Ctrl-C returns the highest-F point so far, not
+    converged (`info["interrupted"]`). Returns a FixedDrawFit.
     """
     import scipy.optimize  # noqa: PLC0415 -- here, not at import: `wengert fit` starts fast
     if family not in ("meanfield", "fullrank"):
@@ -389,25 +391,41 @@ def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=Non
         raise ValueError("dadvi: the log density is not finite at some of the fixed draws "
                          "around the start; the start is outside the posterior's mass")
 
+    best = {"f": f0, "eta": np.array(eta0, dtype=float), "steps": 0}
+
     def neg(eta):
         v, g = obj.value_and_grad(eta)
         if not math.isfinite(v):
             return math.inf, np.zeros_like(eta)
+        if v > best["f"]:
+            best["f"], best["eta"] = v, np.array(eta, dtype=float)
         return -v, -g
 
-    res = scipy.optimize.minimize(neg, eta0, jac=True, hessp=lambda e, v: -obj.hessp(e, v),
-                                  method="trust-ncg", options={"gtol": gtol,
-                                                               "maxiter": maxiter})
-    eta = np.asarray(res.x, dtype=float)
+    def step(eta):
+        best["steps"] += 1
+        if callback is not None:
+            callback(eta)
+
+    info = {}
+    try:
+        res = scipy.optimize.minimize(neg, eta0, jac=True,
+                                      hessp=lambda e, v: -obj.hessp(e, v), callback=step,
+                                      method="trust-ncg", options={"gtol": gtol,
+                                                                   "maxiter": maxiter})
+        eta, message, steps = np.asarray(res.x, dtype=float), str(res.message), int(res.nit)
+    except KeyboardInterrupt:
+        eta, steps, res = best["eta"], best["steps"], None
+        message = f"interrupted (Ctrl-C) after {steps} steps; the highest F so far"
+        info["interrupted"] = True
     elbo, g = obj.value_and_grad(eta)
     gnorm = float(np.max(np.abs(g)))
     # trust-ncg also stops when rounding leaves no predicted improvement: converged if close
-    converged = bool(res.success) or gnorm < 1e3 * gtol
+    converged = res is not None and (bool(res.success) or gnorm < 1e3 * gtol)
     Lu = obj.scale_tril(eta)
     mu = obj._to_zeta(eta[None, :D])[0]
     L = A[:, None] * Lu if A.ndim == 1 else A @ Lu
-    return FixedDrawFit(mu, L, eta, obj, elbo, converged, str(res.message), int(res.nit),
-                        gnorm, {"evaluations": obj.evaluations})
+    info["evaluations"] = obj.evaluations
+    return FixedDrawFit(mu, L, eta, obj, elbo, converged, message, steps, gnorm, info)
 
 
 def sandwich_cov(obj, eta, H=None, solve=None, idx=None):

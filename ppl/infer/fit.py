@@ -34,6 +34,7 @@ import time
 import numpy as np
 
 from ..distributions.base import validation_enabled
+from .config import progress_bar
 from .dadvi import _DENSE_D, antithetic, fixed_draw_fit, sandwich_cov
 from .families import Gaussian
 from .lrvb import DENSE_MAX, cg_solve, lrvb_cov
@@ -123,7 +124,7 @@ def _covariances(obj, eta, A, lrvb, D):
 
 def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=240,
           mc_fraction=0.1, gtol=1e-6, maxiter=200, init=None, random_starts=3,
-          resample=True):
+          resample=True, progress=None):
     """Deterministic ADVI of a bound `Model` (the steps in the module docstring).
 
     family: "meanfield" or "fullrank" (q's family during the fit).
@@ -137,7 +138,9 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
     values tried as one more initial point; random_starts: Stan's random initial points
     tried besides the model's default. resample: draws (and so every summary)
     PSIS-resampled from the returned Gaussian when k-hat < 0.7 (its shape in unconstrained
-    space corrected, as Stan's Pathfinder does).
+    space corrected, as Stan's Pathfinder does). progress: a bar of trust-region steps (None:
+    on a terminal). Ctrl-C during the fit returns the highest-ELBO point so far, marked
+    interrupted and not converged.
     Returns a `VIResult` (method "dadvi"; its `diagnostics` a `DadviDiagnostics`). Raises
     ValueError when no initial point has a finite density.
     """
@@ -169,27 +172,50 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
     eps = antithetic(rng, M, D)
     eta, history, program = None, [], st.program
     log_p = model.unconstrained_log_density
-    with validation_enabled(False):
-        while True:
-            fit = fixed_draw_fit(log_p, centre, A, family, eps=eps, eta0=eta, gtol=gtol,
-                                 maxiter=maxiter, program=program)
-            program = fit.objective.program
-            eta = fit.eta
-            cov, lr_note, mc_sd = _covariances(fit.objective, eta, A, lrvb, D)
-            post_sd = np.sqrt(np.diag(cov)) if cov is not None else \
-                np.sqrt(np.sum(fit.L ** 2, axis=1))
-            worst = float(np.nanmax(mc_sd / post_sd))
-            history.append((M, fit.elbo, worst, fit.iterations))
-            if not worst > mc_fraction or 2 * M > max(max_draws, M):
-                break
-            eps = np.concatenate([eps, antithetic(rng, M, D)])     # keep the first M
-            M *= 2
-    stop = (f"trust-ncg: {fit.message} (max |grad| {fit.grad_norm:.2g}) with M = {M} draws; "
-            f"Monte Carlo sd of the means up to {worst:.2g} of the posterior sd")
-    if worst > mc_fraction:
-        stop += f" (over {mc_fraction:g} at max_draws={max_draws})"
+    bar = progress_bar(progress, maxiter, model, "DADVI")
+    interrupted, fit = False, None
+    try:
+        with validation_enabled(False):
+            while True:
+                fit = fixed_draw_fit(log_p, centre, A, family, eps=eps, eta0=eta, gtol=gtol,
+                                     maxiter=maxiter, program=program,
+                                     callback=None if bar is None else (lambda e: bar.update()))
+                program, eta = fit.objective.program, fit.eta
+                interrupted = bool(fit.info.get("interrupted"))
+                cov, lr_note, mc_sd = (None, "skipped: interrupted", np.full(D, np.nan)) \
+                    if interrupted else _covariances(fit.objective, eta, A, lrvb, D)
+                post_sd = np.sqrt(np.diag(cov)) if cov is not None else \
+                    np.sqrt(np.sum(fit.L ** 2, axis=1))
+                worst = float(np.nanmax(mc_sd / post_sd)) if not interrupted else math.nan
+                history.append((M, fit.elbo, worst, fit.iterations))
+                if interrupted or not worst > mc_fraction or 2 * M > max(max_draws, M):
+                    break
+                eps = np.concatenate([eps, antithetic(rng, M, D)])     # keep the first M
+                M *= 2
+                if bar is not None:
+                    bar.reset()
+    except KeyboardInterrupt:       # in the covariances: the fit stands, without LRVB
+        if fit is None:             # nothing fitted yet
+            raise
+        interrupted, cov, lr_note, mc_sd, worst = True, None, "skipped: interrupted", \
+            np.full(D, np.nan), math.nan
+        fit.converged = False
+    finally:
+        if bar is not None:
+            bar.close()
+    if interrupted:
+        stop = (f"interrupted (Ctrl-C) after {fit.iterations} trust-region steps with M = {M} "
+                "draws; the result so far (no linear-response covariance, no Monte Carlo "
+                "error)")
+    else:
+        stop = (f"trust-ncg: {fit.message} (max |grad| {fit.grad_norm:.2g}) with M = {M} "
+                f"draws; Monte Carlo sd of the means up to {worst:.2g} of the posterior sd")
+        if worst > mc_fraction:
+            stop += f" (over {mc_fraction:g} at max_draws={max_draws})"
     info = {"trust_region": fit.message, "mc_fraction": mc_fraction}
-    if lrvb and cov is None:
+    if interrupted:
+        info["interrupted"] = True
+    if lrvb and cov is None and not interrupted:
         info["lrvb_failed"] = lr_note
     if cov is not None:
         L = np.linalg.cholesky(0.5 * (cov + cov.T))

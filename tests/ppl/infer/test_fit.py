@@ -93,3 +93,35 @@ def test_to_arviz_keeps_the_record_in_words(tmp_path):
     assert attrs["method"] == "dadvi" and attrs["draws"] == fit.draws == 30
     assert "PSIS-resampled" in attrs["resampled"] and attrs["verdict"] == str(fit.verdict)
     assert attrs["q_family"] == "meanfield" and attrs["start"].startswith("Start(status='mode'")
+
+
+@pytest.mark.parametrize("where", ["trust region", "covariances"])
+def test_ctrl_c_keeps_the_fit_so_far(monkeypatch, where):
+    # Ctrl-C in the trust-region loop returns its highest-ELBO point; in the linear-response
+    # step, the finished fit without LRVB; both marked interrupted and not converged
+    import importlib
+    dadvi_mod = importlib.import_module("ppl.infer.dadvi")
+    fit_mod = importlib.import_module("ppl.infer.fit")
+    model = load_model("kidiq")
+    m = model.model(**model.data())
+    calls = {"n": 0}
+    if where == "trust region":
+        real = dadvi_mod.FixedDrawELBO.hessp
+
+        def hessp(self, eta, v):
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise KeyboardInterrupt
+            return real(self, eta, v)
+        monkeypatch.setattr(dadvi_mod.FixedDrawELBO, "hessp", hessp)
+    else:
+        def covariances(*args):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(fit_mod, "_covariances", covariances)
+    fit = ppl.dadvi(m, seed=0, progress=False)
+    assert fit.info["interrupted"] and not fit.converged
+    assert fit.stop_reason.startswith("interrupted") and not fit.lrvb
+    assert np.all(np.isfinite(fit.mu)) and np.all(np.isfinite(fit.L))
+    full = ppl.dadvi(m, seed=0, progress=False) if where == "trust region" else None
+    if full is not None:        # the start was kept, not lost: F there is finite and lower
+        assert fit.diagnostics.elbo <= full.diagnostics.elbo + 1e-9
