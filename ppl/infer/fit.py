@@ -11,10 +11,11 @@ one call returning a `VIResult`.
    bar is 0.3 sd, and 0.1 keeps the fixed draws' error under it at three standard errors.
 5. `lrvb.lrvb_cov`: Cov_LR of the means; the result is then the Gaussian N(mu, Cov_LR),
    returned as a fullrank VIResult (`fit.q_family` keeps the family that was fitted).
-6. `verdict.judge` on 1000 draws of the result: `fit.verdict`.
-7. With resample=True (default), the result's draws are PSIS-resampled from 4 x as many draws
+6. With resample=True (default), the result's draws are PSIS-resampled from 4 x as many draws
    of that Gaussian when k-hat < 0.7 (`VIResult.resample`), so summaries are the
    importance-corrected ones; `fit.resampled` and `summary_text` say so.
+7. `verdict.judge` on those same 4000 draws (one k-hat for the resampling, the verdict and
+   the table): `fit.verdict`.
 
 The result is the one result type, a `VIResult` whose `diagnostics` is a `DadviDiagnostics`
 (M, the draws' history, the Monte Carlo sd of the optimum, LRVB, the start, the verdict).
@@ -28,6 +29,7 @@ The result is the one result type, a `VIResult` whose `diagnostics` is a `DadviD
     >>> round(float(fit.mean["p"]), 1), fit.verdict.kind in ("good", "light_tails")
     (0.7, True)
 """
+import dataclasses
 import math
 import time
 
@@ -36,33 +38,14 @@ import numpy as np
 from ..distributions.base import validation_enabled
 from .config import progress_bar
 from .dadvi import _DENSE_D, antithetic, fixed_draw_fit, sandwich_cov
-from .families import Gaussian
 from .lrvb import DENSE_MAX, cg_solve, lrvb_cov
-from .objective import LogDensity
 from .records import DadviDiagnostics
 from .result import VIResult
 from .start import model_start
-from .verdict import judge
 
 __all__ = ["dadvi"]
 
 _FULLRANK_MAX = 50      # fullrank's cost grows as D^2 parameters times 2 (D + 1) draws
-
-
-def _log_p(model, program, zeta):
-    """log p at the rows of zeta: one batched pass of the fit's compiled density
-    (`Compiled.values`) when it agrees with fresh runs of the model at the first 5 rows, else
-    `LogDensity.evaluate`."""
-    if program is not None:
-        try:
-            with np.errstate(all="ignore"):
-                vals = np.asarray(program.values(zeta), dtype=float)
-            if np.allclose(vals[:5], LogDensity(model).evaluate(zeta[:5]), rtol=1e-9,
-                           atol=1e-12, equal_nan=True):
-                return vals
-        except (ArithmeticError, ValueError, np.linalg.LinAlgError):
-            pass
-    return LogDensity(model).evaluate(zeta)
 
 
 def _check(model, family, draws, max_draws, mc_fraction):
@@ -157,7 +140,7 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
     t0 = time.perf_counter()
     ss = np.random.SeedSequence(seed)
     seed_used = ss.entropy if seed is None else seed
-    start_ss, draw_ss, verdict_ss = ss.spawn(3)
+    start_ss, draw_ss, _ = ss.spawn(3)     # the third stream was the verdict's
     D = model.num_params
     with validation_enabled(False):
         st = model_start(model, start_ss, random_starts, [init] if init is not None else ())
@@ -222,16 +205,14 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
     else:
         L = None if family == "meanfield" else fit.L
     omega = np.log(np.diag(fit.L if L is None else L))
-    q = Gaussian(fit.mu, omega, L)
-    zeta = q.sample(np.random.default_rng(verdict_ss), 1000)
-    verdict = judge(zeta, _log_p(model, fit.objective.program, zeta), q.log_q(zeta), family,
-                    cov is not None, "dadvi", st.hessian if st.ok else None)
     record = DadviDiagnostics(
         draws=M, draws_history=tuple(history), mc_sd=mc_sd, mc_sd_over_sd=worst,
         q_family=family, lrvb=None if cov is None else lr_note, start=st, whitening=white,
-        verdict=verdict, elbo=fit.elbo, steps=fit.iterations, grad_norm=fit.grad_norm,
-        message=fit.message)
-    info["seconds"] = time.perf_counter() - t0
-    return VIResult(model, "meanfield" if L is None else "fullrank", fit.mu, omega, L,
-                    diagnostics=record, converged=fit.converged, stop_reason=stop,
-                    seed=seed_used, info=info, resample=resample)
+        elbo=fit.elbo, steps=fit.iterations, grad_norm=fit.grad_norm, message=fit.message)
+    result = VIResult(model, "meanfield" if L is None else "fullrank", fit.mu, omega, L,
+                      diagnostics=record, converged=fit.converged, stop_reason=stop,
+                      seed=seed_used, info=info, resample=resample)
+    # the verdict on the draws that the result's summaries come from (one k-hat per fit)
+    result.diagnostics = dataclasses.replace(record, verdict=result.verdict)
+    info["seconds"] = result.info["seconds"] = time.perf_counter() - t0
+    return result

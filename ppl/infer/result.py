@@ -21,6 +21,7 @@ PSIS-resampled (`fit.resample = True`; ppl.dadvi's default), which the summaries
     >>> fit.sample(5, seed=1)["s"].shape
     (5,)
 """
+import copy
 import functools
 import math
 import operator
@@ -181,13 +182,30 @@ class VIResult:
         `resample` on, `draws` of 4 x draws of q resampled in proportion to their PSIS weights
         p / q when k-hat < 0.7 (as Stan's Pathfinder), else q's own (`resampled` says which).
         """
-        n, rng = _check_draws(draws), self._rng(seed)
+        n = _check_draws(draws)
         if not self._resample:
-            return self.q.sample(rng, n)
-        zeta = self.q.sample(rng, 4 * n)
-        r = psis_resample(zeta, self._log_p(zeta), self.log_q(zeta), n, seed=rng)
+            return self.q.sample(self._rng(seed), n)
+        zeta, lp, lq, rng = self._draws_of_q(4 * n, seed)
+        r = psis_resample(zeta, lp, lq, n, seed=rng)
         self._resampled = r.message
         return r.draws
+
+    def _draws_of_q(self, count, seed):
+        """`count` draws of q with log p and log q, and the generator as it stands after
+        drawing them (a copy each call, so that resampling twice picks the same rows): the
+        draws behind resampled summaries (4 n for n) and `judge(count)` alike, so that the
+        verdict and the resampling share one k-hat. The last (count, seed) is kept."""
+        key = (count, seed if seed is not None else self.seed)
+        cached = self.__dict__.get("_weights")
+        if cached is None or cached[0] != key:
+            rng = self._rng(seed)
+            zeta = self.q.sample(rng, count)
+            entry = (zeta, self._log_p(zeta), self.log_q(zeta), rng)
+            if isinstance(seed, np.random.Generator) or (seed is None and self.seed is None):
+                return entry                 # a generator, or no seed: fresh draws each time
+            cached = self._weights = (key, entry)
+        zeta, lp, lq, rng = cached[1]
+        return zeta, lp, lq, copy.deepcopy(rng)
 
     def log_q(self, zeta):
         """log N(zeta | mu, L L^T) = -|L^{-1}(zeta - mu)|^2 / 2 - sum(omega) - D/2 log 2 pi,
@@ -280,29 +298,31 @@ class VIResult:
 
     # ---- diagnostics --------------------------------------------------------------------------
     def judge(self, draws=1000, seed=None):
-        """The `verdict.Verdict` on q from `draws` fresh draws of q itself (never resampled):
-        PSIS k-hat of log p - log q (Yao et al., ICML 2018; log p the unconstrained density,
+        """The `verdict.Verdict` on q from `draws` draws of q itself (never resampled): PSIS
+        k-hat of log p - log q (Yao et al., ICML 2018; log p the unconstrained density,
         Jacobian included, all the data), whether reweighting moves q's means and sds beyond
-        their Monte Carlo error, and a remedy that exists for this fit. Never raises on
-        draws without a finite density (kind "no_finite")."""
+        their Monte Carlo error, and a remedy that exists for this fit. `judge(4 * n, seed)`
+        sees the very draws that resampled summaries of n draws come from (the first n of
+        them are q's own summaries). Never raises on draws without a finite density (kind
+        "no_finite")."""
         n = _check_draws(draws)
         if n < 21:
             raise ValueError(f"draws must be at least 21 for k-hat (its Pareto tail, the "
                              f"largest ceil(draws / 5), needs 5 draws), got {draws!r}")
-        zeta = self.q.sample(self._rng(seed), n)
+        zeta, lp, lq, _ = self._draws_of_q(n, seed)
         d = self.diagnostics
         hessian = getattr(d, "hessian", None)
         if isinstance(d, DadviDiagnostics):
             hessian = d.start.hessian if d.start is not None and d.start.ok else None
-        return judge(zeta, self._log_p(zeta), self.log_q(zeta),
-                     getattr(d, "q_family", self.family), getattr(d, "lrvb", None) is not None,
-                     self.method, hessian)
+        return judge(zeta, lp, lq, getattr(d, "q_family", self.family),
+                     getattr(d, "lrvb", None) is not None, self.method, hessian)
 
     @functools.cached_property
     def verdict(self):
-        """The fit's `Verdict` (`judge` at 1000 draws with the result's seed; a DADVI fit's is
-        the one made at the end of the fit)."""
-        return getattr(self.diagnostics, "verdict", None) or self.judge(1000, self.seed)
+        """The fit's `Verdict`: `judge(4000)` with the result's seed, the draws that its default
+        summaries (`mean`, `sd`: 1000 draws, resampled or not) come from: one k-hat for the
+        verdict, the resampling and the table."""
+        return self.judge(4000, self.seed)
 
     def psis_khat(self, draws=1000, seed=None):
         """The Pareto k-hat of the importance ratios log p(zeta) - log q(zeta), zeta ~ q, from

@@ -170,12 +170,13 @@ def test_verdict_words():
         assert cli._verdict_line(good).split(": ")[1].startswith(khat_words(k)), k
     assert "ok after reweighting" in cli._verdict_line(_judged(1.3, "fullrank"))
     narrow = cli._verdict_line(_judged(0.3, "meanfield"))
-    assert re.search(r"unreliable: the draws miss.*family='fullrank'.*more steps", narrow)
+    assert re.search(r"unreliable; the draws miss.*family='fullrank'.*more steps", narrow)
     narrow = cli._verdict_line(_judged(0.3, "fullrank", "dadvi"))     # remedies that exist
     assert "more fixed draws" in narrow and "fullrank'" not in narrow and "steps" not in narrow
     light = Verdict("light_tails", 0.81, 700.0, 1000, np.zeros(1), np.ones(1),
                     "PSIS k-hat 0.81, ESS 700 of 1000: q's tails are lighter", "")
-    assert re.search(r"^k-hat 0.81: ok: q's tails are lighter", cli._verdict_line(light))
+    assert re.search(r"^k-hat 0.81: ok, light tails; q's tails are lighter",
+                     cli._verdict_line(light))
     none = Verdict("no_finite", np.inf, 0.0, 1000, np.zeros(1), np.zeros(1), "none finite", "")
     assert cli._verdict_line(none).startswith("k-hat: not computed: none finite")
 

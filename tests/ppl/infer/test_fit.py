@@ -125,3 +125,21 @@ def test_ctrl_c_keeps_the_fit_so_far(monkeypatch, where):
     full = ppl.dadvi(m, seed=0, progress=False) if where == "trust region" else None
     if full is not None:        # the start was kept, not lost: F there is finite and lower
         assert fit.diagnostics.elbo <= full.diagnostics.elbo + 1e-9
+
+
+def test_one_k_hat_for_the_verdict_the_resampling_and_the_table():
+    # `wengert fit earnings --method dadvi` printed k-hat 0.73 under the table (4000 draws)
+    # and 0.38 on the verdict line (1000 other draws); now both come from the same draws
+    import re
+    e = load_model("earnings")
+    fit = ppl.dadvi(e.model(**e.data()), seed=1)
+    assert set(fit.mean) == {"beta", "sigma"}        # the default summaries: resampled or not
+    k_table = float(re.search(r"k-hat ([0-9.]+)", fit.resampled).group(1))
+    assert fit.verdict.draws == 4000 and round(fit.verdict.khat, 2) == k_table
+    assert fit.diagnostics.verdict is fit.verdict
+    assert (fit.verdict.kind in ("good", "reweight")) == fit.resampled.startswith("PSIS-")
+    # without resampling, the table's 1000 draws are the first of the verdict's 4000
+    fit.resample = False
+    zeta = fit.sample_unconstrained(1000)
+    np.testing.assert_array_equal(zeta, fit._draws_of_q(4000, fit.seed)[0][:1000])
+    assert fit.judge(4000).khat == fit.verdict.khat
