@@ -56,7 +56,7 @@ def fit_wengert(name, family, data):
         opts = {"precondition": None, "init": {
             "mu": np.array(np.mean(np.log(data["y"] ** 2)) + 1.27), "phi": np.array(0.0),
             "sigma": np.array(1.0), "h_std": np.zeros(data["T"])}}   # advi_models.sv_init
-    fit = ppl.advi(model(**data), family=family, seed=1, progress=False, **opts)
+    fit = ppl.advi(model(**data), family=family, seed=1, progress=False, **opts, method="advi")
     return f"steps {fit.steps}"
 
 

@@ -106,7 +106,8 @@ def replicate(sim, r, seed):
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            fit = ppl.advi(sim.entry.model(**data), family="fullrank", seed=r, progress=False)
+            fit = ppl.advi(sim.entry.model(**data), family="fullrank", seed=r, progress=False,
+                           method="advi")
             draws = fit.sample(DRAWS, seed=r + 1)
     except Exception as e:                              # noqa: BLE001 -- counted, left out
         return f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"

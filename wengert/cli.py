@@ -1,9 +1,9 @@
 """`wengert`: fit a model of the zoo, or one in a file of yours, with ADVI from the shell.
 
-    wengert fit eight_schools                       # the zoo's shipped data, meanfield ADVI
+    wengert fit eight_schools                       # the zoo's shipped data, meanfield
     wengert fit eight_schools --family fullrank --seed 1 --out fit.nc --plot figs
     wengert fit my_model.py:coin --data coin.json   # a model function in a file, its data
-    wengert fit kidiq --method dadvi                # deterministic ADVI (ppl.dadvi)
+    wengert fit kidiq --method advi                 # Stan's stochastic ADVI by name
     wengert fit glm.py:logistic --data big.zarr --subsample 1000 --scheduler tcp://host:8786
     wengert models                                  # the zoo
 
@@ -97,14 +97,17 @@ def _parser():
                    help="minibatches of N rows from the model's plate over the data")
     f.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler "
                    "(tcp://host:port): full-data passes run on its workers")
-    f.add_argument("--method", choices=("advi", "dadvi"), default="advi",
-                   help="advi: Stan's stochastic ADVI (ppl.advi); dadvi: deterministic ADVI "
-                   "with linear-response covariances and PSIS-resampled draws (ppl.dadvi) "
-                   "(default: advi)")
+    f.add_argument("--method", choices=("auto", "advi", "dadvi"), default="auto",
+                   help="advi: Stan's stochastic ADVI; dadvi: deterministic ADVI with "
+                   "linear-response covariances and PSIS-resampled draws (ppl.dadvi); auto: "
+                   "dadvi where it is the more accurate at a comparable time (all the data in "
+                   "memory, up to 100 parameters, no --steps), else advi (ppl.advi's "
+                   "method='auto'; default)")
     f.add_argument("--family", choices=("meanfield", "fullrank"), default="meanfield",
                    help="Gaussian family of q (default: meanfield)")
     f.add_argument("--steps", type=_int_at_least(1, "a positive integer"), default=None,
-                   help="maximum number of ADVI steps (default: 10000; advi only)")
+                   help="maximum number of stochastic ADVI steps (default: 10000; asks for "
+                   "--method advi under auto; not with --method dadvi)")
     f.add_argument("--seed", type=_int_at_least(0, "a non-negative integer"), default=None,
                    help="random seed (default: a fresh one, printed so the run can be repeated)")
     f.add_argument("--draws", type=_int_at_least(21, "an integer >= 21"), default=1000,
@@ -319,19 +322,27 @@ def _fit_with(args, t_start):
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
     import ppl
     print(model)
-    if args.method == "dadvi":
+    if args.steps is not None:
+        options = {**options, "steps": args.steps}
+    method, why, fitted = args.method, "", args.family
+    if method == "auto":
+        from ppl.infer.method import STOCHASTIC_DEFAULTS, choose
+        method, why, fitted = choose(model, args.family, {**STOCHASTIC_DEFAULTS, **{
+            k: v for k, v in options.items() if k in STOCHASTIC_DEFAULTS}})
+        why = f" ({why})"
+    if method == "dadvi":
+        dropped = sorted(k for k in options if k != "init")
         options = {k: v for k, v in options.items() if k == "init"}   # dadvi's only start
-        print(f"DADVI {args.family}, seed {seed}{told}", flush=True)
+        if dropped:
+            told += f" (not used by DADVI: {', '.join(dropped)})"
+        print(f"DADVI {fitted}, seed {seed}{why}{told}", flush=True)
     else:
-        steps = 10_000 if args.steps is None else args.steps
-        print(f"ADVI {args.family}, seed {seed}, at most {steps} steps{told}", flush=True)
+        steps = options.get("steps", 10_000)
+        print(f"ADVI {args.family}, seed {seed}, at most {steps} steps{why}{told}", flush=True)
     t_fit = time.perf_counter()
     try:
-        if args.method == "dadvi":
-            fit = ppl.dadvi(model, family=args.family, seed=seed, **options)
-        else:
-            fit = ppl.advi(model, family=args.family, steps=steps, seed=seed,
-                           progress=False if args.quiet else None, **options)
+        fit = ppl.advi(model, family=args.family, seed=seed, method=args.method,
+                       progress=False if args.quiet else None, **options)
     except (ValueError, FloatingPointError, RuntimeError) as e:
         return _fit_failed(e)
     except TypeError as e:          # the model's code on the engine's Tensors (np.exp, ...)
@@ -340,6 +351,8 @@ def _fit_with(args, t_start):
         print(f"wengert: error: the fit failed: {_why(e)}", file=sys.stderr)
         return 1
     t_fit = time.perf_counter() - t_fit
+    if fit.method != method:        # auto's deterministic fit failed: stochastic instead
+        print(f"method: {fit.info.get('method', fit.method)}")
     print(fit.summary_text(draws=args.draws, max_rows=None if args.all else _ROWS,
                            note="--all for every row, --out for ArviZ data"))
     print(_convergence_line(fit))

@@ -32,6 +32,7 @@ from .config import (AdviConfig, check_model, has_subsample, initial_point, prog
                      site_of)
 from .convergence import DRIFT, WINDOW_MIN, StanRule, Window, settled
 from .families import family as make_family
+from .method import choose, given_options
 from .mode import whitening
 from .objective import Coordinates, Elbo, LogDensity
 from .optim import Adam, StanStep, adapt_eta
@@ -44,9 +45,18 @@ SCALE_GROWTH = 20.0    # log of the factor by which q's sd may grow from the sta
 
 def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, adapt_iter=50,
          tol_rel_obj=0.01, eval_elbo=100, grad_samples=1, elbo_samples=100, lr=None,
-         seed=None, init=None, progress=None, average=True, precondition="laplace"):
+         seed=None, init=None, progress=None, average=True, precondition="laplace",
+         method="auto"):
     """Fit q(zeta) = N(mu, L L^T) to the posterior of a bound `Model` by maximising
     ELBO = E_q[log p(x, T^-1(zeta)) + log|det J|] + H[q] (see the module docstring).
+
+    method: "advi" (Stan's stochastic algorithm, below), "dadvi" (deterministic ADVI with
+    linear-response covariances: `ppl.dadvi(model, family, seed=, init=, progress=)`), or
+    "auto" (default): deterministic where bench/accuracy.py found it more accurate at a
+    comparable time (all the data in memory, D <= 100 meanfield / 50 fullrank, none of the
+    stochastic options below given), else stochastic (`ppl.infer.method`; `fit.info["method"]`
+    says which and why). When "auto" chose deterministic ADVI and it fails (a start outside
+    the posterior's mass), stochastic ADVI runs instead and `fit.info["method"]` says so.
 
     family: "meanfield" or "fullrank". optimizer: "stan" (adaptive step-size sequence, `eta`
     adapted unless given) or "adam" (`lr`, default 0.01). Every `eval_elbo` steps the ELBO is
@@ -60,6 +70,19 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     check_model(model)
     cfg = AdviConfig(family, steps, optimizer, eta, adapt_iter, tol_rel_obj, eval_elbo,
                      grad_samples, elbo_samples, lr, average, precondition)
+    options = dict(steps=steps, optimizer=optimizer, eta=eta, adapt_iter=adapt_iter,
+                   tol_rel_obj=tol_rel_obj, eval_elbo=eval_elbo, grad_samples=grad_samples,
+                   elbo_samples=elbo_samples, lr=lr, average=average, precondition=precondition)
+    why, fit_family = None, cfg.family
+    if method == "auto":
+        method, why, fit_family = choose(model, cfg.family, options)
+    if method == "dadvi":
+        fit, failure = _deterministic(model, fit_family, seed, init, progress, options, why)
+        if fit is not None:
+            return fit
+        why = f"auto: stochastic ADVI; deterministic ADVI failed: {failure}"
+    elif method != "advi":
+        raise ValueError(f"advi: method must be 'auto', 'advi' or 'dadvi', got {method!r}")
     ss = np.random.SeedSequence(seed)
     seed_used = ss.entropy if seed is None else seed
     init_ss, grad_ss, elbo_ss, sub_ss = ss.spawn(4)
@@ -110,6 +133,8 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     attempt.info.update(seconds=seconds, dropped_elbo_draws=attempt.dropped,
                         replay=density.replay_note, gradient_evaluations=density.n_grad,
                         rows_per_second=rows_per_step(model) * density.n_grad / seconds)
+    if why is not None:
+        attempt.info["method"] = why
     mu, omega, L = attempt.gaussian or objective.coords.gaussian(q, attempt.lam)
     diagnostics = AdviDiagnostics(
         elbo_history=(np.asarray(attempt.iterations), np.asarray(attempt.elbos)),
@@ -118,6 +143,25 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     return VIResult(model, cfg.family, mu, omega, L, diagnostics=diagnostics,
                     converged=attempt.converged, stop_reason=attempt.reason, seed=seed_used,
                     info=attempt.info)
+
+
+def _deterministic(model, family, seed, init, progress, options, why):
+    """(ppl.dadvi's fit, None), or (None, why it failed) when "auto" chose it and it raised
+    ValueError or FloatingPointError (stochastic ADVI then runs). method="dadvi" given by
+    name: stochastic options are an error, and so is a failure."""
+    from .fit import dadvi  # noqa: PLC0415 -- fit imports this package's modules
+    if why is None:                 # asked for by name
+        given = given_options(options)
+        if given:
+            raise ValueError(f"advi: {', '.join(given)} are stochastic ADVI's options; "
+                             "method='dadvi' takes none (ppl.dadvi has its own)")
+        return dadvi(model, family=family, seed=seed, init=init, progress=progress), None
+    try:
+        fit = dadvi(model, family=family, seed=seed, init=init, progress=progress)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as e:
+        return None, str(e)
+    fit.info["method"] = why
+    return fit, None
 
 
 @dataclass(eq=False)

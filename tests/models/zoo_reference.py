@@ -34,16 +34,18 @@ def pieces(m, z):
 _FITS = {}
 
 
-def fit_of(name, family="fullrank", seed=0, **options):
-    """ppl.advi(entry `name` on its data, family, seed, **options), run once per session for
+def fit_of(name, family="fullrank", seed=0, method="advi", **options):
+    """ppl.advi(entry `name` on its data, family, seed, method, **options) (method "advi": the
+    zoo tests pin stochastic ADVI, whose tolerances they state), run once per session for
     every test module. `init` may be a function of the data dict (as
     stochastic_volatility.initial_point); the options must be hashable (they key the cache)."""
-    key = (name, family, seed, tuple(sorted(options.items())))
+    key = (name, family, seed, method, tuple(sorted(options.items())))
     if key not in _FITS:
         m, d = bound(name)
         if callable(options.get("init")):
             options = options | {"init": options["init"](d)}
-        _FITS[key] = ppl.advi(m, family=family, seed=seed, progress=False, **options)
+        _FITS[key] = ppl.advi(m, family=family, seed=seed, progress=False, method=method,
+                              **options)
     return _FITS[key]
 
 

@@ -275,8 +275,27 @@ def test_ctrl_c_prints_the_partial_fit_then_exits_130(files, capsys, monkeypatch
 
     monkeypatch.setattr(Elbo, "grad", grad)
     code, out, err = run_main(capsys, "fit", f"{files}/m.py:interrupted", "--quiet",
-                              "--seed", "0")
+                              "--seed", "0", "--method", "advi")
     assert code == 130
+    assert "NOT converged: interrupted" in out and "x" in _rows(out) and "k-hat" in out
+
+
+def test_ctrl_c_in_the_default_deterministic_fit_prints_it_then_exits_130(files, capsys,
+                                                                          monkeypatch):
+    import importlib
+    dadvi_mod = importlib.import_module("ppl.infer.dadvi")
+    real, calls = dadvi_mod.FixedDrawELBO.value_and_grad, [0]
+
+    def value_and_grad(self, *args):    # Ctrl-C at the trust region's first evaluation
+        calls[0] += 1
+        if calls[0] == 2:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(dadvi_mod.FixedDrawELBO, "value_and_grad", value_and_grad)
+    code, out, err = run_main(capsys, "fit", f"{files}/m.py:interrupted", "--quiet",
+                              "--seed", "0")
+    assert code == 130 and out.splitlines()[1].startswith("DADVI meanfield, seed 0 (auto: ")
     assert "NOT converged: interrupted" in out and "x" in _rows(out) and "k-hat" in out
 
 

@@ -180,7 +180,7 @@ CLI = [
      r"--init: 'mu' must have shape \(\), got \(2,\)"),
     # --method
     ([PM, "--data", "{d}/pois.json", "--method", "nuts"], 2,
-     r"argument --method: invalid choice: 'nuts' \(choose from '?advi'?, '?dadvi'?\)"),
+     r"argument --method: invalid choice: 'nuts' \(choose from '?auto'?, '?advi'?, '?dadvi'?\)"),
     ([PM, "--data", "{d}/pois.json", "--method", "dadvi", "--steps", "50"], 2,
      r"--steps is ADVI's step limit; --method dadvi takes no steps"),
     (["{d}/m.py:cannot_start", "--method", "dadvi"], 1,

@@ -113,7 +113,7 @@ def fit_of(key):
                                    dict(family="fullrank", seed=0, precondition=None)),
             "mvn/meanfield": (lambda: mvn_mean(Y_MVN, LOC0, COV0, COV), dict(seed=0)),
         }[key]
-        _FITS[key] = ppl.advi(model(), **kwargs)
+        _FITS[key] = ppl.advi(model(), **kwargs, method="advi")
     return _FITS[key]
 
 
@@ -174,7 +174,7 @@ def test_beta_bernoulli_through_the_unit_interval():
     # Seeds 0..4: |mean error| <= 0.8%; sd error +4.3, +3.3, -2.1, +2.2, +8.7% (Stan's step
     # bias, see the module docstring: the 5% on the sd holds for 4 of 5 seeds).
     # Tolerances: 5% on the mean, 12% on the sd.
-    fit = ppl.advi(beta_bernoulli(Y_FLIPS), seed=0)
+    fit = ppl.advi(beta_bernoulli(Y_FLIPS), seed=0, method="advi")
     ref = stats.beta(2 + Y_FLIPS.sum(), 3 + len(Y_FLIPS) - Y_FLIPS.sum())
     m, s = gh_moments(expit, fit.mu[0], math.exp(fit.omega[0]))
     assert fit.converged, fit.stop_reason
@@ -190,7 +190,7 @@ def test_gamma_poisson_through_the_positive_transform():
     # q is normal on log(lam): lam is log-normal, mean exp(mu + sd^2 / 2). Against scipy's
     # Gamma(2 + 60, rate 0.5 + 20). Seeds 0..4: |mean error| <= 0.6%; sd error +4.9, +3.8,
     # -1.9, +2.8, +9.8% (Stan's step bias again). Tolerances: 5% on the mean, 12% on the sd.
-    fit = ppl.advi(gamma_poisson(Y_COUNTS), seed=0)
+    fit = ppl.advi(gamma_poisson(Y_COUNTS), seed=0, method="advi")
     ref = stats.gamma(2 + Y_COUNTS.sum(), scale=1 / (0.5 + len(Y_COUNTS)))
     sd_z = math.exp(fit.omega[0])
     m = math.exp(fit.mu[0] + sd_z ** 2 / 2)
@@ -204,7 +204,7 @@ def test_gamma_poisson_through_the_positive_transform():
 # ---- reproducibility, init, eta ---------------------------------------------------------------
 def test_same_seed_is_bit_identical_and_seeds_differ():
     a = fit_of("mvn/fullrank")
-    b = ppl.advi(mvn_mean(Y_MVN, LOC0, COV0, COV), family="fullrank", seed=0)
+    b = ppl.advi(mvn_mean(Y_MVN, LOC0, COV0, COV), family="fullrank", seed=0, method="advi")
     np.testing.assert_array_equal(a.mu, b.mu)
     np.testing.assert_array_equal(a.omega, b.omega)
     np.testing.assert_array_equal(a.L, b.L)
@@ -212,7 +212,7 @@ def test_same_seed_is_bit_identical_and_seeds_differ():
     np.testing.assert_array_equal(a.elbo_history.elbo, b.elbo_history.elbo)
     assert a.eta == b.eta and a.steps == b.steps and a.seed == b.seed == 0
     np.testing.assert_array_equal(a.sample(5)["x"], b.sample(5)["x"])
-    c = ppl.advi(normal_mean(Y), seed=1)
+    c = ppl.advi(normal_mean(Y), seed=1, method="advi")
     assert c.mu[0] != fit_of("normal/meanfield").mu[0]
     assert c.omega[0] != fit_of("normal/meanfield").omega[0]
 
@@ -221,17 +221,17 @@ def test_init_is_where_the_mean_starts():
     # Stan's algorithm as is (no whitening at the mode), a tiny step: mu stays at init, in the
     # unconstrained space (log 10 for lam = 10), and omega at Stan's 0.
     fit = ppl.advi(gamma_poisson(Y_COUNTS), init={"lam": 10.0}, precondition=None, eta=1e-8,
-                   steps=1, seed=0)
+                   steps=1, seed=0, method="advi")
     assert fit.mu[0] == pytest.approx(math.log(10.0), abs=1e-7)
     assert fit.omega[0] == pytest.approx(0.0, abs=1e-7)
     assert fit.steps == 1 and not fit.converged
     other = ppl.advi(gamma_poisson(Y_COUNTS), init={"lam": 2.0}, precondition=None, eta=1e-8,
-                     steps=1, seed=0)
+                     steps=1, seed=0, method="advi")
     assert other.mu[0] == pytest.approx(math.log(2.0), abs=1e-7)
 
 
 def test_eta_skips_the_adaptation():
-    fit = ppl.advi(normal_mean(Y), eta=0.5, steps=300, seed=0)
+    fit = ppl.advi(normal_mean(Y), eta=0.5, steps=300, seed=0, method="advi")
     assert fit.eta == 0.5 and fit.info["adaptation"] == {}
     assert fit.optimizer == "stan"
     adapted = fit_of("normal/meanfield")
@@ -296,7 +296,7 @@ def test_the_noise_rule_fires_where_the_relative_change_cannot():
 def test_stan_convergence_rule_in_a_fit(eval_elbo, seed):
     # the fit stops where StanRule fires on its own ELBO estimates: Stan's rule (the buffer
     # of max(0.1 steps / eval_elbo, 2) changes) or, first, the noise rule
-    fit = ppl.advi(normal_mean(Y), eval_elbo=eval_elbo, precondition=None, seed=seed)
+    fit = ppl.advi(normal_mean(Y), eval_elbo=eval_elbo, precondition=None, seed=seed, method="advi")
     at = fit.info["stan_converged_at"]
     assert fit.converged and at % eval_elbo == 0
     it, elbo = fit.elbo_history
@@ -311,13 +311,13 @@ def test_stan_convergence_rule_in_a_fit(eval_elbo, seed):
 
 
 def test_without_averaging_the_fit_stops_where_stans_rule_fires():
-    fit = ppl.advi(normal_mean(Y), seed=0, average=False)
+    fit = ppl.advi(normal_mean(Y), seed=0, average=False, method="advi")
     assert fit.converged and fit.steps == fit.info["stan_converged_at"]
     assert fit.elbo_history.iteration[-1] == fit.steps
 
 
 def test_the_cap_on_steps():
-    fit = ppl.advi(normal_mean(Y), steps=300, tol_rel_obj=1e-12, seed=0)
+    fit = ppl.advi(normal_mean(Y), steps=300, tol_rel_obj=1e-12, seed=0, method="advi")
     assert not fit.converged
     assert "reached steps=300" in fit.stop_reason
     assert fit.steps == 300
@@ -335,8 +335,8 @@ def test_minibatches_fit_the_full_data_posterior():
     # <= 0.05 sd and 8%). Tolerances 0.4 sd and 25%. The ELBO estimates are ~100 times noisier
     # (sd of successive differences 8-11 against 0.06-0.14 with all the data); require 10.
     m, s = normal_posterior(Y_LONG)
-    fit = ppl.advi(normal_mean_sub(Y_LONG, 100), seed=0)
-    full = ppl.advi(normal_mean_sub(Y_LONG, None), seed=0)
+    fit = ppl.advi(normal_mean_sub(Y_LONG, 100), seed=0, method="advi")
+    full = ppl.advi(normal_mean_sub(Y_LONG, None), seed=0, method="advi")
     assert abs(fit.mu[0] - m) < 0.4 * s
     assert abs(math.exp(fit.omega[0]) / s - 1) < 0.25
     assert np.all(np.isfinite(fit.elbo_history.elbo))
@@ -349,7 +349,7 @@ def test_minibatches_fit_the_full_data_posterior():
 def test_adam_fits_the_normal_mean():
     # Seeds 0..4 (Laplace start and precondition=None): mean error <= 0.057 sd, sd error
     # <= 4.1%. Tolerances 0.1 sd and 8%.
-    fit = ppl.advi(normal_mean(Y), optimizer="adam", seed=0)
+    fit = ppl.advi(normal_mean(Y), optimizer="adam", seed=0, method="advi")
     m, s = normal_posterior(Y)
     assert fit.optimizer == "adam" and fit.eta is None
     assert fit.info["adaptation"] == {}
@@ -359,19 +359,20 @@ def test_adam_fits_the_normal_mean():
 
 # ---- progress ---------------------------------------------------------------------------------
 def test_progress_false_prints_nothing(capsys):
-    ppl.advi(normal_mean(Y), steps=200, eta=1.0, progress=False, seed=0)
+    ppl.advi(normal_mean(Y), steps=200, eta=1.0, progress=False, seed=0, method="advi")
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
 
 
 def test_progress_none_is_silent_when_not_a_terminal(capsys):
-    ppl.advi(normal_mean(Y), steps=200, eta=1.0, seed=0)    # pytest's capture is not a TTY
+    # pytest's capture is not a TTY
+    ppl.advi(normal_mean(Y), steps=200, eta=1.0, seed=0, method="advi")
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
 
 
 def test_progress_true_draws_a_bar_on_stderr(capsys):
-    ppl.advi(normal_mean(Y), steps=200, eta=1.0, progress=True, seed=0)
+    ppl.advi(normal_mean(Y), steps=200, eta=1.0, progress=True, seed=0, method="advi")
     out = capsys.readouterr()
     assert out.out == ""
     assert "ADVI normal_mean" in out.err and "step" in out.err

@@ -40,7 +40,7 @@ _FITS = {}
 def fit_of(name, family, seed=0):
     key = (name, family, seed)
     if key not in _FITS:
-        _FITS[key] = ppl.advi(pdb.bound(name), family=family, seed=seed)
+        _FITS[key] = ppl.advi(pdb.bound(name), family=family, seed=seed, method="advi")
     return _FITS[key]
 
 

@@ -43,7 +43,7 @@ def test_stan_rule_is_stans(seed):
     # advi.py:205-215 starts with no previous ELBO (Stan's first change is |0 - E| / |E| = 1)
     # and uses np.median (Stan: the upper median), so it stops at the second estimate where
     # Stan cannot stop before the third
-    fit = ppl.advi(normal_mean(Y), seed=seed, average=False, precondition=None)
+    fit = ppl.advi(normal_mean(Y), seed=seed, average=False, precondition=None, method="advi")
     it, elbo = fit.elbo_history
     cb = max(int(0.1 * 10_000 / 100), 2)
     if "Monte Carlo noise" in fit.stop_reason:       # the noise rule, beyond Stan, came first
@@ -78,7 +78,7 @@ def test_each_window_is_judged_on_its_own_elbo_estimates(monkeypatch):
 
     monkeypatch.setattr(advi_mod, "settled", spy)
     from models import eight_schools as es
-    fit = ppl.advi(es.model(**es.data()), seed=3)
+    fit = ppl.advi(es.model(**es.data()), seed=3, method="advi")
     at = fit.info["stan_converged_at"]
     assert len(judged) >= 2
     it, elbo = fit.elbo_history
@@ -122,7 +122,7 @@ def test_a_fit_without_seed_saves_to_netcdf(tmp_path):
     pytest.importorskip("arviz")
     from models import eight_schools as es
     from ppl import _arviz
-    fit = ppl.advi(es.model(**es.data()), steps=300)
+    fit = ppl.advi(es.model(**es.data()), steps=300, method="advi")
     path = _arviz.to_netcdf(fit.to_arviz(draws=50), tmp_path / "fit.nc")
     back = _arviz.from_netcdf(path)
     assert "posterior" in _arviz.groups(back)
@@ -135,11 +135,11 @@ def test_the_step_cap_before_the_windows_settle_is_not_converged(monkeypatch):
     advi_mod = sys.modules["ppl.infer.advi"]
     monkeypatch.setattr(advi_mod, "DRIFT", 0.0)         # never settled
     m = normal_mean(Y)
-    fit = ppl.advi(m, seed=0, steps=6000)
+    fit = ppl.advi(m, seed=0, steps=6000, method="advi")
     assert fit.info["stan_converged_at"] < 6000 and fit.info["unsettled"]
     assert not fit.converged and "NOT settled: steps=6000" in fit.stop_reason
     monkeypatch.setattr(advi_mod, "DRIFT", 0.1)
-    fit = ppl.advi(m, seed=0, steps=6000)
+    fit = ppl.advi(m, seed=0, steps=6000, method="advi")
     assert fit.converged and "unsettled" not in fit.info
 
 
@@ -177,7 +177,7 @@ def test_a_failed_cholesky_in_the_replayed_tape_is_a_nan_density_as_in_a_fresh_r
         run.value_and_grad = run.log_p = _raise_linalg
         run.replay = None
         assert np.isnan(run._value_and_grad(good)[0]) and np.isnan(run._value(good))
-    fit = ppl.advi(m, family="fullrank", seed=0, init={"rho": 0.0})
+    fit = ppl.advi(m, family="fullrank", seed=0, init={"rho": 0.0}, method="advi")
     assert fit.converged and abs(fit.mean["rho"]) < 1 and fit.info["replay"].startswith("yes")
 
 
@@ -198,7 +198,7 @@ def test_a_whitened_fit_that_fails_restarts_from_stans_start_and_the_higher_elbo
                 attempt.lam.size) == 0)
     monkeypatch.setattr(advi_mod, "_optimise", optimise)
     y = Y
-    fit = ppl.advi(normal_mean(y), seed=0)
+    fit = ppl.advi(normal_mean(y), seed=0, method="advi")
     assert calls == ([True, False] if spoil == 1 else [True])
     if spoil == 2:            # the whitened fit converged: no restart, nothing spoiled
         assert "restart" not in fit.info and fit.converged
@@ -233,7 +233,7 @@ def test_a_restart_that_diverges_keeps_the_whitened_fit(monkeypatch):
     # advi.py: the restart from Stan's start is extra; when it diverges (FloatingPointError)
     # or finds no step size (RuntimeError), advi raised and lost the whitened fit it had
     calls = _spoil_attempts(monkeypatch, _diverge)
-    fit = ppl.advi(normal_mean(Y), seed=0)
+    fit = ppl.advi(normal_mean(Y), seed=0, method="advi")
     assert calls == [True, False]
     assert fit.info["restart"].startswith("kept the whitened fit: the restart")
     assert fit.info["preconditioned"].startswith("yes") and not fit.converged
@@ -251,7 +251,7 @@ def test_ctrl_c_in_the_restart_keeps_the_better_fit_so_far(monkeypatch):
     # advi.py: Ctrl-C during the restart returned the restart's first steps (near Stan's
     # start: mu -0.82, exact 0.93) and dropped the whole whitened fit
     _spoil_attempts(monkeypatch, _interrupt)
-    fit = ppl.advi(normal_mean(Y), seed=0)
+    fit = ppl.advi(normal_mean(Y), seed=0, method="advi")
     assert fit.info["interrupted"] and fit.stop_reason.startswith("interrupted")
     assert fit.info["restart"].startswith("kept the whitened fit")
     prec = 1 / 2.0 ** 2 + len(Y) / 1.5 ** 2

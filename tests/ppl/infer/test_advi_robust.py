@@ -38,7 +38,7 @@ def nan_factor():
 
 def test_nan_draws_are_retried_and_counted():
     # eta given: this tests the retries of the main loop (see the next test for the adaptation)
-    fit = ppl.advi(walled(), eta=1.0, steps=2000, seed=0)
+    fit = ppl.advi(walled(), eta=1.0, steps=2000, seed=0, method="advi")
     assert np.all(np.isfinite(fit.mu)) and np.all(np.isfinite(fit.omega))
     assert np.all(np.isfinite(fit.elbo_history.elbo))
     assert fit.info["dropped_elbo_draws"] > 0            # ELBO draws beyond the wall dropped
@@ -64,7 +64,7 @@ def test_nan_draws_do_not_break_the_adaptation():
     # eta). Only the counters are checked: draws that are retried or dropped are the ones
     # beyond the wall, so q drifts into it (mu 0.6..1.4, sd 1.4..2.0 over seeds 0..2, where the
     # truncated N(0, 1) has mean -0.14 and sd 0.86), as Stan's dropping of such draws does too.
-    fit = ppl.advi(walled(), steps=2000, seed=0)
+    fit = ppl.advi(walled(), steps=2000, seed=0, method="advi")
     assert np.all(np.isfinite(fit.mu)) and np.all(np.isfinite(fit.omega))
     assert_q_drifts_into_the_wall(fit)
     assert fit.eta in fit.info["adaptation"]
@@ -76,7 +76,8 @@ def test_nan_draws_do_not_break_the_adaptation():
 def test_steps_with_no_finite_draw_are_skipped_and_counted():
     # Finite only in |x| < 0.05: most steps find no finite draw in their 10 tries. A skipped
     # step costs exactly 10 gradient evaluations and any other step 1 to 10.
-    fit = ppl.advi(slit(), init={"x": 0.0}, eta=0.1, steps=300, precondition=None, seed=0)
+    fit = ppl.advi(slit(), init={"x": 0.0}, eta=0.1, steps=300, precondition=None, seed=0,
+                   method="advi")
     n, evals = fit.steps, fit.info["gradient_evaluations"]
     assert n == 300 and 0.3 * n < fit.skipped < n
     assert n + 9 * fit.skipped <= evals <= 10 * n
@@ -85,18 +86,18 @@ def test_steps_with_no_finite_draw_are_skipped_and_counted():
 
 def test_non_finite_at_the_initial_point_names_the_site():
     with pytest.raises(ValueError, match="'bad'"):
-        ppl.advi(nan_factor(), seed=0)
+        ppl.advi(nan_factor(), seed=0, method="advi")
 
 
 def test_init_outside_the_support_names_the_site():
     with pytest.raises(ValueError, match=r"init\['lam'\].*outside the support"):
-        ppl.advi(gamma_poisson(Y_COUNTS), init={"lam": -1.0}, seed=0)
+        ppl.advi(gamma_poisson(Y_COUNTS), init={"lam": -1.0}, seed=0, method="advi")
 
 
 def test_every_step_size_failing_is_a_runtime_error():
     # finite at the initial point only: every draw of every eta is NaN
     with pytest.raises(RuntimeError, match="every step size failed"):
-        ppl.advi(slit(), init={"x": 0.0}, precondition=None, seed=0)
+        ppl.advi(slit(), init={"x": 0.0}, precondition=None, seed=0, method="advi")
 
 
 # ---- Ctrl-C -----------------------------------------------------------------------------------
@@ -119,7 +120,8 @@ def interrupt_after(monkeypatch, calls):
 def test_ctrl_c_returns_the_fit_so_far(where, monkeypatch):
     interrupt_after(monkeypatch, 150 if where == "main loop" else 20)
     kwargs = dict(eta=1.0) if where == "main loop" else {}
-    fit = ppl.advi(normal_mean(Y), precondition=None, seed=0, init={"mu": 3.0}, **kwargs)
+    fit = ppl.advi(normal_mean(Y), precondition=None, seed=0, init={"mu": 3.0}, **kwargs,
+                   method="advi")
     assert isinstance(fit, VIResult)
     assert not fit.converged and "interrupted" in fit.stop_reason
     assert fit.info["interrupted"] is True
@@ -144,14 +146,14 @@ def test_ctrl_c_returns_the_fit_so_far(where, monkeypatch):
 ])
 def test_bad_arguments_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        ppl.advi(normal_mean(Y), **kwargs)
+        ppl.advi(normal_mean(Y), **kwargs, method="advi")
 
 
 def test_model_must_be_a_bound_model():
     with pytest.raises(TypeError, match="model"):
-        ppl.advi(normal_mean)                       # the factory, not called with data
+        ppl.advi(normal_mean, method="advi")        # the factory, not called with data
     with pytest.raises(TypeError, match="model"):
-        ppl.advi("normal_mean")
+        ppl.advi("normal_mean", method="advi")
 
 
 def test_a_model_with_no_latents_is_rejected():
@@ -160,7 +162,7 @@ def test_a_model_with_no_latents_is_rejected():
         ppl.sample("y", dist.Normal(0.0, 1.0), obs=y)
 
     with pytest.raises(ValueError, match="no latent"):
-        ppl.advi(observed_only(np.array([0.5])))
+        ppl.advi(observed_only(np.array([0.5])), method="advi")
 
 
 def test_ctrl_c_inside_an_averaging_window_returns_its_mean(monkeypatch):
@@ -178,7 +180,7 @@ def test_ctrl_c_inside_an_averaging_window_returns_its_mean(monkeypatch):
     monkeypatch.setattr(Meanfield, "step", step)
     interrupt_after(monkeypatch, 300)
     fit = ppl.advi(normal_mean(Y), steps=400, tol_rel_obj=1e-12, eta=1.0, precondition=None,
-                   init={"mu": 0.0}, seed=0)
+                   init={"mu": 0.0}, seed=0, method="advi")
     assert "the mean of the last 100 iterates" in fit.stop_reason
     want = np.mean(iterates[200:300], axis=0)
     np.testing.assert_allclose(fit.mu, want[:1], rtol=1e-12)
@@ -206,7 +208,7 @@ def test_an_improper_posterior_stops_the_fit_with_one_line(family):
     from ppl.infer.advi import ImproperPosteriorError
     for m, site in ((flat_alone(), "'x'"), (flat_beside_data(np.array([0.1, 0.5])), "'b'")):
         with pytest.raises(ImproperPosteriorError, match=f"does not normalise.*{site}") as e:
-            ppl.advi(m, family=family, seed=0)
+            ppl.advi(m, family=family, seed=0, method="advi")
         assert isinstance(e.value, RuntimeError) and "\n" not in str(e.value)
 
 
@@ -215,7 +217,7 @@ def test_a_wide_proper_posterior_is_not_called_improper():
     @ppl.model
     def wide():
         ppl.sample("x", dist.Normal(0.0, 1e6))
-    fit = ppl.advi(wide(), seed=0, precondition=None)
+    fit = ppl.advi(wide(), seed=0, precondition=None, method="advi")
     assert float(fit.sd["x"]) == pytest.approx(1e6, rel=0.2)
 
 
@@ -236,7 +238,7 @@ def test_a_trivial_conjugate_posterior_converges_early(seed):
     # issue 13: |ELBO| about 2.4, so the relative change was noise over a small number and
     # Stan's rule never fired (10,000 steps, "NOT converged"); the noise rule stops it. The
     # posterior is Beta(8, 4): mean 2/3, sd 0.131
-    fit = ppl.advi(coin(7.0), seed=seed)
+    fit = ppl.advi(coin(7.0), seed=seed, method="advi")
     assert fit.converged and fit.steps < 3000, fit.stop_reason
     exact = stats.beta(8, 4)
     assert abs(float(fit.mean["p"]) - exact.mean()) < 0.15 * exact.std()

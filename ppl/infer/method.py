@@ -1,0 +1,67 @@
+"""Which method `ppl.advi` runs when it is not told (method="auto"), and why.
+
+bench/accuracy.py (README "Accuracy") measured deterministic ADVI (`ppl.dadvi`: fixed draws,
+trust-region Newton, linear-response covariances, PSIS resampling) as accurate as stochastic
+ADVI or more on every zoo and posteriordb entry but two (censored, garch meanfield; both
+judged "miss" by their verdicts), at a comparable time (0.4-1.4 x on the regressions). It needs
+the full data at every step and forms per-draw Hessians, so "auto" takes it where that holds:
+
+- deterministic ADVI when the model reads all its data (no minibatches, nothing on disk), has
+  at most 100 unconstrained parameters, and none of stochastic ADVI's own options was given;
+  fullrank above 50 parameters (whose variational parameters grow as D^2) is fitted as
+  meanfield with linear-response covariances, a full covariance all the same (radon's 89:
+  0.11 sd against stochastic fullrank's 1.37);
+- stochastic ADVI otherwise: minibatches need stochastic gradients; beyond those sizes
+  DADVI's Newton steps cost minutes where ADVI's take seconds (stochastic volatility, D = 503);
+  an option such as steps=... asks for the stochastic algorithm by name.
+
+`choose` returns the method, the reason in words (`fit.info["method"]`) and the family to fit.
+"""
+from .config import has_subsample
+from .dadvi import _DENSE_D
+
+__all__ = ["choose", "STOCHASTIC_DEFAULTS"]
+
+FULLRANK_MAX = 50          # as ppl.dadvi refuses fullrank above it
+
+# ppl.advi's options that only stochastic ADVI has, with their defaults
+STOCHASTIC_DEFAULTS = {"steps": 10_000, "optimizer": "stan", "eta": None, "adapt_iter": 50,
+                       "tol_rel_obj": 0.01, "eval_elbo": 100, "grad_samples": 1,
+                       "elbo_samples": 100, "lr": None, "average": True,
+                       "precondition": "laplace"}
+
+
+def given_options(options):
+    """The names of stochastic ADVI's options whose value differs from the default."""
+    out = []
+    for name, default in STOCHASTIC_DEFAULTS.items():
+        v = options[name]
+        same = v is default if default is None else (type(v) is type(default) and v == default)
+        if not same:
+            out.append(name)
+    return out
+
+
+def choose(model, family, options):
+    """(method, why in words, family to fit) for `ppl.advi(model, family=..., **options)`
+    with method="auto" (the module docstring); options: ppl.advi's stochastic-only
+    arguments. A fullrank request with 50 < D <= 100 is met by meanfield deterministic ADVI
+    with linear-response covariances, whose result is a full-covariance Gaussian."""
+    given = given_options(options)
+    D = model.num_params
+    if has_subsample(model) or model.layouts:
+        return "advi", ("auto: stochastic ADVI, the model reads minibatches or data on disk "
+                        "(deterministic ADVI needs every row at every step)"), family
+    if given:
+        return ("advi", f"auto: stochastic ADVI, its options were given ({', '.join(given)})",
+                family)
+    if D > _DENSE_D:
+        return "advi", (f"auto: stochastic ADVI, {D} parameters (deterministic ADVI's Newton "
+                        f"steps take up to {_DENSE_D})"), family
+    if family == "fullrank" and D > FULLRANK_MAX:
+        return "dadvi", (f"auto: deterministic ADVI, meanfield with linear-response "
+                         f"covariances for fullrank's full covariance ({D} parameters: a "
+                         f"fullrank q above {FULLRANK_MAX} has {D * (D + 3) // 2} variational "
+                         "parameters)"), "meanfield"
+    return "dadvi", (f"auto: deterministic ADVI ({D} parameters, all the data; ppl.dadvi "
+                     "for its own options)"), family
