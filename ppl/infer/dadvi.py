@@ -44,8 +44,8 @@ _DENSE_D = 100       # up to this D, per-draw Hessians are formed (one batched f
 #                      asked for D // 2 times (a Hessian costs D / 8 to D of them: measured 3x
 #                      at D = 26 (seeds), 8x at 21 (linear_regression), 110x at 89 (radon);
 #                      radon meanfield 3.0 s -> 0.87 s, the small models within 10%; below
-#                      D = 8 at once: no second program to record); above, Hessian-vector
-#                      products always
+#                      D = 8, and for fullrank, at once); above, Hessian-vector products
+#                      always
 
 
 def antithetic(rng, M, D):
@@ -187,8 +187,11 @@ class FixedDrawELBO:
         diag = self.A if self.A.ndim == 1 else np.diag(self.A)
         self.log_det_A = float(np.sum(np.log(np.abs(diag))))
         self.dense = self.D <= _DENSE_D
-        self._switch, self._hvps_here = (self.D // 2 if self.D >= 8 else 0), 0
+        # fullrank (D <= 50): CG over its D (D + 3) / 2 parameters asks for many products
+        self._switch = self.D // 2 if self.D >= 8 and family == "meanfield" else 0
+        self._hvps_here = 0
         self._key, self._cache, self.evaluations, self._second_ok = None, None, 0, None
+        self._batched_here = False
         if program is None and batched:
             program = record(log_p, self.c)
         self.program = program if batched else None
@@ -252,10 +255,15 @@ class FixedDrawELBO:
         key = eta.tobytes()
         if self._key != key:
             self.evaluations += 1
-            vals, G = evaluate_draws(self.log_p, self._to_zeta(self.points(eta)),
-                                     program=self.program)
+            Z = self._to_zeta(self.points(eta))
+            done = _batch(self.program, Z) if self.program is not None else None
+            if done is None:            # no program, or it disagrees with log p here
+                vals, G = evaluate_draws(self.log_p, Z)
+            else:
+                vals, G = done
+                vals[~(np.isfinite(vals) & np.all(np.isfinite(G), axis=1))] = -math.inf
             self._cache, self._key, self._hvps_here = (vals, self._pull(G)), key, 0
-            self._second_ok = None
+            self._batched_here = done is not None
         if order == 2 and len(self._cache) < 3:
             H = self._second(self._to_zeta(self.points(eta)), None)
             if self.A.ndim == 1:
@@ -267,10 +275,12 @@ class FixedDrawELBO:
 
     def _second(self, Z, tangents):
         """Hessians (tangents None) or HVPs of log p at the rows of Z (zeta), rows with a
-        non-finite entry NaN: by the program's batched pass, compared with a fresh run at the
-        first row once per eta (the program then holds for every tangent at this eta), else
-        by the loop of `evaluate_draws`."""
-        if self.program is not None and self._second_ok is not False:
+        non-finite entry NaN: by the program's batched pass where its values and gradients
+        agreed with log p at this eta's first draw (checked at each eta), its second
+        derivatives compared with a fresh run once (the derivative of the same recorded
+        gradient: a frozen branch shows in the gradient first); else by the loop of
+        `evaluate_draws`."""
+        if self.program is not None and self._batched_here and self._second_ok is not False:
             out = _batch_second(self.program, self.log_p, Z, tangents,
                                 check=self._second_ok is None)
             if out is not None:
@@ -308,9 +318,31 @@ class FixedDrawELBO:
         hv[D:2 * D] += (G * self.eps).mean(axis=0) * np.exp(eta[D:2 * D]) * v[D:2 * D]
         return hv
 
+    def jacobian(self, eta):
+        """J_m = d u_m / d eta for every draw, (M, D, size): the mean block I, the log-scale
+        block exp(omega_i) eps_mi on the diagonal, and (fullrank) e_i eps_mj for l_ij."""
+        M, D = self.M, self.D
+        J = np.zeros((M, D, self.size))
+        J[:, np.arange(D), np.arange(D)] = 1.0
+        J[:, np.arange(D), D + np.arange(D)] = np.exp(eta[D:2 * D]) * self.eps
+        if self.family == "fullrank":
+            J[:, self.rows, 2 * D + np.arange(self.rows.size)] = self.eps[:, self.cols]
+        return J
+
     def hessian(self, eta):
-        """The dense (size, size) Hessian of F (size hessp calls: for small problems)."""
-        H = np.column_stack([self.hessp(eta, e) for e in np.eye(self.size)])
+        """The dense (size, size) Hessian of F: with the per-draw Hessians H_m (D <= 100),
+        (1/M) sum_m J_m^T H_m J_m plus the log-scale diagonal (one matrix product over all
+        draws); otherwise one `hessp` per column."""
+        if not self.dense:
+            H = np.column_stack([self.hessp(eta, e) for e in np.eye(self.size)])
+            return 0.5 * (H + H.T)
+        D = self.D
+        _, G, Hm = self._at(eta, order=2)
+        J = self.jacobian(eta)
+        HJ = np.matmul(Hm, J)                                    # (M, D, size)
+        H = J.reshape(-1, self.size).T @ HJ.reshape(-1, self.size) / self.M
+        idx = D + np.arange(D)
+        H[idx, idx] += (G * self.eps).mean(axis=0) * np.exp(eta[D:2 * D])
         return 0.5 * (H + H.T)
 
     def unit_grads(self, eta):

@@ -14,11 +14,11 @@ one call returning a `VIResult`.
 6. With resample=True (default), the result's draws are PSIS-resampled from 4 x as many draws
    of that Gaussian when k-hat < 0.7 (`VIResult.resample`), so summaries are the
    importance-corrected ones; `fit.resampled` and `summary_text` say so.
-7. `verdict.judge` on those same 4000 draws (one k-hat for the resampling, the verdict and
-   the table): `fit.verdict`.
+7. `fit.verdict`: `verdict.judge` on those same 4000 draws (one k-hat for the resampling,
+   the verdict and the table), made when first asked for, as for every fit.
 
 The result is the one result type, a `VIResult` whose `diagnostics` is a `DadviDiagnostics`
-(M, the draws' history, the Monte Carlo sd of the optimum, LRVB, the start, the verdict).
+(M, the draws' history, the Monte Carlo sd of the optimum, LRVB, the start).
 
     >>> import numpy as np, ppl
     >>> @ppl.model
@@ -29,7 +29,6 @@ The result is the one result type, a `VIResult` whose `diagnostics` is a `DadviD
     >>> round(float(fit.mean["p"]), 1), fit.verdict.kind in ("good", "light_tails")
     (0.7, True)
 """
-import dataclasses
 import math
 import time
 
@@ -212,7 +211,5 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
     result = VIResult(model, "meanfield" if L is None else "fullrank", fit.mu, omega, L,
                       diagnostics=record, converged=fit.converged, stop_reason=stop,
                       seed=seed_used, info=info, resample=resample)
-    # the verdict on the draws that the result's summaries come from (one k-hat per fit)
-    result.diagnostics = dataclasses.replace(record, verdict=result.verdict)
-    info["seconds"] = result.info["seconds"] = time.perf_counter() - t0
+    result.info["seconds"] = time.perf_counter() - t0
     return result

@@ -63,5 +63,5 @@ def choose(model, family, options):
                          f"covariances for fullrank's full covariance ({D} parameters: a "
                          f"fullrank q above {FULLRANK_MAX} has {D * (D + 3) // 2} variational "
                          "parameters)"), "meanfield"
-    return "dadvi", (f"auto: deterministic ADVI ({D} parameters, all the data; ppl.dadvi "
-                     "for its own options)"), family
+    return "dadvi", (f"auto: deterministic ADVI, {D} parameters, all the data in memory; "
+                     "ppl.dadvi has its own options"), family

@@ -73,8 +73,8 @@ class DadviDiagnostics:
     q_family: the family fitted ("meanfield" / "fullrank": the result is fullrank when LRVB
     gave its covariance); lrvb: how LRVB's covariance was computed, or None when it was not
     used; start: the `start.Start` record (the mode and its Hessian); whitening: in words;
-    verdict: the `verdict.Verdict` on the result at the end of the fit; elbo: F at the optimum;
-    steps, grad_norm, message: trust-region Newton-CG's."""
+    elbo: F at the optimum; steps, grad_norm, message: trust-region Newton-CG's. (The verdict
+    is the result's, `fit.verdict`, as for every method.)"""
     draws: int
     draws_history: tuple
     mc_sd: np.ndarray
@@ -83,7 +83,6 @@ class DadviDiagnostics:
     lrvb: Optional[str]
     start: Any
     whitening: str
-    verdict: Any = None
     elbo: float = math.nan
     steps: int = 0
     grad_norm: float = math.nan
@@ -97,9 +96,8 @@ class DadviDiagnostics:
                            np.array([h[1] for h in self.draws_history], dtype=float))
 
     def attrs(self):
-        """The record's numbers and strings, for ArviZ (start and verdict in words)."""
-        return {**_plain(self), "lrvb": self.lrvb or "no", "start": repr(self.start),
-                "verdict": str(self.verdict) if self.verdict is not None else "none"}
+        """The record's numbers and strings, for ArviZ (the start in words)."""
+        return {**_plain(self), "lrvb": self.lrvb or "no", "start": repr(self.start)}
 
 
 RECORDS = (AdviDiagnostics, LaplaceDiagnostics, DadviDiagnostics)

@@ -377,7 +377,7 @@ class VIResult:
         attrs = {"inference_library": "wengert", "model": self.model.name,
                  "method": self.method, "family": self.family, "converged": self.converged,
                  "stop_reason": self.stop_reason, **self.diagnostics.attrs(),
-                 "resampled": self._resampled or "no",
+                 "resampled": self._resampled or "no", "verdict": str(self.verdict),
                  "seed": self.seed if isinstance(self.seed, int) else None}
         return _arviz.to_arviz({n: a[None] for n, a in post.items()}, observed, stats,
                                getattr(self.diagnostics, "elbo_history", None), dims, coords,
@@ -409,9 +409,8 @@ class VIResult:
         if self.method == "dadvi":
             d = self.diagnostics
             lr = " + LRVB" if d.lrvb else ""
-            kind = getattr(d.verdict, "kind", None)
             return (f"VIResult(dadvi {d.q_family}{lr}, {self.model.name}: {self.mu.size} "
-                    f"params, {state}, M={d.draws}, verdict {kind!r})")
+                    f"params, {state}, M={d.draws})")
         if self.elbo_history is not None and len(self.elbo_history.elbo):
             last = f", ELBO {self.elbo_history.elbo[-1]:.4g}"
         return (f"VIResult({self.method} {self.family}, {self.model.name}: {self.mu.size} "

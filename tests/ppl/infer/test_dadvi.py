@@ -167,3 +167,19 @@ def test_bad_arguments():
         fixed_draw_fit(lambda z: -z @ z, np.zeros(2), A=np.eye(2))
     with pytest.raises(ValueError, match="not finite"):
         fixed_draw_fit(lambda z: ad.sum(ad.log(z)), np.array([0.01, 0.01]), draws=10, seed=0)
+
+
+@pytest.mark.parametrize("family", ["meanfield", "fullrank"])
+def test_the_dense_hessian_equals_one_hessian_vector_product_per_column(family):
+    eps = antithetic(np.random.default_rng(6), 8, 3)
+    A = np.array([0.5, 2.0, 1.5])
+    obj = FixedDrawELBO(skewed, eps, family, np.array([0.1, -0.2, 0.3]), A)
+    eta = 0.2 * np.random.default_rng(7).standard_normal(obj.size)
+    columns = np.column_stack([obj.hessp(eta, e) for e in np.eye(obj.size)])
+    np.testing.assert_allclose(obj.hessian(eta), 0.5 * (columns + columns.T), rtol=1e-10,
+                               atol=1e-12)
+    # and the Jacobian of the draws against finite differences of u_m(eta)
+    J = obj.jacobian(eta)
+    fd = np.stack([(obj.points(eta + 1e-6 * e) - obj.points(eta - 1e-6 * e)) / 2e-6
+                   for e in np.eye(obj.size)], axis=-1)
+    np.testing.assert_allclose(J, fd, rtol=1e-6, atol=1e-8)

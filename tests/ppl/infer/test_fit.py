@@ -136,7 +136,6 @@ def test_one_k_hat_for_the_verdict_the_resampling_and_the_table():
     assert set(fit.mean) == {"beta", "sigma"}        # the default summaries: resampled or not
     k_table = float(re.search(r"k-hat ([0-9.]+)", fit.resampled).group(1))
     assert fit.verdict.draws == 4000 and round(fit.verdict.khat, 2) == k_table
-    assert fit.diagnostics.verdict is fit.verdict
     assert (fit.verdict.kind in ("good", "reweight")) == fit.resampled.startswith("PSIS-")
     # without resampling, the table's 1000 draws are the first of the verdict's 4000
     fit.resample = False
