@@ -90,8 +90,9 @@ class Source:
 
     `rows_read` counts the rows read from the backing array (from the first to the last row
     asked for in each chunk touched), so tests and benchmarks can check that a pass reads each
-    row once. The last `take` is kept, so a minibatch read twice (a control variate's second
-    evaluation) is read once.
+    row once; `largest_read`, the most rows one read held (a pass: one chunk). The last
+    `take` is kept, so a minibatch read twice (a control variate's second evaluation) is read
+    once.
     """
 
     def __init__(self, array, chunk_rows=None):
@@ -128,7 +129,7 @@ class Source:
             step = max(n, 1)
         if step is not None:
             self.boundaries = np.unique(np.r_[np.arange(0, n, step), n]).astype(np.int64)
-        self.rows_read, self._last = 0, None
+        self.rows_read, self.largest_read, self._last = 0, 0, None
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
@@ -153,6 +154,7 @@ class Source:
         """Rows start:stop as a numpy array (one contiguous read)."""
         start, stop = int(start), int(stop)
         self.rows_read += max(0, stop - start)
+        self.largest_read = max(self.largest_read, stop - start)
         part = self.array[start:stop]
         if self.kind == "dask":
             part = part.compute()
@@ -187,6 +189,7 @@ class Source:
             lo, hi = int(group[0]), int(group[-1]) + 1
             spans.append((lo, group - lo))
             self.rows_read += hi - lo
+            self.largest_read = max(self.largest_read, hi - lo)
             if self.kind != "zarr":
                 parts.append(self.array[lo:hi])
         if self.kind == "zarr":        # one call: Zarr reads the chunks touched concurrently

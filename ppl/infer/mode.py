@@ -26,7 +26,6 @@ _Found = namedtuple("_Found", "mode hessian")   # a mode and log p's Hessian the
 __all__ = ["Mode", "find_mode", "hessian", "whitening", "log_density_and_grad"]
 
 
-
 @dataclass(frozen=True, eq=False)
 class Mode:
     """z: (D,) the optimum; log_density there; hessian: (D, D) of the log density there (None
@@ -47,8 +46,27 @@ def _finite(v, g):
     return bool(np.isfinite(v) and np.all(np.isfinite(g)))
 
 
+def _on_disk(model, jacobian, fname="map_estimate"):
+    """Whether the model's data are on disk (map-reduce passes); they give log p with the
+    log-Jacobian, so jacobian=False is refused there, naming it."""
+    if not getattr(model, "layouts", None):
+        return False
+    if not jacobian:
+        raise ValueError(f"{fname}: model {model.name!r} reads data from disk, whose passes "
+                         "over the chunks give the density of z with the log-Jacobian: use "
+                         "jacobian=True (the centre of ppl.laplace); the constrained mode "
+                         "without it needs the data in memory")
+    return True
+
+
 def log_density_and_grad(model, jacobian):
-    """z -> (log density, its gradient) as a float and a numpy vector, one reverse pass."""
+    """z -> (log density, its gradient) as a float and a numpy vector, one reverse pass (data
+    on disk: one map-reduce pass over the chunks, `Model.full_value_and_grad`)."""
+    if _on_disk(model, jacobian):
+        def full(z):
+            with np.errstate(all="ignore"), validation_enabled(False):
+                return model.full_value_and_grad(np.asarray(z, dtype=float))
+        return full
     vg = ad.value_and_grad(lambda z: model.unconstrained_log_density(z, jacobian=jacobian))
 
     def f(z):
@@ -59,21 +77,44 @@ def log_density_and_grad(model, jacobian):
 
 
 def hessian(model, z):
-    """d^2/dz^2 [log p(x, T(z)) + log|det J_T(z)|] at z (the engine's, forward over reverse)."""
+    """d^2/dz^2 [log p(x, T(z)) + log|det J_T(z)|] at z (the engine's, forward over reverse;
+    data on disk: summed chunk by chunk, `Model.full_hessian`)."""
     with np.errstate(all="ignore"), validation_enabled(False):
+        if getattr(model, "layouts", None):
+            return np.asarray(model.full_hessian(np.asarray(z, dtype=float))[2], dtype=float)
         return np.asarray(ad.hessian(model.unconstrained_log_density)(z), dtype=float)
+
+
+def _disk_mode(model, z0, tol, with_hessian):
+    """`find_mode` for data on disk: Newton's method on map-reduce gradients with a Hessian
+    from some of the chunks (`Model.full_mode`: a few passes where L-BFGS takes dozens), to
+    max_i |d/dz_i| <= max(tol, 1e-3)."""
+    lp = log_density_and_grad(model, True)
+    try:
+        with validation_enabled(False):
+            z, _ = model.full_mode(z0, gtol=max(tol, 1e-3))
+        converged, message = True, "Newton's method on the full data (map-reduce) converged"
+    except FloatingPointError as e:
+        z, converged, message = np.asarray(z0, dtype=float), False, str(e)
+    v, g = lp(z)
+    return Mode(z, v, converged and _finite(v, g), message, -1,
+                float(np.max(np.abs(g))) if g is not None else math.nan,
+                hessian(model, z) if with_hessian else None)
 
 
 def find_mode(model, z0, jacobian=True, tol=1e-9, maxiter=1000, with_hessian=False):
     """The mode of the unconstrained log density from z0 by L-BFGS-B (`start.lbfgs`, the one
     L-BFGS of ppl.infer) with gtol `tol`, as Stan's `optimize`: a `Mode`.
 
-    converged also needs max_i |d/dz_i| <= max(tol, 1e-5 max(1, |log p|)) at the end, as
+    Data on disk: Newton's method on map-reduce passes instead (`_disk_mode`; jacobian=True
+    only). converged also needs max_i |d/dz_i| <= max(tol, 1e-5 max(1, |log p|)) at the end, as
     L-BFGS-B's relative-decrease test also stops, with a steady gradient, on a density that
     grows without bound (centred eight schools, tau -> 0). Non-finite values met during the
     line search are penalised so that it backtracks (`start.lbfgs`); `nonfinite` counts them.
     with_hessian: also the Hessian at the optimum (of the density with the Jacobian).
     """
+    if _on_disk(model, jacobian):
+        return _disk_mode(model, z0, tol, with_hessian)
     lp = log_density_and_grad(model, jacobian)
     density = Density(lambda z: model.unconstrained_log_density(z, jacobian=jacobian))
     # off for the search (as ADVI), so that a parameter made invalid by rounding (a scale

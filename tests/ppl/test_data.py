@@ -287,3 +287,21 @@ def test_advi_on_a_zarr_store_matches_the_laplace_fit_in_memory(tmp_path):
     z_lap = lap.mu
     assert fit.converged
     assert np.max(np.abs(fit.mu - z_lap) / sd) < 0.2
+
+
+def test_laplace_and_map_estimate_on_disk_read_chunk_by_chunk_and_match_memory():
+    # Newton on map-reduce passes and the Hessian summed chunk by chunk: the same Gaussian as
+    # the in-memory Laplace fit (L-BFGS, the engine's Hessian), never more than a chunk held
+    Xs, ys = data.source(X, chunk_rows=250), data.source(Y, chunk_rows=250)
+    m = regression(Xs, ys)
+    lap = ppl.laplace(m, seed=0)
+    ref = ppl.laplace(regression(X, Y), seed=0)
+    assert lap.converged
+    np.testing.assert_allclose(lap.mu, ref.mu, atol=1e-6)
+    cov = ref.L @ ref.L.T      # the modes agree to 1e-7: the Hessians there to ~1e-5
+    np.testing.assert_allclose(lap.L @ lap.L.T, cov, rtol=1e-4, atol=1e-6 * np.abs(cov).max())
+    assert Xs.largest_read <= 250
+    mode = ppl.map_estimate(m, seed=0, jacobian=True)
+    np.testing.assert_allclose(mode.z, ref.mu, atol=1e-6)
+    with pytest.raises(ValueError, match="use jacobian=True"):
+        ppl.map_estimate(m, seed=0)
