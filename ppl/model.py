@@ -127,8 +127,9 @@ class Model(mapreduce.OnData):
 
     Attributes: `parameters` (name -> ParamInfo, in the order the model samples them),
     `num_params` (length of the flat unconstrained vector), `observed` (name -> data held in
-    memory), `sources` (argument -> `ppl.data.Source` for data on disk: memmap, Zarr, Dask),
-    `layouts` (plate over such data -> its chunk boundaries). Data on disk are read chunk by
+    memory), `observed_on_disk` (the observed sites whose data stay on disk), `sources`
+    (argument -> `ppl.data.Source` for data on disk: memmap, Zarr, Dask), `layouts` (plate
+    over such data -> its chunk boundaries). Data on disk are read chunk by
     chunk: runs that need shapes only read the first chunk, minibatches read blocks, and
     `full_value_and_grad`, `full_hessian` map the chunks (`ppl.mapreduce.OnData`).
     """
@@ -154,7 +155,7 @@ class Model(mapreduce.OnData):
                                  "here and an engine Tensor under ADVI: read it with "
                                  "ad.getval(x), which works on both") from e
         params, offset = {}, 0
-        self.observed = {}
+        self.observed, self.observed_on_disk = {}, []
         self.layouts = mapreduce.data_layouts(sites, self.sources)
         self.plates, self.subsample_sizes = mapreduce.plates_of(sites), {}
         self.anchor = None
@@ -164,7 +165,8 @@ class Model(mapreduce.OnData):
             fn_ = msg["fn"]
             if msg["is_observed"] and any(p.name in self.layouts for p in msg["plates"]):
                 _check_obs_support(name, msg["value"], fn_)     # the first chunk's
-                continue                                        # data on disk stay there
+                self.observed_on_disk.append(name)              # data on disk stay there
+                continue
             if msg["is_observed"]:
                 try:
                     np.broadcast_shapes(np.shape(msg["value"]), fn_.shape())

@@ -365,7 +365,9 @@ class VIResult:
 
     def to_arviz(self, draws=1000, seed=None):
         """An ArviZ object (DataTree on ArviZ 1.x, InferenceData on 0.23) with groups posterior
-        (chain=1, draw; plate axes named after their plates), observed_data, sample_stats
+        (chain=1, draw; plate axes named after their plates), observed_data (the data in
+        memory; sites whose data stay on disk are named in the attribute `observed_on_disk`,
+        not copied into memory), sample_stats
         (`lp` = log p(x, T(zeta)) + log|det J|, `log_q`) and `elbo_history` (when there is
         one). Save it with `ppl._arviz.to_netcdf(obj, path)`."""
         from .. import _arviz  # noqa: PLC0415
@@ -378,6 +380,8 @@ class VIResult:
                  "method": self.method, "family": self.family, "converged": self.converged,
                  "stop_reason": self.stop_reason, **self.diagnostics.attrs(),
                  "resampled": self._resampled or "no", "verdict": str(self.verdict),
+                 "observed_on_disk": ", ".join(getattr(self.model, "observed_on_disk", ()))
+                 or "none",
                  "seed": self.seed if isinstance(self.seed, int) else None}
         return _arviz.to_arviz({n: a[None] for n, a in post.items()}, observed, stats,
                                getattr(self.diagnostics, "elbo_history", None), dims, coords,

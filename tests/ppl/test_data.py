@@ -305,3 +305,15 @@ def test_laplace_and_map_estimate_on_disk_read_chunk_by_chunk_and_match_memory()
     np.testing.assert_allclose(mode.z, ref.mu, atol=1e-6)
     with pytest.raises(ValueError, match="use jacobian=True"):
         ppl.map_estimate(m, seed=0)
+
+
+def test_to_arviz_names_the_observed_data_left_on_disk():
+    Xs, ys = data.source(X, chunk_rows=500), data.source(Y, chunk_rows=500)
+    m = regression(Xs, ys)
+    assert m.observed_on_disk == ["y"] and "y" not in m.observed
+    idata = ppl.laplace(m, seed=0).to_arviz(draws=50)
+    attrs = idata.posterior.attrs
+    assert attrs["observed_on_disk"] == "y"
+    assert ys.largest_read <= 500                          # y was never read whole
+    assert ppl.laplace(regression(X, Y), seed=0).to_arviz(draws=50).posterior.attrs[
+        "observed_on_disk"] == "none"
