@@ -11,8 +11,10 @@
 - `verdict`: k-hat plus whether reweighting moves the moments, in words, with a remedy;
 - `resample`: PSIS importance resampling (Pathfinder);
 - `config`, `advi`: ADVI's arguments and the flow that runs it;
-- `dadvi`, `lrvb`, `fit`: deterministic ADVI's fixed-draw ELBO and its trust-region Newton fit,
-  linear-response covariances, and `dadvi(model, ...)` (exported as `ppl.dadvi`);
+- `draws`, `dadvi`, `lrvb`, `fit`: log p and its derivatives at many draws in batched passes,
+  deterministic ADVI's fixed-draw ELBO and its trust-region Newton fit, linear-response
+  covariances, and `dadvi(model, ...)` (exported as `ppl.dadvi`);
+- `method`: which of ADVI's two algorithms `ppl.advi` runs by default;
 - `laplace`: MAP and the Laplace approximation;
 - `records`, `result`: `VIResult`, one result type, with each method's diagnostics in its own
   record (`AdviDiagnostics`, `DadviDiagnostics`, `LaplaceDiagnostics`).

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import autodiff as ad
+from .draws import _batch, _batch_second, _nan_rows, antithetic, evaluate_draws, record
 
-__all__ = ["FixedDrawELBO", "FixedDrawFit", "fixed_draw_fit", "evaluate_draws", "record",
-           "antithetic", "sandwich_cov", "gaussian_start"]
+__all__ = ["FixedDrawELBO", "FixedDrawFit", "fixed_draw_fit", "sandwich_cov",
+           "gaussian_start"]
 
 _LOG_2PI_E = 1.0 + math.log(2.0 * math.pi)
 _DENSE_D = 100       # up to this D, per-draw Hessians are formed (one batched forward-over-
@@ -46,126 +46,6 @@ _DENSE_D = 100       # up to this D, per-draw Hessians are formed (one batched f
 #                      radon meanfield 3.0 s -> 0.87 s, the small models within 10%; below
 #                      D = 8, and for fullrank, at once); above, Hessian-vector products
 #                      always
-
-
-def antithetic(rng, M, D):
-    """(M, D) standard normal draws as M / 2 antithetic pairs: rows 2k and 2k + 1 are eps_k
-    and -eps_k (M even), so their mean is exactly 0."""
-    if M < 2 or M % 2:
-        raise ValueError(f"draws must be an even integer >= 2 (antithetic pairs), got {M!r}")
-    half = rng.standard_normal((M // 2, D))
-    return np.stack([half, -half], axis=1).reshape(M, D)
-
-
-def record(log_p, z):
-    """log p's value and gradient compiled at z (`ad.compile_value_and_grad`), for
-    `evaluate_draws`' batched pass; None when it cannot be recorded (or linear algebra fails
-    there)."""
-    try:
-        with np.errstate(all="ignore"):
-            return ad.compile_value_and_grad(log_p, np.asarray(z, dtype=float))
-    except (TypeError, ValueError, ArithmeticError, np.linalg.LinAlgError):
-        return None
-
-
-def _batch(program, Z):
-    """(values, gradients) at the rows of Z by the program's batched pass (`Compiled.batch`:
-    the recorded tape mapped over rows), or None when linear algebra fails at some row (a
-    matrix not positive definite there) or the program disagrees with a fresh run of log p at
-    the first row (a branch on a value that the recording froze): then rows one at a time."""
-    try:
-        with np.errstate(all="ignore"):
-            if not program.check(Z[0]):
-                return None
-            vals, grads = program.batch(Z)
-    except (ArithmeticError, ValueError, np.linalg.LinAlgError):
-        return None
-    return np.array(vals, dtype=float), np.array(grads, dtype=float)
-
-
-def _batch_second(program, log_p, Z, tangents, check=True):
-    """Hessians (M, D, D), or Hessian-vector products (M, D) given tangents, at the rows of Z
-    by the program's batched forward-over-reverse pass (`Compiled.hessians` / `.hvps`), or
-    None when linear algebra fails at some row or (check=True) the pass disagrees with a
-    fresh run of log p at the first row (a frozen branch): then rows one at a time."""
-    try:
-        with np.errstate(all="ignore"):
-            if tangents is None:
-                out = program.hessians(Z)
-                fresh = ad.hessian(log_p)(Z[0]) if check else None
-            else:
-                out = program.hvps(Z, tangents)
-                fresh = ad.hvp(log_p, Z[0], tangents[0]) if check else None
-    except (ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
-        return None
-    if fresh is not None:
-        fresh = np.asarray(fresh, dtype=float)
-        if np.all(np.isfinite(fresh)) and not np.allclose(out[0], fresh, rtol=1e-9,
-                                                          atol=1e-12):
-            return None
-    return np.array(out, dtype=float)
-
-
-def _nan_rows(second):
-    """Rows of second derivatives with a non-finite entry set wholly to NaN."""
-    bad = ~np.all(np.isfinite(second.reshape(len(second), -1)), axis=1)
-    return np.where(bad.reshape((len(second),) + (1,) * (second.ndim - 1)), np.nan, second)
-
-
-def evaluate_draws(log_p, Z, order=1, tangents=None, first=True, program=None):
-    """log p and its derivatives at each row of Z (M, D): the one multi-draw evaluation.
-
-    order=1: (values (M,), gradients (M, D)); order=2: also Hessians (M, D, D), or, given
-    `tangents` (M, D), Hessian-vector products (M, D) (forward over reverse). A row where the
-    value or gradient is not finite gets value -inf. first=False (order 2): the values and
-    gradients are known already; only the second derivatives are computed (values and
-    gradients come back as None).
-
-    Values, gradients and second derivatives come from batched passes of `program` (log p
-    compiled by `record`) when given and it agrees with log p at the first row; else a loop
-    over the rows.
-    """
-    M = len(Z)
-    done = _batch(program, Z) if program is not None and first else None
-    vals, grads = done if done is not None else (np.empty(M), np.empty(Z.shape))
-    second = None
-    if order >= 2 and program is not None and (done is not None or not first):
-        second = _batch_second(program, log_p, Z, tangents)
-    if done is not None and (order < 2 or second is not None) or (not first and
-                                                                  second is not None):
-        if not first:
-            return None, None, _nan_rows(second)
-        bad = ~(np.isfinite(vals) & np.all(np.isfinite(grads), axis=1))
-        if second is not None:
-            bad |= ~np.all(np.isfinite(second.reshape(M, -1)), axis=1)
-        vals[bad] = -math.inf
-        return (vals, grads) if order < 2 else (vals, grads, second)
-    second = None if order < 2 else np.empty(Z.shape if tangents is not None
-                                             else Z.shape + Z.shape[1:])
-    vg = ad.value_and_grad(log_p)
-    hess = ad.hessian(log_p) if order >= 2 and tangents is None else None
-    with np.errstate(all="ignore"):
-        for i, z in enumerate(Z):
-            try:
-                if done is None:
-                    v, g = vg(z) if first else (0.0, 0.0)
-                else:                                   # the batched pass gave them
-                    v, g = vals[i], grads[i]
-                if order >= 2:
-                    second[i] = hess(z) if tangents is None else ad.hvp(log_p, z, tangents[i])
-            except (FloatingPointError, np.linalg.LinAlgError, OverflowError):
-                v, g = -math.inf, np.full(Z.shape[1], np.nan)
-                if second is not None:
-                    second[i] = np.nan
-            vals[i], grads[i] = float(v), g
-    bad = ~(np.isfinite(vals) & np.all(np.isfinite(grads), axis=1))
-    if second is not None:
-        bad |= ~np.all(np.isfinite(second.reshape(M, -1)), axis=1)
-    vals[bad] = -math.inf
-    if not first:
-        return None, None, np.where(bad.reshape((M,) + (1,) * (second.ndim - 1)), np.nan,
-                                    second)
-    return (vals, grads) if order < 2 else (vals, grads, second)
 
 
 class FixedDrawELBO:

@@ -36,7 +36,8 @@ import numpy as np
 
 from ..distributions.base import validation_enabled
 from .config import progress_bar
-from .dadvi import _DENSE_D, antithetic, fixed_draw_fit, sandwich_cov
+from .dadvi import _DENSE_D, fixed_draw_fit, sandwich_cov
+from .draws import antithetic
 from .lrvb import DENSE_MAX, cg_solve, lrvb_cov
 from .records import DadviDiagnostics
 from .result import VIResult
