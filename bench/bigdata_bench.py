@@ -2,6 +2,7 @@
 
     python bench/bigdata_bench.py --n 5e7 --d 50          # writes /tmp/wengert-bigdata.zarr,
                                                           # fits, deletes it (--keep keeps it)
+    python bench/bigdata_bench.py --n 5e7 --passes-only   # only the passes, local and Dask
 
 One run, printed side by side and written to --json:
 1. the store, written chunk by chunk by bench/make_zarr.py (seconds);
@@ -99,6 +100,26 @@ def cluster_times(model, z, workers, repeats):
     return out
 
 
+def pass_times(model, z, repeats, local=None, t_local=None):
+    """Wall seconds of a full-data gradient and 2-draw ELBO pass: locally (no Dask), then on a
+    LocalCluster of 1 and 2 worker processes (their value checked against the local one)."""
+    if local is None:
+        t = time.perf_counter()
+        local = model.full_value_and_grad(z)
+        t_local = time.perf_counter() - t
+    t = time.perf_counter()
+    local_elbo = model.full_log_density(z + np.zeros((2, z.size)))
+    times = {"local_no_dask": {"gradient": round(t_local, 2),
+                               "elbo_2_draws": round(time.perf_counter() - t, 2)}}
+    assert local_elbo.shape == (2,)
+    for w in (1, 2):
+        c = cluster_times(model, z, w, repeats)
+        if not np.isclose(c.pop("value"), local[0], rtol=1e-10):
+            raise AssertionError("the cluster's pass differs from the local one")
+        times[f"local_cluster_{w}_worker"] = {k: round(v, 2) for k, v in c.items()}
+    return times
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=float, default=1e6)
@@ -113,6 +134,9 @@ def main(argv=None):
     p.add_argument("--store", default="/tmp/wengert-bigdata.zarr")
     p.add_argument("--keep", action="store_true", help="keep the store afterwards")
     p.add_argument("--no-cluster", action="store_true")
+    p.add_argument("--passes-only", action="store_true",
+                   help="no fit and no reference: only the full-data passes, local and on a "
+                   "LocalCluster of 1 and 2 workers, at the simulation's truth")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     import zarr
@@ -131,6 +155,9 @@ def main(argv=None):
         report("store_gb", round(n * (a.d + 1) * 4 / 1e9, 2))
         model = make_model(a.batch, a.blocks)(X, y)
         report("peak_mb_before_fit", round(peak_mb(), 1))
+        if a.passes_only:
+            report("full_pass_wall_seconds", pass_times(model, truth, a.repeats))
+            return res
 
         t = time.perf_counter()
         fit = ppl.advi(model, seed=1, steps=a.steps, eval_elbo=a.eval_elbo,
@@ -187,17 +214,7 @@ def main(argv=None):
         speeds["full_pass_zarr_local"] = n / t_local
         report("rows_per_second", {k: round(v) for k, v in speeds.items()})
         if not a.no_cluster:
-            t = time.perf_counter()
-            local_elbo = model.full_log_density(z + np.zeros((2, z.size)))
-            times = {"local_no_dask": {"gradient": round(t_local, 2),
-                                       "elbo_2_draws": round(time.perf_counter() - t, 2)}}
-            assert local_elbo.shape == (2,)
-            for w in (1, 2):
-                c = cluster_times(model, z, w, a.repeats)
-                if not np.isclose(c.pop("value"), local[0], rtol=1e-10):
-                    raise AssertionError("the cluster's pass differs from the local one")
-                times[f"local_cluster_{w}_worker"] = {k: round(v, 2) for k, v in c.items()}
-            report("full_pass_wall_seconds", times)
+            report("full_pass_wall_seconds", pass_times(model, z, a.repeats, local, t_local))
     finally:
         if not a.keep and os.path.exists(a.store):
             shutil.rmtree(a.store)
