@@ -317,3 +317,21 @@ def test_to_arviz_names_the_observed_data_left_on_disk():
     assert ys.largest_read <= 500                          # y was never read whole
     assert ppl.laplace(regression(X, Y), seed=0).to_arviz(draws=50).posterior.attrs[
         "observed_on_disk"] == "none"
+
+
+def test_newton_on_the_full_data_stops_when_no_rise_is_left_above_rounding():
+    # log p ~ 1e12 (a large sum, as N = 5e7 rows give ~ -2.5e7): near the mode each step's rise
+    # is below the rounding of log p, so "t halved until log p rises" ran 30 passes a step for
+    # all 50 steps and raised; the Newton decrement ends it in a few passes, at the mode
+    @ppl.model
+    def shifted(X, y):
+        beta = ppl.sample("beta", dist.Normal(0.0, 1.0).expand([X.shape[1]]).to_event(1))
+        ppl.factor("offset", 1e12)
+        with ppl.plate("data", len(y)) as idx:
+            ppl.sample("y", dist.Normal(X[idx] @ beta, 1.0), obs=y[idx])
+    Xs, ys = data.source(X, chunk_rows=500), data.source(Y, chunk_rows=500)
+    m = shifted(Xs, ys)
+    z_hat, negH = m.full_mode(np.zeros(D), gtol=1e-12, hessian_rows=500)   # one chunk
+    exact = np.linalg.solve(X.T @ X + np.eye(D), X.T @ Y)       # the Gaussian posterior mode
+    np.testing.assert_allclose(z_hat, exact, atol=1e-6)
+    assert ys.rows_read <= 20 * N                                # passes, not 1,500 of them
