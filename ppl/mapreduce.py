@@ -227,6 +227,26 @@ def full_pass(model, z, what="grad", outside=True, plate=None, chunks=None):
     return _dask_pass(stripped, mine, pieces, z, plate, what, outside, client)
 
 
+_TASKS_PER_THREAD = 4      # spans of chunks per worker thread: balance against overhead
+
+
+def _spans(pieces, n):
+    """The (lo, hi) chunks split into at most n runs of consecutive chunks, near equal."""
+    n = max(1, min(n, len(pieces)))
+    cuts = np.linspace(0, len(pieces), n + 1).round().astype(int)
+    return [pieces[a:b] for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+def _run_span(stripped, readers, z, plate, span, outside, what):
+    """The terms of consecutive chunks summed on a worker, one chunk read at a time."""
+    total = None
+    for c, (lo, hi) in enumerate(span):
+        blocks = {k: _read(r, lo, hi) for k, r in readers.items()}
+        out = _run_piece(stripped, blocks, z, plate, lo, hi, outside and c == 0, what)
+        total = out if total is None else _add(total, out)
+    return total
+
+
 def _dask_pass(stripped, mine, pieces, z, plate, what, outside, client):
     import dask
     tag = uuid.uuid4().hex        # named, so Dask need not hash the model and the stores
@@ -234,6 +254,15 @@ def _dask_pass(stripped, mine, pieces, z, plate, what, outside, client):
     readers = {k: dask.delayed(s, traverse=False, name=f"wengert-source-{k}-{tag}")
                for k, s in mine.items() if s.kind in ("zarr", "memmap") and client is not None}
     tasks = []
+    if client is not None and mine and len(readers) == len(mine):
+        # the workers read their own rows: one task per span of chunks, not per chunk (a
+        # task costs Dask ~15 ms: 2,500 chunks of a 10 GB store ran 46 s on one worker
+        # against 10 s without Dask)
+        spans = _spans(pieces, _TASKS_PER_THREAD * max(1, sum(client.nthreads().values())))
+        tasks = [dask.delayed(_run_span, pure=True)(model_d, readers, z, plate, span,
+                                                    outside and i == 0, what)
+                 for i, span in enumerate(spans)]
+        pieces = []
     for c, (lo, hi) in enumerate(pieces):
         blocks = {}
         for k, s in mine.items():

@@ -182,30 +182,35 @@ def test_model_subsample_sets_the_plate_and_refuses_bad_sizes():
         m.subsample(10, plate="rows")
 
 
+def make_fragile(marker):
+    """A regression whose worker process dies (os._exit) the first time it runs the chunk
+    starting at row 1000 on a Dask worker; defined in a function, so Dask pickles it by
+    value."""
+    import distributed
+
+    @ppl.model
+    def fragile(X, y):
+        beta = ppl.sample("beta", dist.Normal(0.0, 1.0).expand([X.shape[1]]).to_event(1))
+        with ppl.plate("data", len(y)) as idx:
+            if idx[0] == 1000 and not os.path.exists(marker):
+                try:
+                    distributed.get_worker()
+                except ValueError:       # not on a worker (binding): carry on
+                    pass
+                else:
+                    open(marker, "w").close()
+                    os._exit(1)          # the worker process dies mid-pass
+            ppl.sample("y", dist.Normal(X[idx] @ beta, 1.0), obs=y[idx])
+    return fragile
+
+
 def test_a_distributed_cluster_maps_the_chunks_and_retries_a_dead_worker(tmp_path):
     """On a LocalCluster of 2 worker processes the pass equals the in-memory sum; a worker
     that dies while running a chunk is replaced by Dask and the chunk retried elsewhere."""
     distributed = pytest.importorskip("distributed")
     import dask.array as da
     marker = str(tmp_path / "died-once")
-
-    def make_fragile():
-        @ppl.model
-        def fragile(X, y):
-            beta = ppl.sample("beta", dist.Normal(0.0, 1.0).expand([X.shape[1]]).to_event(1))
-            with ppl.plate("data", len(y)) as idx:
-                if idx[0] == 1000 and not os.path.exists(marker):
-                    try:
-                        distributed.get_worker()
-                    except ValueError:       # not on a worker (binding): carry on
-                        pass
-                    else:
-                        open(marker, "w").close()
-                        os._exit(1)          # the worker process dies mid-pass
-                ppl.sample("y", dist.Normal(X[idx] @ beta, 1.0), obs=y[idx])
-        return fragile
-
-    fragile = make_fragile()
+    fragile = make_fragile(marker)
     z = BETA * 0.5
     v0, g0 = ad.value_and_grad(fragile(X, Y).unconstrained_log_density)(z)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -335,3 +340,34 @@ def test_newton_on_the_full_data_stops_when_no_rise_is_left_above_rounding():
     exact = np.linalg.solve(X.T @ X + np.eye(D), X.T @ Y)       # the Gaussian posterior mode
     np.testing.assert_allclose(z_hat, exact, atol=1e-6)
     assert ys.rows_read <= 20 * N                                # passes, not 1,500 of them
+
+
+def test_workers_read_spans_of_chunks_from_the_store_and_a_dead_one_is_retried(tmp_path,
+                                                                             monkeypatch):
+    # a Zarr store on a LocalCluster: one task per span of chunks (8 spans for 2 threads, not
+    # 23 chunk tasks), each worker reading its rows; equal to the in-memory sum, and a worker
+    # that dies mid-span is replaced and the span retried
+    distributed = pytest.importorskip("distributed")
+    from ppl import mapreduce
+    marker = str(tmp_path / "died-once")
+    fragile = make_fragile(marker)
+    z = BETA * 0.5
+    v0, g0 = ad.value_and_grad(fragile(X, Y).unconstrained_log_density)(z)
+    Xs, ys = _zarr(tmp_path, 100)
+    assert mapreduce._spans([(i, i + 1) for i in range(23)], 8) == [
+        [(i, i + 1) for i in range(a, b)] for a, b in
+        zip([0, 3, 6, 9, 12, 14, 17, 20], [3, 6, 9, 12, 14, 17, 20, 23])]
+    made, spans = [], mapreduce._spans
+    monkeypatch.setattr(mapreduce, "_spans", lambda p, n: made.append(spans(p, n)) or made[-1])
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        m = fragile(Xs, ys)
+        v, g = m.full_value_and_grad(z)
+        assert os.path.exists(marker)        # a worker did die
+        v2 = m.full_log_density(z)
+    # 4 spans a worker thread: 8 for the first pass, as many for the threads left after
+    assert len(made) == 2 and len(made[0]) == 8 and sum(map(len, made[0])) == 23
+    assert 4 <= len(made[1]) <= 8
+    np.testing.assert_allclose([v, v2], float(v0), rtol=1e-12)
+    np.testing.assert_allclose(g, g0, rtol=1e-10)
