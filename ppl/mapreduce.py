@@ -25,6 +25,7 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import getval
+from autodiff.backend import keep_heap_pad
 
 from . import handlers
 from .data import Slab, is_chunked, source
@@ -175,6 +176,7 @@ def _bind_piece(stripped, blocks, lo):
 
 
 def _run_piece(stripped, blocks, z, plate, lo, hi, outside, what):
+    _heap_for_chunks()
     m = _bind_piece(stripped, blocks, lo)
     return _evaluate(_terms(m, plate, (lo, hi), outside), z, what)
 
@@ -237,8 +239,17 @@ def _spans(pieces, n):
     return [pieces[a:b] for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
 
 
+_HEAP = []      # whether this process has set its heap for chunks (once: on a worker)
+
+
+def _heap_for_chunks():
+    if not _HEAP:
+        _HEAP.append(keep_heap_pad(chunks=True))
+
+
 def _run_span(stripped, readers, z, plate, span, outside, what):
     """The terms of consecutive chunks summed on a worker, one chunk read at a time."""
+    _heap_for_chunks()
     total = None
     for c, (lo, hi) in enumerate(span):
         blocks = {k: _read(r, lo, hi) for k, r in readers.items()}
