@@ -307,7 +307,8 @@ class Compiled:
     def hessians(self, X):
         """Hessians of f at the S rows of X, (S, D, D), in one pass: the recorded gradient
         program differentiated in forward mode (`jacfwd`) and mapped over the rows. f's
-        branches are frozen as in the program (see `check_hessian`)."""
+        branches are frozen as in the program: compare a row with `hessian(f)` to vouch for
+        it (ppl.infer.draws does, once per fit)."""
         X = self._rows(X)
         fn = self._mapped("hessians", X)
         if fn is None:
@@ -325,17 +326,6 @@ class Compiled:
         if fn is None:
             return np.stack([hvp(self.f, x, v) for x, v in zip(X, V)])
         return np.asarray(fn(X, V)[0], dtype=self.dtype).reshape(X.shape)
-
-    def check_hessian(self, x, rtol=1e-9, atol=1e-12):
-        """Whether the batched Hessian program at x agrees with a fresh `hessian(f)(x)`
-        (both non-finite somewhere counts as agreeing)."""
-        x = self._input(x)
-        with np.errstate(all="ignore"):
-            H = self.hessians(x[None])[0]
-            H2 = hessian(self.f)(x)
-        if not (np.all(np.isfinite(H)) and np.all(np.isfinite(H2))):
-            return True
-        return bool(np.allclose(H, H2, rtol, atol))
 
     def values(self, X):
         """f at the S rows of X, in one pass of the program's forward sweep: shape (S,)."""

@@ -102,19 +102,20 @@ class Density:
         self.vg = ad.value_and_grad(log_density)
         self.hess = hessian if hessian is not None else ad.hessian(log_density)
         self.calls = 0
-        self.program, self._record = None, int(compiled and hessian is None)
+        self.program = None
+        self._tries = 5 if compiled and hessian is None else 0    # points to record at
 
     def _compiled(self, z):
         """The program, recorded at the first point where log p and its gradient are finite
         (tried at up to 5 points)."""
-        if self._record and self.program is None:
-            self._record = self._record + 1 if self._record < 5 else False
+        if self._tries and self.program is None:
+            self._tries -= 1
             try:
                 with np.errstate(all="ignore"):
                     program = ad.compile_value_and_grad(self.f, z)
                     v, g = program(z)
                 if np.isfinite(v) and np.all(np.isfinite(g)):
-                    self.program, self._record = program, False
+                    self.program, self._tries = program, 0
             except (TypeError, ValueError, ArithmeticError, np.linalg.LinAlgError):
                 pass
         return self.program
