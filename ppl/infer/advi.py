@@ -53,10 +53,11 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     method: "advi" (Stan's stochastic algorithm, below), "dadvi" (deterministic ADVI with
     linear-response covariances: `ppl.dadvi(model, family, seed=, init=, progress=)`), or
     "auto" (default): deterministic where bench/accuracy.py found it more accurate at a
-    comparable time (all the data in memory, D <= 100 meanfield / 50 fullrank, none of the
-    stochastic options below given), else stochastic (`ppl.infer.method`; `fit.info["method"]`
-    says which and why). When "auto" chose deterministic ADVI and it fails (a start outside
-    the posterior's mass), stochastic ADVI runs instead and `fit.info["method"]` says so.
+    comparable time (all the data in memory, D <= 100, fullrank above 50 as meanfield with
+    linear-response covariances, none of the stochastic options below given), else
+    stochastic (`ppl.infer.method`; `fit.info["method"]` says which and why). When "auto"
+    chose deterministic ADVI and it fails (a start outside the posterior's mass), stochastic
+    ADVI runs instead and `fit.info["method"]` says so.
 
     family: "meanfield" or "fullrank". optimizer: "stan" (adaptive step-size sequence, `eta`
     adapted unless given) or "adam" (`lr`, default 0.01). Every `eval_elbo` steps the ELBO is

@@ -3,7 +3,8 @@
 bench/accuracy.py (README "Accuracy") measured deterministic ADVI (`ppl.dadvi`: fixed draws,
 trust-region Newton, linear-response covariances, PSIS resampling) as accurate as stochastic
 ADVI or more on every zoo and posteriordb entry but two (censored, garch meanfield; both
-judged "miss" by their verdicts), at a comparable time (0.4-1.4 x on the regressions). It needs
+judged "miss" by their verdicts), at a comparable time (0.25-1.02x on the regressions,
+bench/dadvi_speed.py). It needs
 the full data at every step and forms per-draw Hessians, so "auto" takes it where that holds:
 
 - deterministic ADVI when the model reads all its data (no minibatches, nothing on disk), has
@@ -19,10 +20,9 @@ the full data at every step and forms per-draw Hessians, so "auto" takes it wher
 """
 from .config import has_subsample
 from .dadvi import _DENSE_D
+from .fit import _FULLRANK_MAX as FULLRANK_MAX     # ppl.dadvi refuses fullrank above it
 
 __all__ = ["choose", "STOCHASTIC_DEFAULTS"]
-
-FULLRANK_MAX = 50          # as ppl.dadvi refuses fullrank above it
 
 # ppl.advi's options that only stochastic ADVI has, with their defaults
 STOCHASTIC_DEFAULTS = {"steps": 10_000, "optimizer": "stan", "eta": None, "adapt_iter": 50,
