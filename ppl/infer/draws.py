@@ -96,44 +96,54 @@ def evaluate_draws(log_p, Z, order=1, tangents=None, first=True, program=None):
     compiled by `record`) when given and it agrees with log p at the first row; else a loop
     over the rows.
     """
-    M = len(Z)
-    done = _batch(program, Z) if program is not None and first else None
-    vals, grads = done if done is not None else (np.empty(M), np.empty(Z.shape))
+    vals = grads = done = None
+    if first:
+        done = _batch(program, Z) if program is not None else None
+        vals, grads = done if done is not None else _loop_values(log_p, Z)
+    if order < 2:
+        return _mark(vals, grads, None)
     second = None
-    if order >= 2 and program is not None and (done is not None or not first):
+    if program is not None and (done is not None or not first):
         second = _batch_second(program, log_p, Z, tangents)
-    if done is not None and (order < 2 or second is not None) or (not first and
-                                                                  second is not None):
-        if not first:
-            return None, None, _nan_rows(second)
-        bad = ~(np.isfinite(vals) & np.all(np.isfinite(grads), axis=1))
-        if second is not None:
-            bad |= ~np.all(np.isfinite(second.reshape(M, -1)), axis=1)
-        vals[bad] = -math.inf
-        return (vals, grads) if order < 2 else (vals, grads, second)
-    second = None if order < 2 else np.empty(Z.shape if tangents is not None
-                                             else Z.shape + Z.shape[1:])
+    second = _nan_rows(second if second is not None else _loop_second(log_p, Z, tangents))
+    if not first:
+        return None, None, second
+    return _mark(vals, grads, second) + (second,)
+
+
+def _mark(vals, grads, second):
+    """(vals, grads) with value -inf at a row whose value, gradient or second derivatives
+    are not finite."""
+    bad = ~(np.isfinite(vals) & np.all(np.isfinite(grads), axis=1))
+    if second is not None:
+        bad |= ~np.all(np.isfinite(second.reshape(len(second), -1)), axis=1)
+    vals[bad] = -math.inf
+    return vals, grads
+
+
+def _loop_values(log_p, Z):
+    """(values, gradients) row by row; a row that raises gets -inf and NaN."""
+    vals, grads = np.empty(len(Z)), np.empty(Z.shape)
     vg = ad.value_and_grad(log_p)
-    hess = ad.hessian(log_p) if order >= 2 and tangents is None else None
     with np.errstate(all="ignore"):
         for i, z in enumerate(Z):
             try:
-                if done is None:
-                    v, g = vg(z) if first else (0.0, 0.0)
-                else:                                   # the batched pass gave them
-                    v, g = vals[i], grads[i]
-                if order >= 2:
-                    second[i] = hess(z) if tangents is None else ad.hvp(log_p, z, tangents[i])
+                v, g = vg(z)
             except (FloatingPointError, np.linalg.LinAlgError, OverflowError):
-                v, g = -math.inf, np.full(Z.shape[1], np.nan)
-                if second is not None:
-                    second[i] = np.nan
+                v, g = -math.inf, np.nan
             vals[i], grads[i] = float(v), g
-    bad = ~(np.isfinite(vals) & np.all(np.isfinite(grads), axis=1))
-    if second is not None:
-        bad |= ~np.all(np.isfinite(second.reshape(M, -1)), axis=1)
-    vals[bad] = -math.inf
-    if not first:
-        return None, None, np.where(bad.reshape((M,) + (1,) * (second.ndim - 1)), np.nan,
-                                    second)
-    return (vals, grads) if order < 2 else (vals, grads, second)
+    return vals, grads
+
+
+def _loop_second(log_p, Z, tangents):
+    """Hessians (tangents None) or Hessian-vector products row by row; NaN where a row
+    raises."""
+    out = np.empty(Z.shape if tangents is not None else Z.shape + Z.shape[1:])
+    hess = ad.hessian(log_p) if tangents is None else None
+    with np.errstate(all="ignore"):
+        for i, z in enumerate(Z):
+            try:
+                out[i] = hess(z) if tangents is None else ad.hvp(log_p, z, tangents[i])
+            except (FloatingPointError, np.linalg.LinAlgError, OverflowError):
+                out[i] = np.nan
+    return out
