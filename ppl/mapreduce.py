@@ -137,7 +137,7 @@ def _terms(model, plate, rows, outside):
     from .model import _Unconstrained
 
     def f(zz):
-        h = _Unconstrained(model.unflatten(zz))
+        h = _Unconstrained(model.unflatten(zz), model.centring)
         sites = model._run(handlers.rows({plate: rows}), h)
         total = h.log_det if outside else 0.0
         for msg in sites.values():
@@ -427,7 +427,7 @@ def anchored_log_density(model, z, rng, jacobian=True):
     """The minibatch estimate of log p(z) with the model's control variate (`anchored`)."""
     from .model import _Unconstrained
     plate, z_a, v_full, g_full = model.anchor
-    h = _Unconstrained(model.unflatten(z))
+    h = _Unconstrained(model.unflatten(z), model.centring)
     sites = model._run(model._minibatches(rng), h)
     model._check_sites(sites)
     lp = model._log_joint(sites)

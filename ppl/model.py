@@ -25,6 +25,7 @@ depends on another parameter (Stan's `real<lower=0, upper=1-alpha1> beta1`) is h
     >>> round(float(m.log_density({"p": 0.75})), 4)   # 3 log(0.75) + log(0.25)
     -2.2493
 """
+import copy
 import functools
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ import numpy as np
 import autodiff as ad
 from autodiff import Tensor, getval
 
-from . import handlers, mapreduce
+from . import centring, handlers, mapreduce
 from .binding import blame_argument, check_arguments
 from .primitives import _obs_shape_error
 from .transforms import biject_to
@@ -85,9 +86,9 @@ def _add(total, x):
 class _Unconstrained(handlers.Messenger):
     """Give each latent site the constrained image of its slice of z; record log|det J|."""
 
-    def __init__(self, pieces):
+    def __init__(self, pieces, centring=None):
         super().__init__()
-        self.pieces = pieces
+        self.pieces, self.centring = pieces, centring or {}
         self.log_det = 0.0
 
     def process(self, msg):
@@ -95,6 +96,11 @@ class _Unconstrained(handlers.Messenger):
             return
         z = self.pieces.get(msg["name"])
         if z is None:
+            return
+        lam = self.centring.get(msg["name"])
+        if lam is not None:             # partial centring (ppl.centring): a real support
+            msg["value"], log_det = centring.forward(msg["fn"], z, lam)
+            self.log_det = _add(self.log_det, log_det)
             return
         t = biject_to(msg["fn"].support)
         value = t(z)
@@ -158,7 +164,7 @@ class Model(mapreduce.OnData):
         self.observed, self.observed_on_disk = {}, []
         self.layouts = mapreduce.data_layouts(sites, self.sources)
         self.plates, self.subsample_sizes = mapreduce.plates_of(sites), {}
-        self.anchor = None
+        self.anchor, self.centring = None, {}
         for name, msg in sites.items():
             if msg["type"] != "sample":
                 continue
@@ -259,15 +265,16 @@ class Model(mapreduce.OnData):
         self._check_sites(sites)
         return self._log_joint(sites)
 
-    def unconstrained_log_density(self, z, rng=None, jacobian=True):
+    def unconstrained_log_density(self, z, rng=None, jacobian=True, centring=None):
         """log p(x, T(z)) + log|det J_T(z)| for the flat unconstrained vector z (numpy or
         Tensor of shape (num_params,)); differentiable by the engine in z. With
         `jacobian=False`, log p(x, T(z)) alone (its maximiser is the constrained MAP).
         Without `rng` the data on disk are read in full: `full_value_and_grad` reads them
-        chunk by chunk."""
+        chunk by chunk. centring: site -> centredness lam (arrays or Tensors: `ppl.centring`),
+        in place of the model's own `centring` (set by `centred`)."""
         if rng is not None and self.anchor is not None:
             return mapreduce.anchored_log_density(self, z, rng, jacobian)
-        h = _Unconstrained(self.unflatten(z))
+        h = _Unconstrained(self.unflatten(z), self.centring if centring is None else centring)
         hs = [h] if rng is None else [self._minibatches(rng), h]
         sites = self._run(*hs)
         self._check_sites(sites)
@@ -310,8 +317,8 @@ class Model(mapreduce.OnData):
         """Flat unconstrained z -> dict of constrained latent values (and, with
         `deterministic`, the model's deterministic sites), as numpy arrays."""
         with ad.no_grad():
-            sites = self._run(_Unconstrained(self.unflatten(np.asarray(getval(z), dtype=float))),
-                              probe=True)
+            sites = self._run(_Unconstrained(self.unflatten(np.asarray(getval(z), dtype=float)),
+                                             self.centring), probe=True)
         self._check_sites(sites)
         keep = ("sample", "deterministic") if deterministic else ("sample",)
         return {n: np.asarray(getval(m["value"])) for n, m in sites.items()
@@ -324,8 +331,23 @@ class Model(mapreduce.OnData):
         with ad.no_grad():
             sites = self._run(handlers.substitute(params), probe=True)
         self._check_sites(sites)
-        return self.flatten({n: biject_to(sites[n]["fn"].support).inverse(
-            np.asarray(getval(params[n]), dtype=float)) for n in self.parameters})
+        out = {}
+        for n in self.parameters:
+            value, fn = np.asarray(getval(params[n]), dtype=float), sites[n]["fn"]
+            lam = self.centring.get(n)
+            out[n] = biject_to(fn.support).inverse(value) if lam is None else \
+                centring.inverse(fn, value, lam)
+        return self.flatten(out)
+
+    def centred(self, lam):
+        """This model with its location-scale sites partially centred (`ppl.centring`): each
+        such site theta ~ F(m, s) is fitted in theta_tilde with theta = m + s^(1 - lam)
+        (theta_tilde - lam m). lam: one number in [0, 1] for every such site (1: as
+        written, 0: non-centred) or a dict site -> lam (a number or an array of the site's
+        shape). Draws, summaries and ArviZ data stay in the model's own parameterisation."""
+        other = copy.copy(self)
+        other.centring = centring.check_centring(self, lam)
+        return other
 
     # ---- draws and traces ----------------------------------------------------------------------
     def initial_point(self, seed=None):

@@ -32,7 +32,7 @@ from .config import (AdviConfig, check_model, has_subsample, initial_point, prog
                      site_of)
 from .convergence import DRIFT, WINDOW_MIN, StanRule, Window, settled
 from .families import family as make_family
-from .method import choose, given_options
+from .method import centred_for_stochastic, choose, given_options
 from .mode import whitening
 from .objective import Coordinates, Elbo, LogDensity
 from .optim import Adam, StanStep, adapt_eta
@@ -46,7 +46,7 @@ SCALE_GROWTH = 20.0    # log of the factor by which q's sd may grow from the sta
 def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, adapt_iter=50,
          tol_rel_obj=0.01, eval_elbo=100, grad_samples=1, elbo_samples=100, lr=None,
          seed=None, init=None, progress=None, average=True, precondition="laplace",
-         method="auto"):
+         method="auto", centring="learn"):
     """Fit q(zeta) = N(mu, L L^T) to the posterior of a bound `Model` by maximising
     ELBO = E_q[log p(x, T^-1(zeta)) + log|det J|] + H[q] (see the module docstring).
 
@@ -66,7 +66,14 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     Stan's last iterate instead of the window average. Ctrl-C returns the fit so far (not
     converged). precondition="laplace" (default) runs the algorithm in coordinates whitened at
     the mode; None runs Stan's algorithm as is, from the initial point (`init`, a dict of
-    constrained values, or a random point from `seed`). Returns a `VIResult`.
+    constrained values, or a random point from `seed`). centring: "learn" (default) gives
+    each location-scale site whose location or scale depends on other latents (theta ~
+    N(mu, tau) in a hierarchy) a centredness lam in [0, 1] per element, learned jointly with
+    q by the fixed-draw objective (`ppl.centring`; stochastic ADVI fits q at the lam of a
+    short deterministic meanfield fit, when the data are in memory and D + #lam <= 100, else
+    the model as written); None fits the model as written; a number or a dict site -> lam
+    fixes it (`Model.centred`). Results stay in the model's own parameterisation;
+    `fit.info["centring"]` holds the lam used. Returns a `VIResult`.
     """
     check_model(model)
     cfg = AdviConfig(family, steps, optimizer, eta, adapt_iter, tol_rel_obj, eval_elbo,
@@ -78,12 +85,14 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     if method == "auto":
         method, why, fit_family = choose(model, cfg.family, options)
     if method == "dadvi":
-        fit, failure = _deterministic(model, fit_family, seed, init, progress, options, why)
+        fit, failure = _deterministic(model, fit_family, seed, init, progress, options, why,
+                                      centring)
         if fit is not None:
             return fit
         why = f"auto: stochastic ADVI; deterministic ADVI failed: {failure}"
     elif method != "advi":
         raise ValueError(f"advi: method must be 'auto', 'advi' or 'dadvi', got {method!r}")
+    model = centred_for_stochastic(model, centring, seed)
     ss = np.random.SeedSequence(seed)
     seed_used = ss.entropy if seed is None else seed
     init_ss, grad_ss, elbo_ss, sub_ss = ss.spawn(4)
@@ -136,6 +145,8 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
                         rows_per_second=rows_per_step(model) * density.n_grad / seconds)
     if why is not None:
         attempt.info["method"] = why
+    if model.centring:
+        attempt.info["centring"] = {n: lam.copy() for n, lam in model.centring.items()}
     mu, omega, L = attempt.gaussian or objective.coords.gaussian(q, attempt.lam)
     diagnostics = AdviDiagnostics(
         elbo_history=(np.asarray(attempt.iterations), np.asarray(attempt.elbos)),
@@ -146,7 +157,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
                     info=attempt.info)
 
 
-def _deterministic(model, family, seed, init, progress, options, why):
+def _deterministic(model, family, seed, init, progress, options, why, centring):
     """(ppl.dadvi's fit, None), or (None, why it failed) when "auto" chose it and it raised
     ValueError or FloatingPointError (stochastic ADVI then runs). method="dadvi" given by
     name: stochastic options are an error, and so is a failure."""
@@ -156,9 +167,11 @@ def _deterministic(model, family, seed, init, progress, options, why):
         if given:
             raise ValueError(f"advi: {', '.join(given)} are stochastic ADVI's options; "
                              "method='dadvi' takes none (ppl.dadvi has its own)")
-        return dadvi(model, family=family, seed=seed, init=init, progress=progress), None
+        return dadvi(model, family=family, seed=seed, init=init, progress=progress,
+                     centring=centring), None
     try:
-        fit = dadvi(model, family=family, seed=seed, init=init, progress=progress)
+        fit = dadvi(model, family=family, seed=seed, init=init, progress=progress,
+                    centring=centring)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as e:
         return None, str(e)
     fit.info["method"] = why

@@ -58,15 +58,21 @@ class FixedDrawELBO:
     Methods take eta as a flat vector: value_and_grad(eta), hessp(eta, v), unit_grads(eta).
     """
 
-    def __init__(self, log_p, eps, family, centre, A, batched=True, program=None):
+    def __init__(self, log_p, eps, family, centre, A, batched=True, program=None, points=0):
         self.log_p, self.eps, self.family = log_p, np.asarray(eps, float), family
         self.M, self.D = self.eps.shape
-        self.c, self.A = np.asarray(centre, float), np.asarray(A, float)
-        self.rows, self.cols = np.tril_indices(self.D, -1)
-        self.size = 2 * self.D + (self.rows.size if family == "fullrank" else 0)
-        diag = self.A if self.A.ndim == 1 else np.diag(self.A)
+        self.P = P = int(points)
+        self.c, A = np.asarray(centre, float), np.asarray(A, float)
+        diag = A if A.ndim == 1 else np.diag(A)
         self.log_det_A = float(np.sum(np.log(np.abs(diag))))
-        self.dense = self.D <= _DENSE_D
+        if P:                       # the point coordinates: zeta = c + u, unwhitened
+            A = np.concatenate([A, np.ones(P)]) if A.ndim == 1 else \
+                np.block([[A, np.zeros((self.D, P))], [np.zeros((P, self.D)), np.eye(P)]])
+        self.A = A
+        self.rows, self.cols = np.tril_indices(self.D, -1)
+        self.nl = self.rows.size if family == "fullrank" else 0
+        self.size = 2 * self.D + self.nl + P
+        self.dense = self.D + P <= _DENSE_D
         # fullrank (D <= 50): CG over its D (D + 3) / 2 parameters asks for many products
         self._switch = self.D // 2 if self.D >= 8 and family == "meanfield" else 0
         self._hvps_here = 0
@@ -82,15 +88,22 @@ class FixedDrawELBO:
         D = self.D
         L = np.diag(np.exp(eta[D:2 * D]))
         if self.family == "fullrank":
-            L[self.rows, self.cols] = eta[2 * D:]
+            L[self.rows, self.cols] = eta[2 * D:2 * D + self.nl]
         return L
 
+    def _with_point(self, U, p):
+        """(M, D) rows, each followed by the P point coordinates p."""
+        return U if not self.P else np.concatenate([U, np.broadcast_to(p, (self.M, self.P))],
+                                                   axis=1)
+
     def points(self, eta):
-        """u_m = m + L eps_m, (M, D)."""
+        """u_m = m + L eps_m, (M, D) (then the point coordinates: (M, D + P))."""
         D = self.D
         if self.family == "meanfield":
-            return eta[:D] + np.exp(eta[D:2 * D]) * self.eps
-        return eta[:D] + self.eps @ self.scale_tril(eta).T
+            U = eta[:D] + np.exp(eta[D:2 * D]) * self.eps
+        else:
+            U = eta[:D] + self.eps @ self.scale_tril(eta).T
+        return self._with_point(U, eta[self.size - self.P:])
 
     def _to_zeta(self, U):
         return self.c + (U * self.A if self.A.ndim == 1 else U @ self.A.T)
@@ -103,30 +116,32 @@ class FixedDrawELBO:
         return V * self.A if self.A.ndim == 1 else V @ self.A.T
 
     def _jvp(self, eta, v):
-        """J_m v for every m: (M, D)."""
+        """J_m v for every m: (M, D + P)."""
         D = self.D
         out = v[:D] + np.exp(eta[D:2 * D]) * v[D:2 * D] * self.eps
         if self.family == "fullrank":
             T = np.zeros((D, D))
-            T[self.rows, self.cols] = v[2 * D:]
+            T[self.rows, self.cols] = v[2 * D:2 * D + self.nl]
             out = out + self.eps @ T.T
-        return out
+        return self._with_point(out, v[self.size - self.P:])
 
     def _vjp_mean(self, eta, R):
         """(1/M) sum_m J_m^T r_m: (size,), without the (M, size) array of `_vjp`."""
         D = self.D
+        R, Rp = R[:, :D], R[:, D:]
         parts = [R.mean(axis=0), (R * self.eps).mean(axis=0) * np.exp(eta[D:2 * D])]
         if self.family == "fullrank":
             parts.append((R.T @ self.eps)[self.rows, self.cols] / self.M)
-        return np.concatenate(parts)
+        return np.concatenate(parts + [Rp.mean(axis=0)])
 
     def _vjp(self, eta, R):
         """J_m^T r_m for every m: (M, size)."""
         D = self.D
+        R, Rp = R[:, :D], R[:, D:]
         parts = [R, R * self.eps * np.exp(eta[D:2 * D])]
         if self.family == "fullrank":
             parts.append(R[:, self.rows] * self.eps[:, self.cols])
-        return np.concatenate(parts, axis=1)
+        return np.concatenate(parts + [Rp], axis=1)
 
     # ---- the objective ------------------------------------------------------------------------
     def _at(self, eta, order=1):
@@ -195,18 +210,20 @@ class FixedDrawELBO:
             self._hvps_here += 1
             HJv = self._pull(self._second(self._to_zeta(self.points(eta)), self._push(Jv)))
         hv = self._vjp_mean(eta, HJv)
-        hv[D:2 * D] += (G * self.eps).mean(axis=0) * np.exp(eta[D:2 * D]) * v[D:2 * D]
+        hv[D:2 * D] += (G[:, :D] * self.eps).mean(axis=0) * np.exp(eta[D:2 * D]) * v[D:2 * D]
         return hv
 
     def jacobian(self, eta):
-        """J_m = d u_m / d eta for every draw, (M, D, size): the mean block I, the log-scale
-        block exp(omega_i) eps_mi on the diagonal, and (fullrank) e_i eps_mj for l_ij."""
-        M, D = self.M, self.D
-        J = np.zeros((M, D, self.size))
+        """J_m = d u_m / d eta for every draw, (M, D + P, size): the mean block I, the
+        log-scale block exp(omega_i) eps_mi on the diagonal, (fullrank) e_i eps_mj for l_ij,
+        and I for the point coordinates."""
+        M, D, P = self.M, self.D, self.P
+        J = np.zeros((M, D + P, self.size))
         J[:, np.arange(D), np.arange(D)] = 1.0
         J[:, np.arange(D), D + np.arange(D)] = np.exp(eta[D:2 * D]) * self.eps
         if self.family == "fullrank":
-            J[:, self.rows, 2 * D + np.arange(self.rows.size)] = self.eps[:, self.cols]
+            J[:, self.rows, 2 * D + np.arange(self.nl)] = self.eps[:, self.cols]
+        J[:, D + np.arange(P), self.size - P + np.arange(P)] = 1.0
         return J
 
     def hessian(self, eta):
@@ -222,7 +239,7 @@ class FixedDrawELBO:
         HJ = np.matmul(Hm, J)                                    # (M, D, size)
         H = J.reshape(-1, self.size).T @ HJ.reshape(-1, self.size) / self.M
         idx = D + np.arange(D)
-        H[idx, idx] += (G * self.eps).mean(axis=0) * np.exp(eta[D:2 * D])
+        H[idx, idx] += (G[:, :D] * self.eps).mean(axis=0) * np.exp(eta[D:2 * D])
         return 0.5 * (H + H.T)
 
     def unit_grads(self, eta):
@@ -255,7 +272,8 @@ def gaussian_start(eps, family):
 class FixedDrawFit:
     """What `fixed_draw_fit` found. mu (D,), L (D, D) of q in zeta; eta the optimum in the
     whitened coordinates; objective: the FixedDrawELBO; elbo: F(eta); converged, message,
-    iterations (trust-region steps), grad_norm (max |grad F| at the end, whitened units)."""
+    iterations (trust-region steps), grad_norm (max |grad F| at the end, whitened units),
+    point: the point parameters (`fixed_draw_fit`'s points; empty when none)."""
     mu: np.ndarray
     L: np.ndarray
     eta: np.ndarray
@@ -266,6 +284,7 @@ class FixedDrawFit:
     iterations: int
     grad_norm: float
     info: dict = field(default_factory=dict)
+    point: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __repr__(self):
         return (f"FixedDrawFit({self.objective.family}, D={self.objective.D}, "
@@ -274,7 +293,7 @@ class FixedDrawFit:
 
 def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=None, eps=None,
                    eta0=None, gtol=1e-6, maxiter=200, batched=True, program=None,
-                   callback=None):
+                   callback=None, points=0):
     """Maximise the fixed-draw ELBO F (module docstring) with scipy's trust-ncg.
 
     log_p: engine-differentiable zeta -> scalar (D,); centre: (D,) start (the mode); A: (D,)
@@ -283,21 +302,24 @@ def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=Non
     coordinates (default u-mean 0, unit scales); batched, program: see `FixedDrawELBO`
     (program: log p compiled by `record` or `ad.compile_value_and_grad`); callback(eta):
     called after each trust-region step. Ctrl-C returns the highest-F point so far, not
-    converged (`info["interrupted"]`). Returns a FixedDrawFit.
+    converged (`info["interrupted"]`). points: the last P coordinates of log p's argument
+    are point parameters maximised jointly with q (the same value at every draw, no entropy:
+    learned centredness), starting at centre's last P. Returns a FixedDrawFit.
     """
     import scipy.optimize  # noqa: PLC0415 -- here, not at import: `wengert fit` starts fast
     if family not in ("meanfield", "fullrank"):
         raise ValueError(f"family must be 'meanfield' or 'fullrank', got {family!r}")
     centre = np.asarray(centre, dtype=float)
-    D = centre.size
+    P = int(points)
+    D = centre.size - P
     A = np.ones(D) if A is None else np.asarray(A, dtype=float)
     if family == "meanfield" and A.ndim != 1:
         raise ValueError("meanfield needs a diagonal whitening A of shape (D,)")
     if eps is None:
         eps = antithetic(np.random.default_rng(seed), int(draws), D)
-    obj = FixedDrawELBO(log_p, eps, family, centre, A, batched, program)
+    obj = FixedDrawELBO(log_p, eps, family, centre, A, batched, program, points=P)
     if eta0 is None:
-        eta0 = gaussian_start(obj.eps, family)
+        eta0 = np.concatenate([gaussian_start(obj.eps, family), np.zeros(P)])
     f0 = obj.value_and_grad(eta0)[0]
     if not math.isfinite(f0):
         raise ValueError("dadvi: the log density is not finite at some of the fixed draws "
@@ -334,17 +356,22 @@ def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=Non
     # trust-ncg also stops when rounding leaves no predicted improvement: converged if close
     converged = res is not None and (bool(res.success) or gnorm < 1e3 * gtol)
     Lu = obj.scale_tril(eta)
-    mu = obj._to_zeta(eta[None, :D])[0]
+    mu = centre[:D] + (A * eta[:D] if A.ndim == 1 else A @ eta[:D])
     L = A[:, None] * Lu if A.ndim == 1 else A @ Lu
     info["evaluations"] = obj.evaluations
-    return FixedDrawFit(mu, L, eta, obj, elbo, converged, message, steps, gnorm, info)
+    return FixedDrawFit(mu, L, eta, obj, elbo, converged, message, steps, gnorm, info,
+                        point=centre[D:] + eta[obj.size - P:])
 
 
 def sandwich_cov(obj, eta, H=None, solve=None, idx=None):
     """Cov(eta_hat) ~= H^-1 V H^-1 / K (K antithetic pairs; V the covariance of their
-    gradients): the (size, size) matrix, or its idx x idx block. H^-1 from the dense H, else
-    from `solve(b)` = H^-1 b (e.g. conjugate gradients on Hessian-vector products)."""
-    G = obj.unit_grads(eta)
+    gradients): the matrix over q's parameters, or its idx x idx block. H^-1 from the dense H,
+    else from `solve(b)` = H^-1 b (e.g. conjugate gradients on Hessian-vector products).
+    Point parameters (learned centredness) are held at their values: the error is q's within
+    the family they choose, and solve and H are over q's parameters alone (H may hold them)."""
+    n = obj.size - obj.P
+    G = obj.unit_grads(eta)[:, :n]
+    H = None if H is None else H[:n, :n]
     K = len(G)
     Gc = G - G.mean(axis=0)
     if solve is None:

@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from ..centring import Learned, centrable_sites
 from ..distributions.base import validation_enabled
 from .config import progress_bar
 from .dadvi import _DENSE_D, fixed_draw_fit, sandwich_cov
@@ -46,6 +47,8 @@ from .start import model_start
 __all__ = ["dadvi"]
 
 _FULLRANK_MAX = 50      # fullrank's cost grows as D^2 parameters times 2 (D + 1) draws
+_COLUMNS_MAX = 1000     # up to this many variational parameters F's Hessian may be formed
+#                         column by column (8 MB; its solve under a second)
 
 
 def _check(model, family, draws, max_draws, mc_fraction):
@@ -78,22 +81,27 @@ def _whitening(st, family, D):
 
 
 def _covariances(obj, eta, A, lrvb, D):
-    """(Cov_LR in zeta or None, note, MC sd of the means in zeta)."""
-    size = obj.size
-    dense = D <= DENSE_MAX
+    """(Cov_LR in zeta or None, note, MC sd of the means in zeta). With point parameters
+    (learned centredness) both are q's with the points held at their values (the Hessian
+    without their rows): the family they chose, fitted."""
+    n = obj.size - obj.P
+    # the dense Hessian: from the per-draw Hessians, or one product per column (size of them,
+    # where conjugate gradients take tens per mean: radon's 89 means 6,441)
+    dense = obj.dense or D <= DENSE_MAX or obj.size <= _COLUMNS_MAX
     H = obj.hessian(eta) if dense else None
 
-    def hessp(v):
-        return H @ v if dense else obj.hessp(eta, v)
+    def hessp_q(v):
+        return H[:n, :n] @ v if dense else obj.hessp(eta, np.concatenate(
+            [v, np.zeros(obj.P)]))[:n]
     cov_u, note = None, None
     if lrvb:
         try:
-            res = lrvb_cov(hessp, size, np.arange(D), "dense" if dense else "cg")
+            res = lrvb_cov(hessp_q, n, np.arange(D), "dense" if dense else "cg")
             cov_u, note = res.cov, repr(res)
         except ValueError as e:
             note = f"failed: {e}"
     try:
-        cm = sandwich_cov(obj, eta, H, None if dense else (lambda b: -cg_solve(hessp, b)[0]),
+        cm = sandwich_cov(obj, eta, H, None if dense else (lambda b: -cg_solve(hessp_q, b)[0]),
                           idx=np.arange(D))
         cz = A[:, None] * cm * A[None, :] if A.ndim == 1 else A @ cm @ A.T
         mc_sd = np.sqrt(np.diag(cz))
@@ -105,9 +113,26 @@ def _covariances(obj, eta, A, lrvb, D):
     return cov, note, mc_sd
 
 
+def _centring(model, centring):
+    """(the `Learned` density or None, the model to fit) for dadvi's `centring`."""
+    if centring is None or model.centring:      # a model centred already keeps its lam
+        return None, model
+    if isinstance(centring, str):
+        if centring != "learn":
+            raise ValueError(f"dadvi: centring must be 'learn', None, a number in [0, 1] or a "
+                             f"dict site -> lam, got {centring!r}")
+        sites = centrable_sites(model)
+        if not sites:
+            return None, model
+        learned = Learned(model, sites)
+        learned.start_model = model.centred(0.5)
+        return learned, model
+    return None, model.centred(centring)
+
+
 def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=240,
           mc_fraction=0.1, gtol=1e-6, maxiter=200, init=None, random_starts=3,
-          resample=True, progress=None):
+          resample=True, progress=None, centring=None):
     """Deterministic ADVI of a bound `Model` (the steps in the module docstring).
 
     family: "meanfield" or "fullrank" (q's family during the fit).
@@ -123,7 +148,12 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
     PSIS-resampled from the returned Gaussian when k-hat < 0.7 (its shape in unconstrained
     space corrected, as Stan's Pathfinder does). progress: a bar of trust-region steps (None:
     on a terminal). Ctrl-C during the fit returns the highest-ELBO point so far, marked
-    interrupted and not converged.
+    interrupted and not converged. centring: "learn" (each location-scale site whose
+    location or scale depends on other latents gets a centredness lam in [0, 1] per element,
+    maximised jointly with q: `ppl.centring`), None (the model as written), or a fixed lam
+    (a number, or a dict site -> lam) as `Model.centred` takes; the result's model is the
+    centred one (`fit.model.centring`, `fit.info["centring"]`), its draws and summaries in
+    the model's own parameterisation.
     Returns a `VIResult` (method "dadvi"; its `diagnostics` a `DadviDiagnostics`). Raises
     ValueError when no initial point has a finite density.
     """
@@ -142,8 +172,10 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
     seed_used = ss.entropy if seed is None else seed
     start_ss, draw_ss, _ = ss.spawn(3)     # the third stream was the verdict's
     D = model.num_params
+    learned, model = _centring(model, centring)
     with validation_enabled(False):
-        st = model_start(model, start_ss, random_starts, [init] if init is not None else ())
+        st = model_start(model if learned is None else learned.start_model, start_ss,
+                         random_starts, [init] if init is not None else ())
     if st.status == "no_finite":
         raise ValueError(f"dadvi: model {model.name!r}: {st.message}; give init=...")
     centre, A, white = _whitening(st, family, D)
@@ -154,14 +186,17 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
         M = 2 * (D + 1)
     eps = antithetic(rng, M, D)
     eta, history, program = None, [], st.program
-    log_p = model.unconstrained_log_density
+    log_p, P = model.unconstrained_log_density, 0
+    if learned is not None:         # w = (z, v), lam = sigmoid(v), v from 0 (lam = 1/2)
+        log_p, P, program = learned.log_p, learned.size, None
+        centre = np.concatenate([centre, np.zeros(P)])
     bar = progress_bar(progress, maxiter, model, "DADVI")
     interrupted, fit = False, None
     try:
         with validation_enabled(False):
             while True:
                 fit = fixed_draw_fit(log_p, centre, A, family, eps=eps, eta0=eta, gtol=gtol,
-                                     maxiter=maxiter, program=program,
+                                     maxiter=maxiter, program=program, points=P,
                                      callback=None if bar is None else (lambda e: bar.update()))
                 program, eta = fit.objective.program, fit.eta
                 interrupted = bool(fit.info.get("interrupted"))
@@ -196,6 +231,11 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
         if worst > mc_fraction:
             stop += f" (over {mc_fraction:g} at max_draws={max_draws})"
     info = {"trust_region": fit.message, "mc_fraction": mc_fraction}
+    if learned is not None:
+        model = model.centred(learned.lams(fit.point))
+        stop += "; centredness learned for " + ", ".join(learned.sites)
+    if model.centring:
+        info["centring"] = {n: lam.copy() for n, lam in model.centring.items()}
     if interrupted:
         info["interrupted"] = True
     if lrvb and cov is None and not interrupted:

@@ -18,11 +18,14 @@ the full data at every step and forms per-draw Hessians, so "auto" takes it wher
 
 `choose` returns the method, the reason in words (`fit.info["method"]`) and the family to fit.
 """
+import numpy as np
+
+from ..centring import centrable_sites
 from .config import has_subsample
 from .dadvi import _DENSE_D
 from .fit import _FULLRANK_MAX as FULLRANK_MAX     # ppl.dadvi refuses fullrank above it
 
-__all__ = ["choose", "STOCHASTIC_DEFAULTS"]
+__all__ = ["choose", "centred_for_stochastic", "STOCHASTIC_DEFAULTS"]
 
 # ppl.advi's options that only stochastic ADVI has, with their defaults
 STOCHASTIC_DEFAULTS = {"steps": 10_000, "optimizer": "stan", "eta": None, "adapt_iter": 50,
@@ -65,3 +68,29 @@ def choose(model, family, options):
                          "parameters)"), "meanfield"
     return "dadvi", (f"auto: deterministic ADVI, {D} parameters, all the data in memory; "
                      "ppl.dadvi has its own options"), family
+
+
+def centred_for_stochastic(model, centring, seed):
+    """The model stochastic ADVI fits under `ppl.advi`'s `centring`: "learn" takes the
+    centredness of a short deterministic meanfield fit (30 fixed draws, lam learned jointly
+    with q, no linear response) where that can run (data in memory, D + #lam <= 100), else
+    the model as written; a number or dict fixes lam; None (or a model centred already)
+    leaves it."""
+    if centring is None or model.centring:
+        return model
+    if not isinstance(centring, str):
+        return model.centred(centring)
+    if centring != "learn":
+        raise ValueError(f"advi: centring must be 'learn', None, a number in [0, 1] or a dict "
+                         f"site -> lam, got {centring!r}")
+    sites = centrable_sites(model)
+    P = sum(int(np.prod(s, dtype=np.int64)) for s in sites.values())
+    if not sites or has_subsample(model) or model.layouts or model.num_params + P > _DENSE_D:
+        return model
+    from .fit import dadvi  # noqa: PLC0415 -- fit imports this module
+    try:
+        fit = dadvi(model, "meanfield", draws=30, max_draws=30, seed=seed, lrvb=False,
+                    resample=False, progress=False, centring="learn")
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+        return model
+    return fit.model
