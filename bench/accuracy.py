@@ -67,7 +67,7 @@ import ppl  # noqa: E402
 from advi_models import Reference  # noqa: E402
 from ppl.distributions.base import validation_enabled  # noqa: E402
 
-FAMILIES = ("meanfield", "fullrank")
+FAMILIES = ("meanfield", "fullrank", "lowrank")
 POSTERIORDB = advi_models.POSTERIORDB
 KHAT_OK = 0.7
 # posteriordb rows: (row name, folder, zoo entry binding its data.json, the tests' model)
@@ -307,6 +307,10 @@ def wengert_rows(case, families, seed, repeats, method="auto"):
                     warnings.simplefilter("ignore")
                     if method == "dadvi":     # its own start: the entry's ADVI options
                         fit = ppl.dadvi(case.model, family=family, seed=seed)  # don't apply
+                    elif family == "lowrank" and method == "auto":   # the entry's start only
+                        init = case.options.get("init")
+                        fit = ppl.advi(case.model, family=family, seed=seed, progress=False,
+                                       init=init)
                     else:                       # as `wengert fit` passes them
                         fit = ppl.advi(case.model, family=family, seed=seed, progress=False,
                                        method=method, **case.options)
@@ -356,7 +360,10 @@ def main(argv=None):
                    + "; peers on the posteriordb rows only")
     p.add_argument("--only", default="", help="comma-separated rows: pdb/eight_schools, "
                    "pdb/kidiq, pdb/sblri, zoo names")
-    p.add_argument("--family", choices=("meanfield", "fullrank", "both"), default="both")
+    p.add_argument("--family", choices=("meanfield", "fullrank", "lowrank", "both", "all"),
+                   default="both", help="both: meanfield and fullrank; all: and lowrank "
+                   "(rank 2; deterministic ADVI with the entry's init, its other options "
+                   "are stochastic ADVI's)")
     p.add_argument("--json", default=None, help="write the rows and references here")
     p.add_argument("--peers", dest="peers", action="store_true", default=None,
                    help="run NumPyro / PyMC (default: when importable)")
@@ -371,7 +378,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     global USE_CACHE
     USE_CACHE = not args.no_cache
-    families = FAMILIES if args.family == "both" else (args.family,)
+    families = {"both": FAMILIES[:2], "all": FAMILIES}.get(args.family, (args.family,))
     ref_draws, hmc_draws = (1000, 500) if args.quick else (4000, 1000)
     only = [s for s in args.only.split(",") if s]
     methods = [s for s in args.method.split(",") if s]

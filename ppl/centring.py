@@ -36,33 +36,101 @@ import autodiff as ad
 from autodiff import Tensor
 
 from .distributions.base import ExpandedDistribution, Independent
+from .distributions.bounded import TruncatedNormal
 from .distributions.continuous import Cauchy, Laplace, Logistic, Normal, StudentT
 
-__all__ = ["LOC_SCALE", "loc_scale", "centrable_sites", "forward", "inverse", "check_centring"]
+__all__ = ["LOC_SCALE", "loc_scale", "centrable_sites", "quantile_sites", "forward", "inverse",
+           "quantile_forward", "quantile_inverse", "check_centring", "Learned", "copy_of"]
 
 LOC_SCALE = (Normal, StudentT, Cauchy, Laplace, Logistic)
 
 
-def loc_scale(fn):
-    """The location-scale distribution under `fn`'s plates and `to_event`, or None."""
+def _unwrap(fn):
     while isinstance(fn, (ExpandedDistribution, Independent)):
         fn = fn.base
+    return fn
+
+
+def loc_scale(fn):
+    """The location-scale distribution under `fn`'s plates and `to_event`, or None."""
+    fn = _unwrap(fn)
     return fn if type(fn) in LOC_SCALE else None
+
+
+def _dependent_sites(model):
+    """(location-scale sites, truncated-normal sites): name -> shape of each latent site whose
+    parameters depend on other latents (engine Tensors when the model runs on a Tensor z, the
+    sites already centred left as they are). One run of the model."""
+    from .model import _Unconstrained  # noqa: PLC0415 -- model imports this module
+    z = Tensor(np.zeros(model.num_params))
+    sites = model._run(_Unconstrained(model.unflatten(z)), probe=True)
+    ls, tn = {}, {}
+    for name in model.parameters:
+        base, shape = _unwrap(sites[name]["fn"]), tuple(model.parameters[name].shape)
+        params = [getattr(base, k, None) for k in ("loc", "scale", "low", "high")]
+        if not any(isinstance(p, Tensor) for p in params):
+            continue
+        if type(base) in LOC_SCALE:
+            ls[name] = shape
+        elif type(base) is TruncatedNormal:
+            tn[name] = shape
+    return ls, tn
 
 
 def centrable_sites(model):
     """name -> shape of each latent site that partial centring applies to: a location-scale
-    family whose location or scale depends on other latents (an engine Tensor when the model
-    runs on a Tensor z). One run of the model."""
-    from .model import _Unconstrained  # noqa: PLC0415 -- model imports this module
-    z = Tensor(np.zeros(model.num_params))
-    sites = model._run(_Unconstrained(model.unflatten(z)), probe=True)
-    out = {}
-    for name in model.parameters:
-        base = loc_scale(sites[name]["fn"])
-        if base is not None and (isinstance(base.loc, Tensor) or isinstance(base.scale, Tensor)):
-            out[name] = tuple(model.parameters[name].shape)
-    return out
+    family whose location or scale depends on other latents."""
+    return _dependent_sites(model)[0]
+
+
+def quantile_sites(model):
+    """name -> shape of each latent TruncatedNormal site whose parameters (location, scale or a
+    bound) depend on other latents: they can be non-centred by the quantile function
+    (`quantile_forward`)."""
+    return _dependent_sites(model)[1]
+
+
+def quantile_forward(fn, z):
+    """(theta, log|d theta / d z|) with theta = F^-1(Phi(z)), F the truncated normal's cdf:
+    z ~ N(0, 1) has exactly the site's distribution as its image, whatever its parameters
+    (the non-centred form of a truncated normal; a censored value's posterior given the
+    parameters is that prior). With x = (theta - m) / s and a, b the standardised bounds,
+    x = -Phi^-1(Phi(-z) Phi(-a)) (lower bound), Phi^-1(Phi(z) Phi(b)) (upper), else
+    Phi^-1((1 - Phi(z)) Phi(a) + Phi(z) Phi(b)), in logs; log-Jacobian
+    log phi(z) - log f(theta) = (x^2 - z^2) / 2 + log s + log(Phi(b) - Phi(a))."""
+    base = _unwrap(fn)
+    m, s = base.loc, base.scale
+    a = None if base.low is None else (base.low - m) / s
+    b = None if base.high is None else (base.high - m) / s
+    if b is None:
+        x = -ad.ndtri(ad.exp(ad.log_ndtr(-z) + ad.log_ndtr(-a)))
+    elif a is None:
+        x = ad.ndtri(ad.exp(ad.log_ndtr(z) + ad.log_ndtr(b)))
+    else:
+        x = ad.ndtri(ad.exp(ad.logaddexp(ad.log_ndtr(a) + ad.log_ndtr(-z),
+                                         ad.log_ndtr(b) + ad.log_ndtr(z))))
+    theta = m + s * x
+    log_det = 0.5 * (x * x - z * z) + ad.log(s) + base._log_normalizer()
+    shape = ad.shape_of(theta)
+    if ad.shape_of(log_det) != shape:
+        log_det = ad.broadcast_to(log_det, shape)
+    return theta, ad.sum(log_det)
+
+
+def quantile_inverse(fn, theta):
+    """z = Phi^-1(F(theta)) (numpy): `quantile_forward`'s inverse."""
+    from scipy import special  # noqa: PLC0415
+    base = _unwrap(fn)
+    m, s = (np.asarray(ad.getval(base.loc), float), np.asarray(ad.getval(base.scale), float))
+    x = (theta - m) / s
+    a = None if base.low is None else (np.asarray(ad.getval(base.low), float) - m) / s
+    b = None if base.high is None else (np.asarray(ad.getval(base.high), float) - m) / s
+    if b is None:
+        return -special.ndtri(np.exp(special.log_ndtr(-x) - special.log_ndtr(-a)))
+    if a is None:
+        return special.ndtri(np.exp(special.log_ndtr(x) - special.log_ndtr(b)))
+    pa, pb = special.ndtr(a), special.ndtr(b)
+    return special.ndtri((special.ndtr(x) - pa) / (pb - pa))
 
 
 def _parts(fn):
@@ -93,13 +161,21 @@ def inverse(fn, theta, lam):
 
 
 def check_centring(model, centring):
-    """`centring` as a dict name -> float array of the site's shape, every value in [0, 1]:
-    a number for every centrable site, or a dict naming some of them."""
-    sites = centrable_sites(model)
+    """`centring` as a dict name -> float array of the site's shape, every value in [0, 1],
+    or "quantile" (a truncated-normal site: `quantile_forward`): a number for every
+    centrable site, or a dict naming some of them."""
+    sites, truncated = _dependent_sites(model)
     if not isinstance(centring, dict):
         centring = {n: centring for n in sites}
     out = {}
     for name, lam in centring.items():
+        if isinstance(lam, str) and lam == "quantile":
+            if name not in truncated:
+                raise ValueError(f"centring[{name!r}]: 'quantile' applies to a latent "
+                                 f"TruncatedNormal whose parameters depend on other latents; "
+                                 f"model {model.name!r} has {sorted(truncated)}")
+            out[name] = "quantile"
+            continue
         if name not in sites:
             raise ValueError(
                 f"centring: {name!r} is not a site partial centring applies to (a latent "
@@ -142,9 +218,15 @@ class Learned:
 
     def log_p(self, w):
         """log p_w at w (numpy or Tensor of shape (D + size,)); engine-differentiable."""
-        lam = self._split(w[self.D:], ad.sigmoid)
+        lam = dict(self.model.centring)
+        lam.update(self._split(w[self.D:], ad.sigmoid))
         return self.model.unconstrained_log_density(w[:self.D], centring=lam)
 
     def lams(self, v):
         """name -> lam = sigmoid(v) as numpy arrays of the sites' shapes."""
         return self._split(np.asarray(v, dtype=float), lambda x: 1.0 / (1.0 + np.exp(-x)))
+
+
+def copy_of(centring):
+    """A copy of a model's `centring` dict (arrays copied, "quantile" kept)."""
+    return {n: v if isinstance(v, str) else np.array(v) for n, v in centring.items()}

@@ -98,8 +98,9 @@ class _Unconstrained(handlers.Messenger):
         if z is None:
             return
         lam = self.centring.get(msg["name"])
-        if lam is not None:             # partial centring (ppl.centring): a real support
-            msg["value"], log_det = centring.forward(msg["fn"], z, lam)
+        if lam is not None:             # partial centring (ppl.centring)
+            msg["value"], log_det = centring.quantile_forward(msg["fn"], z) \
+                if isinstance(lam, str) else centring.forward(msg["fn"], z, lam)
             self.log_det = _add(self.log_det, log_det)
             return
         t = biject_to(msg["fn"].support)
@@ -336,6 +337,7 @@ class Model(mapreduce.OnData):
             value, fn = np.asarray(getval(params[n]), dtype=float), sites[n]["fn"]
             lam = self.centring.get(n)
             out[n] = biject_to(fn.support).inverse(value) if lam is None else \
+                centring.quantile_inverse(fn, value) if isinstance(lam, str) else \
                 centring.inverse(fn, value, lam)
         return self.flatten(out)
 
@@ -346,7 +348,7 @@ class Model(mapreduce.OnData):
         written, 0: non-centred) or a dict site -> lam (a number or an array of the site's
         shape). Draws, summaries and ArviZ data stay in the model's own parameterisation."""
         other = copy.copy(self)
-        other.centring = centring.check_centring(self, lam)
+        other.centring = {**self.centring, **centring.check_centring(self, lam)}
         return other
 
     # ---- draws and traces ----------------------------------------------------------------------

@@ -103,8 +103,15 @@ def _parser():
                    "dadvi where it is the more accurate at a comparable time (all the data in "
                    "memory, up to 100 parameters, no --steps), else advi (ppl.advi's "
                    "method='auto'; default)")
-    f.add_argument("--family", choices=("meanfield", "fullrank"), default="meanfield",
-                   help="Gaussian family of q (default: meanfield)")
+    f.add_argument("--family", choices=("meanfield", "fullrank", "lowrank"),
+                   default="meanfield", help="Gaussian family of q (default: meanfield; "
+                   "lowrank: diagonal plus rank --rank, for hundreds of parameters)")
+    f.add_argument("--rank", type=_int_at_least(1, "a positive integer"), default=None,
+                   help="the low-rank family's rank (default: 2)")
+    f.add_argument("--centring", choices=("learn", "none"), default="learn",
+                   help="learn: hierarchical sites theta ~ N(mu, tau) get a centredness "
+                   "learned with q, censored (truncated-normal) values the better of two "
+                   "forms (default); none: the model as written")
     f.add_argument("--steps", type=_int_at_least(1, "a positive integer"), default=None,
                    help="maximum number of stochastic ADVI steps (default: 10000; asks for "
                    "--method advi under auto; not with --method dadvi)")
@@ -304,6 +311,18 @@ def _fit(args, t_start):
             client.close()
 
 
+def _centring_line(fit):
+    """What partial centring did: each site's centredness (1 as written, 0 non-centred)."""
+    parts = []
+    for name, lam in fit.info["centring"].items():
+        if isinstance(lam, str):
+            parts.append(f"{name} non-centred by its quantile function")
+        else:
+            parts.append(f"{name} lam {float(lam.min()):.2f}-{float(lam.max()):.2f} "
+                         f"(mean {float(lam.mean()):.2f})")
+    return "centring (1: as written, 0: non-centred): " + "; ".join(parts)
+
+
 def _rows_line(model, fit, seconds):
     """Rows per second of the gradient steps over the data plate, when it is subsampled."""
     batch = sum(model.subsampled.values())
@@ -314,6 +333,8 @@ def _rows_line(model, fit, seconds):
 
 
 def _fit_with(args, t_start):
+    if args.rank is not None and args.family != "lowrank":
+        raise CliError("--rank is the low-rank family's: give --family lowrank")
     model, options = _bind(args)
     told = f"; the zoo entry's options: {', '.join(sorted(options))}" if options else ""
     if args.init is not None:
@@ -324,6 +345,8 @@ def _fit_with(args, t_start):
     print(model)
     if args.steps is not None:
         options = {**options, "steps": args.steps}
+    if args.rank is not None:
+        options = {**options, "rank": args.rank}
     method, why, fitted = args.method, "", args.family
     if method == "auto":
         from ppl.infer.method import STOCHASTIC_DEFAULTS, choose
@@ -331,8 +354,8 @@ def _fit_with(args, t_start):
             k: v for k, v in options.items() if k in STOCHASTIC_DEFAULTS}})
         why = f" ({why})"
     if method == "dadvi":
-        dropped = sorted(k for k in options if k != "init")
-        options = {k: v for k, v in options.items() if k == "init"}   # dadvi's only start
+        dropped = sorted(k for k in options if k not in ("init", "rank"))
+        options = {k: v for k, v in options.items() if k in ("init", "rank")}   # dadvi's
         if dropped:
             told += f" (not used by DADVI: {', '.join(dropped)})"
         print(f"DADVI {fitted}, seed {seed}{why}{told}", flush=True)
@@ -342,7 +365,8 @@ def _fit_with(args, t_start):
     t_fit = time.perf_counter()
     try:
         fit = ppl.advi(model, family=args.family, seed=seed, method=args.method,
-                       progress=False if args.quiet else None, **options)
+                       progress=False if args.quiet else None,
+                       centring=None if args.centring == "none" else "learn", **options)
     except (ValueError, FloatingPointError, RuntimeError) as e:
         return _fit_failed(e)
     except TypeError as e:          # the model's code on the engine's Tensors (np.exp, ...)
@@ -357,6 +381,8 @@ def _fit_with(args, t_start):
                            note="--all for every row, --out for ArviZ data"))
     print(_convergence_line(fit))
     print(_verdict_line(fit.judge(4 * args.draws)))   # the draws behind the table
+    if fit.info.get("centring"):
+        print(_centring_line(fit))
     code = 0
     if args.out is not None:
         code = write_out(fit, args)

@@ -26,6 +26,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..centring import copy_of
 from ..distributions.base import validation_enabled
 from .config import (AdviConfig, check_model, has_subsample, initial_point, progress_bar,
                      rows_per_step,
@@ -46,7 +47,7 @@ SCALE_GROWTH = 20.0    # log of the factor by which q's sd may grow from the sta
 def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, adapt_iter=50,
          tol_rel_obj=0.01, eval_elbo=100, grad_samples=1, elbo_samples=100, lr=None,
          seed=None, init=None, progress=None, average=True, precondition="laplace",
-         method="auto", centring="learn"):
+         method="auto", centring="learn", rank=None):
     """Fit q(zeta) = N(mu, L L^T) to the posterior of a bound `Model` by maximising
     ELBO = E_q[log p(x, T^-1(zeta)) + log|det J|] + H[q] (see the module docstring).
 
@@ -59,14 +60,17 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     chose deterministic ADVI and it fails (a start outside the posterior's mass), stochastic
     ADVI runs instead and `fit.info["method"]` says so.
 
-    family: "meanfield" or "fullrank". optimizer: "stan" (adaptive step-size sequence, `eta`
-    adapted unless given) or "adam" (`lr`, default 0.01). Every `eval_elbo` steps the ELBO is
-    estimated with `elbo_samples` draws; each gradient averages `grad_samples` draws; Stan's
-    rule stops when the relative ELBO change is under `tol_rel_obj`. `average=False` returns
-    Stan's last iterate instead of the window average. Ctrl-C returns the fit so far (not
-    converged). precondition="laplace" (default) runs the algorithm in coordinates whitened at
-    the mode; None runs Stan's algorithm as is, from the initial point (`init`, a dict of
-    constrained values, or a random point from `seed`). centring: "learn" (default) gives
+    family: "meanfield", "fullrank" or "lowrank" (covariance diag(d)^2 + B B^T in coordinates
+    whitened at the mode, B of `rank` columns, default 2: for hundreds of
+    parameters, where fullrank's D (D + 3) / 2 are too many). optimizer: "stan" (adaptive
+    step-size sequence, `eta` adapted unless given) or "adam" (`lr`, default 0.01). Every
+    `eval_elbo` steps the ELBO is estimated with `elbo_samples` draws; each gradient averages
+    `grad_samples` draws; Stan's rule stops when the relative ELBO change is under
+    `tol_rel_obj`. `average=False` returns Stan's last iterate instead of the window average.
+    Ctrl-C returns the fit so far (not converged). precondition="laplace" (default) runs the
+    algorithm in coordinates whitened at the mode; None runs Stan's algorithm as is, from the
+    initial point (`init`, a dict of constrained values, or a random point from `seed`).
+    centring: "learn" (default) gives
     each location-scale site whose location or scale depends on other latents (theta ~
     N(mu, tau) in a hierarchy) a centredness lam in [0, 1] per element, learned jointly with
     q by the fixed-draw objective (`ppl.centring`; stochastic ADVI fits q at the lam of a
@@ -77,7 +81,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     """
     check_model(model)
     cfg = AdviConfig(family, steps, optimizer, eta, adapt_iter, tol_rel_obj, eval_elbo,
-                     grad_samples, elbo_samples, lr, average, precondition)
+                     grad_samples, elbo_samples, lr, average, precondition, rank)
     options = dict(steps=steps, optimizer=optimizer, eta=eta, adapt_iter=adapt_iter,
                    tol_rel_obj=tol_rel_obj, eval_elbo=eval_elbo, grad_samples=grad_samples,
                    elbo_samples=elbo_samples, lr=lr, average=average, precondition=precondition)
@@ -86,7 +90,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
         method, why, fit_family = choose(model, cfg.family, options)
     if method == "dadvi":
         fit, failure = _deterministic(model, fit_family, seed, init, progress, options, why,
-                                      centring)
+                                      centring, rank)
         if fit is not None:
             return fit
         why = f"auto: stochastic ADVI; deterministic ADVI failed: {failure}"
@@ -96,7 +100,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     ss = np.random.SeedSequence(seed)
     seed_used = ss.entropy if seed is None else seed
     init_ss, grad_ss, elbo_ss, sub_ss = ss.spawn(4)
-    q = make_family(cfg.family, model.num_params)
+    q = make_family(cfg.family, model.num_params, cfg.rank)
     if init is None:
         init = model.initial_point(int(init_ss.generate_state(1)[0]))
     z0 = initial_point(model, init)
@@ -145,8 +149,10 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
                         rows_per_second=rows_per_step(model) * density.n_grad / seconds)
     if why is not None:
         attempt.info["method"] = why
+    if q.name == "lowrank":
+        attempt.info["rank"] = q.rank
     if model.centring:
-        attempt.info["centring"] = {n: lam.copy() for n, lam in model.centring.items()}
+        attempt.info["centring"] = copy_of(model.centring)
     mu, omega, L = attempt.gaussian or objective.coords.gaussian(q, attempt.lam)
     diagnostics = AdviDiagnostics(
         elbo_history=(np.asarray(attempt.iterations), np.asarray(attempt.elbos)),
@@ -157,7 +163,7 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
                     info=attempt.info)
 
 
-def _deterministic(model, family, seed, init, progress, options, why, centring):
+def _deterministic(model, family, seed, init, progress, options, why, centring, rank):
     """(ppl.dadvi's fit, None), or (None, why it failed) when "auto" chose it and it raised
     ValueError or FloatingPointError (stochastic ADVI then runs). method="dadvi" given by
     name: stochastic options are an error, and so is a failure."""
@@ -168,10 +174,10 @@ def _deterministic(model, family, seed, init, progress, options, why, centring):
             raise ValueError(f"advi: {', '.join(given)} are stochastic ADVI's options; "
                              "method='dadvi' takes none (ppl.dadvi has its own)")
         return dadvi(model, family=family, seed=seed, init=init, progress=progress,
-                     centring=centring), None
+                     centring=centring, rank=rank), None
     try:
         fit = dadvi(model, family=family, seed=seed, init=init, progress=progress,
-                    centring=centring)
+                    centring=centring, rank=rank)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as e:
         return None, str(e)
     fit.info["method"] = why

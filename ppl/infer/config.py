@@ -29,11 +29,19 @@ class AdviConfig:
     lr: Optional[float] = None
     average: bool = True
     precondition: Optional[str] = "laplace"
+    rank: Optional[int] = None
 
     def __post_init__(self):
-        if self.family not in ("meanfield", "fullrank"):
-            raise ValueError(f"advi: family must be 'meanfield' or 'fullrank', got "
+        if self.family not in ("meanfield", "fullrank", "lowrank"):
+            raise ValueError(f"advi: family must be 'meanfield', 'fullrank' or 'lowrank', got "
                              f"{self.family!r}")
+        if self.rank is not None:
+            if self.family != "lowrank":
+                raise ValueError(f"advi: rank is the low-rank family's; family={self.family!r} "
+                                 "takes none")
+            if isinstance(self.rank, bool) or not isinstance(self.rank, (int, np.integer)) \
+                    or self.rank < 1:
+                raise ValueError(f"advi: rank must be a positive integer, got {self.rank!r}")
         if self.optimizer not in ("stan", "adam"):
             raise ValueError(f"advi: optimizer must be 'stan' or 'adam', got {self.optimizer!r}")
         for name in ("steps", "adapt_iter", "eval_elbo", "grad_samples", "elbo_samples"):

@@ -33,7 +33,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import autodiff as ad
+
 from .draws import _batch, _batch_second, _nan_rows, antithetic, evaluate_draws, record
+from .families import default_rank
+from .families import family as Family
 
 __all__ = ["FixedDrawELBO", "FixedDrawFit", "fixed_draw_fit", "sandwich_cov",
            "gaussian_start"]
@@ -58,9 +62,12 @@ class FixedDrawELBO:
     Methods take eta as a flat vector: value_and_grad(eta), hessp(eta, v), unit_grads(eta).
     """
 
-    def __init__(self, log_p, eps, family, centre, A, batched=True, program=None, points=0):
+    def __init__(self, log_p, eps, family, centre, A, batched=True, program=None, points=0,
+                 rank=0):
         self.log_p, self.eps, self.family = log_p, np.asarray(eps, float), family
-        self.M, self.D = self.eps.shape
+        self.r = int(rank) if family == "lowrank" else 0
+        self.M, self.D = self.eps.shape[0], self.eps.shape[1] - self.r
+        self.e1, self.e2 = self.eps[:, :self.D], self.eps[:, self.D:]
         self.P = P = int(points)
         self.c, A = np.asarray(centre, float), np.asarray(A, float)
         diag = A if A.ndim == 1 else np.diag(A)
@@ -70,11 +77,16 @@ class FixedDrawELBO:
                 np.block([[A, np.zeros((self.D, P))], [np.zeros((P, self.D)), np.eye(P)]])
         self.A = A
         self.rows, self.cols = np.tril_indices(self.D, -1)
-        self.nl = self.rows.size if family == "fullrank" else 0
+        # the third block of eta: fullrank's strictly lower l, or lowrank's B (D, r) with
+        # B_ij = 0 for j > i (its lower trapezoid: B and B Q for orthogonal Q give the same q,
+        # so without it F's Hessian is singular and LRVB fails)
+        self.brows, self.bcols = np.tril_indices(self.D, 0, self.r)
+        self.nl = self.rows.size if family == "fullrank" else self.brows.size
+        self._lowrank = Family("lowrank", self.D, self.r) if self.r else None
         self.size = 2 * self.D + self.nl + P
         self.dense = self.D + P <= _DENSE_D
         # fullrank (D <= 50): CG over its D (D + 3) / 2 parameters asks for many products
-        self._switch = self.D // 2 if self.D >= 8 and family == "meanfield" else 0
+        self._switch = self.D // 2 if self.D >= 8 and family != "fullrank" else 0
         self._hvps_here = 0
         self._key, self._cache, self.evaluations, self._second_ok = None, None, 0, None
         self._batched_here = False
@@ -83,9 +95,27 @@ class FixedDrawELBO:
         self.program = program if batched else None
 
     # ---- the map eta -> u_m and its Jacobian --------------------------------------------------
-    def scale_tril(self, eta):
-        """L (D, D) of q in u."""
+    def factor(self, eta):
+        """lowrank's B (D, r), zero above its diagonal."""
+        B = np.zeros((self.D, self.r))
+        B[self.brows, self.bcols] = eta[2 * self.D:2 * self.D + self.nl]
+        return B
+
+    def _full(self, eta):
+        """[mu, omega, B by rows]: `families.LowRank`'s lam."""
+        return np.concatenate([eta[:2 * self.D], self.factor(eta).ravel()])
+
+    def _compact(self, g):
+        """A gradient in `_full`'s layout back to eta's (B's trapezoid)."""
         D = self.D
+        return np.concatenate([g[:2 * D], g[2 * D:].reshape(D, self.r)[self.brows, self.bcols]])
+
+    def scale_tril(self, eta):
+        """L (D, D) of q in u (lowrank: the Cholesky factor of its covariance)."""
+        D = self.D
+        if self.r:
+            B = self.factor(eta)
+            return np.linalg.cholesky(np.diag(np.exp(2 * eta[D:2 * D])) + B @ B.T)
         L = np.diag(np.exp(eta[D:2 * D]))
         if self.family == "fullrank":
             L[self.rows, self.cols] = eta[2 * D:2 * D + self.nl]
@@ -99,10 +129,12 @@ class FixedDrawELBO:
     def points(self, eta):
         """u_m = m + L eps_m, (M, D) (then the point coordinates: (M, D + P))."""
         D = self.D
-        if self.family == "meanfield":
-            U = eta[:D] + np.exp(eta[D:2 * D]) * self.eps
-        else:
+        if self.family == "fullrank":
             U = eta[:D] + self.eps @ self.scale_tril(eta).T
+        else:
+            U = eta[:D] + np.exp(eta[D:2 * D]) * self.e1
+            if self.r:
+                U = U + self.e2 @ self.factor(eta).T
         return self._with_point(U, eta[self.size - self.P:])
 
     def _to_zeta(self, U):
@@ -118,29 +150,35 @@ class FixedDrawELBO:
     def _jvp(self, eta, v):
         """J_m v for every m: (M, D + P)."""
         D = self.D
-        out = v[:D] + np.exp(eta[D:2 * D]) * v[D:2 * D] * self.eps
+        out = v[:D] + np.exp(eta[D:2 * D]) * v[D:2 * D] * self.e1
         if self.family == "fullrank":
             T = np.zeros((D, D))
             T[self.rows, self.cols] = v[2 * D:2 * D + self.nl]
             out = out + self.eps @ T.T
+        elif self.r:
+            out = out + self.e2 @ self.factor(v).T
         return self._with_point(out, v[self.size - self.P:])
 
     def _vjp_mean(self, eta, R):
         """(1/M) sum_m J_m^T r_m: (size,), without the (M, size) array of `_vjp`."""
         D = self.D
         R, Rp = R[:, :D], R[:, D:]
-        parts = [R.mean(axis=0), (R * self.eps).mean(axis=0) * np.exp(eta[D:2 * D])]
+        parts = [R.mean(axis=0), (R * self.e1).mean(axis=0) * np.exp(eta[D:2 * D])]
         if self.family == "fullrank":
             parts.append((R.T @ self.eps)[self.rows, self.cols] / self.M)
+        elif self.r:
+            parts.append((R.T @ self.e2)[self.brows, self.bcols] / self.M)
         return np.concatenate(parts + [Rp.mean(axis=0)])
 
     def _vjp(self, eta, R):
         """J_m^T r_m for every m: (M, size)."""
         D = self.D
         R, Rp = R[:, :D], R[:, D:]
-        parts = [R, R * self.eps * np.exp(eta[D:2 * D])]
+        parts = [R, R * self.e1 * np.exp(eta[D:2 * D])]
         if self.family == "fullrank":
             parts.append(R[:, self.rows] * self.eps[:, self.cols])
+        elif self.r:
+            parts.append(R[:, self.brows] * self.e2[:, self.bcols])
         return np.concatenate(parts + [Rp], axis=1)
 
     # ---- the objective ------------------------------------------------------------------------
@@ -185,17 +223,41 @@ class FixedDrawELBO:
         return evaluate_draws(self.log_p, Z, 2, tangents=tangents, first=False)[2]
 
     def entropy(self, eta):
-        """H[q] in zeta = D/2 (1 + log 2 pi) + sum(omega) + log|det A|."""
+        """H[q] in zeta = D/2 (1 + log 2 pi) + sum(omega) + log|det A| (lowrank: plus
+        log|det K| / 2, `families.LowRank`)."""
+        if self.r:
+            return self._lowrank.entropy(self._full(eta)) + self.log_det_A
         return 0.5 * self.D * _LOG_2PI_E + float(np.sum(eta[self.D:2 * self.D])) + \
             self.log_det_A
+
+    def _entropy_grad(self, eta):
+        g = np.zeros(self.size)
+        if self.r:
+            g[:self.size - self.P] = self._compact(self._lowrank.grad_entropy(self._full(eta)))
+        else:
+            g[self.D:2 * self.D] = 1.0
+        return g
+
+    def _entropy_hvp(self, eta, v):
+        """Hess H[q] v: 0 but for lowrank (the engine's forward-over-reverse on log|det K|)."""
+        out = np.zeros(self.size)
+        if self.r:
+            out[:self.size - self.P] = self._compact(np.asarray(
+                ad.hvp(self._log_det_K, self._full(eta), self._full(v)), dtype=float))
+        return out
+
+    def _log_det_K(self, lam):
+        """log|det K| / 2 with K = I_r + W^T W, W = B / exp(omega) by rows (engine ops)."""
+        D, r = self.D, self.r
+        W = lam[2 * D:].reshape((D, r)) / ad.exp(lam[D:2 * D])[:, None]
+        return 0.5 * ad.logdet(np.eye(r) + W.T @ W)
 
     def value_and_grad(self, eta):
         """(F, grad F); F = -inf (and a NaN gradient) if any draw's density is not finite."""
         vals, G = self._at(eta)[:2]
         if not np.all(np.isfinite(vals)):
             return -math.inf, np.full(self.size, np.nan)
-        g = self._vjp_mean(eta, G)
-        g[self.D:2 * self.D] += 1.0
+        g = self._vjp_mean(eta, G) + self._entropy_grad(eta)
         return float(vals.mean()) + self.entropy(eta), g
 
     def hessp(self, eta, v):
@@ -210,8 +272,8 @@ class FixedDrawELBO:
             self._hvps_here += 1
             HJv = self._pull(self._second(self._to_zeta(self.points(eta)), self._push(Jv)))
         hv = self._vjp_mean(eta, HJv)
-        hv[D:2 * D] += (G[:, :D] * self.eps).mean(axis=0) * np.exp(eta[D:2 * D]) * v[D:2 * D]
-        return hv
+        hv[D:2 * D] += (G[:, :D] * self.e1).mean(axis=0) * np.exp(eta[D:2 * D]) * v[D:2 * D]
+        return hv + self._entropy_hvp(eta, v) if self.r else hv
 
     def jacobian(self, eta):
         """J_m = d u_m / d eta for every draw, (M, D + P, size): the mean block I, the
@@ -220,9 +282,11 @@ class FixedDrawELBO:
         M, D, P = self.M, self.D, self.P
         J = np.zeros((M, D + P, self.size))
         J[:, np.arange(D), np.arange(D)] = 1.0
-        J[:, np.arange(D), D + np.arange(D)] = np.exp(eta[D:2 * D]) * self.eps
+        J[:, np.arange(D), D + np.arange(D)] = np.exp(eta[D:2 * D]) * self.e1
         if self.family == "fullrank":
             J[:, self.rows, 2 * D + np.arange(self.nl)] = self.eps[:, self.cols]
+        elif self.r:
+            J[:, self.brows, 2 * D + np.arange(self.nl)] = self.e2[:, self.bcols]
         J[:, D + np.arange(P), self.size - P + np.arange(P)] = 1.0
         return J
 
@@ -239,14 +303,15 @@ class FixedDrawELBO:
         HJ = np.matmul(Hm, J)                                    # (M, D, size)
         H = J.reshape(-1, self.size).T @ HJ.reshape(-1, self.size) / self.M
         idx = D + np.arange(D)
-        H[idx, idx] += (G[:, :D] * self.eps).mean(axis=0) * np.exp(eta[D:2 * D])
+        H[idx, idx] += (G[:, :D] * self.e1).mean(axis=0) * np.exp(eta[D:2 * D])
+        if self.r:
+            H += np.column_stack([self._entropy_hvp(eta, e) for e in np.eye(self.size)])
         return 0.5 * (H + H.T)
 
     def unit_grads(self, eta):
         """(K, size) gradients of F per independent unit: the antithetic pairs' means."""
         _, G = self._at(eta)[:2]
-        per = self._vjp(eta, G)
-        per[:, self.D:2 * self.D] += 1.0
+        per = self._vjp(eta, G) + self._entropy_grad(eta)
         return per.reshape(self.M // 2, 2, -1).mean(axis=1)
 
 
@@ -293,7 +358,7 @@ class FixedDrawFit:
 
 def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=None, eps=None,
                    eta0=None, gtol=1e-6, maxiter=200, batched=True, program=None,
-                   callback=None, points=0):
+                   callback=None, points=0, rank=None):
     """Maximise the fixed-draw ELBO F (module docstring) with scipy's trust-ncg.
 
     log_p: engine-differentiable zeta -> scalar (D,); centre: (D,) start (the mode); A: (D,)
@@ -304,22 +369,29 @@ def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=Non
     called after each trust-region step. Ctrl-C returns the highest-F point so far, not
     converged (`info["interrupted"]`). points: the last P coordinates of log p's argument
     are point parameters maximised jointly with q (the same value at every draw, no entropy:
-    learned centredness), starting at centre's last P. Returns a FixedDrawFit.
+    learned centredness), starting at centre's last P. family="lowrank": q's covariance in u
+    is diag(exp(omega))^2 + B B^T with B of `rank` columns (default 2), its
+    draws D + rank normals each, B starting small (`families.LowRank.init`). Returns a
+    FixedDrawFit.
     """
     import scipy.optimize  # noqa: PLC0415 -- here, not at import: `wengert fit` starts fast
-    if family not in ("meanfield", "fullrank"):
-        raise ValueError(f"family must be 'meanfield' or 'fullrank', got {family!r}")
+    if family not in ("meanfield", "fullrank", "lowrank"):
+        raise ValueError(f"family must be 'meanfield', 'fullrank' or 'lowrank', got {family!r}")
     centre = np.asarray(centre, dtype=float)
     P = int(points)
     D = centre.size - P
+    r = (default_rank(D) if rank is None else int(rank)) if family == "lowrank" else 0
     A = np.ones(D) if A is None else np.asarray(A, dtype=float)
     if family == "meanfield" and A.ndim != 1:
         raise ValueError("meanfield needs a diagonal whitening A of shape (D,)")
     if eps is None:
-        eps = antithetic(np.random.default_rng(seed), int(draws), D)
-    obj = FixedDrawELBO(log_p, eps, family, centre, A, batched, program, points=P)
+        eps = antithetic(np.random.default_rng(seed), int(draws), D + r)
+    obj = FixedDrawELBO(log_p, eps, family, centre, A, batched, program, points=P, rank=r)
     if eta0 is None:
-        eta0 = np.concatenate([gaussian_start(obj.eps, family), np.zeros(P)])
+        start = gaussian_start(obj.e1, "meanfield" if r else family)
+        B0 = Family("lowrank", D, r).init(np.zeros(D))[2 * D:].reshape(D, r)[
+            obj.brows, obj.bcols] if r else np.zeros(0)
+        eta0 = np.concatenate([start, B0, np.zeros(P)])
     f0 = obj.value_and_grad(eta0)[0]
     if not math.isfinite(f0):
         raise ValueError("dadvi: the log density is not finite at some of the fixed draws "

@@ -34,11 +34,12 @@ import time
 
 import numpy as np
 
-from ..centring import Learned, centrable_sites
+from ..centring import Learned, centrable_sites, copy_of, quantile_sites
 from ..distributions.base import validation_enabled
 from .config import progress_bar
 from .dadvi import _DENSE_D, fixed_draw_fit, sandwich_cov
 from .draws import antithetic
+from .families import default_rank
 from .lrvb import DENSE_MAX, cg_solve, lrvb_cov
 from .records import DadviDiagnostics
 from .result import VIResult
@@ -58,8 +59,9 @@ def _check(model, family, draws, max_draws, mc_fraction):
                         f"with its data), got {type(model).__name__}")
     if model.num_params == 0:
         raise ValueError(f"dadvi: model {model.name!r} has no latent parameters to fit")
-    if family not in ("meanfield", "fullrank"):
-        raise ValueError(f"dadvi: family must be 'meanfield' or 'fullrank', got {family!r}")
+    if family not in ("meanfield", "fullrank", "lowrank"):
+        raise ValueError(f"dadvi: family must be 'meanfield', 'fullrank' or 'lowrank', got "
+                         f"{family!r}")
     for name, v in (("draws", draws), ("max_draws", max_draws)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 2 or v % 2:
             raise ValueError(f"dadvi: {name} must be an even integer >= 2 (antithetic pairs), "
@@ -72,7 +74,9 @@ def _check(model, family, draws, max_draws, mc_fraction):
 def _whitening(st, family, D):
     """(centre, A, note) from the start."""
     if st.ok:
-        if family == "meanfield":
+        if family != "fullrank":    # lowrank too: Newton grows B from 0, and a dense
+            #                             whitening at a mode far from the mass (stochastic
+            #                             volatility's, phi 0.57) left it 17 sd off
             return st.mode, st.scales, "at the mode, by 1 / sqrt(-H_ii)"
         C = np.linalg.inv(-st.hessian)
         return st.mode, np.linalg.cholesky(0.5 * (C + C.T)), "at the mode, by chol((-H)^-1)"
@@ -114,28 +118,31 @@ def _covariances(obj, eta, A, lrvb, D):
 
 
 def _centring(model, centring):
-    """(the `Learned` density or None, the model to fit) for dadvi's `centring`."""
-    if centring is None or model.centring:      # a model centred already keeps its lam
+    """(the `Learned` density or None, the model to fit) for dadvi's `centring`: "learn"
+    learns lam for the location-scale sites the model has not fixed already."""
+    if centring is None:
         return None, model
     if isinstance(centring, str):
         if centring != "learn":
             raise ValueError(f"dadvi: centring must be 'learn', None, a number in [0, 1] or a "
                              f"dict site -> lam, got {centring!r}")
-        sites = centrable_sites(model)
+        sites = {n: s for n, s in centrable_sites(model).items() if n not in model.centring}
         if not sites:
             return None, model
         learned = Learned(model, sites)
-        learned.start_model = model.centred(0.5)
+        learned.start_model = model.centred({n: 0.5 for n in sites})
         return learned, model
     return None, model.centred(centring)
 
 
 def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=240,
           mc_fraction=0.1, gtol=1e-6, maxiter=200, init=None, random_starts=3,
-          resample=True, progress=None, centring=None):
+          resample=True, progress=None, centring=None, rank=None):
     """Deterministic ADVI of a bound `Model` (the steps in the module docstring).
 
-    family: "meanfield" or "fullrank" (q's family during the fit).
+    family: "meanfield", "fullrank" or "lowrank" (q's family during the fit; lowrank's
+    covariance diag(d)^2 + B B^T, B of `rank` columns, default 2, its draws
+    D + rank normals, at least 2 (rank + 1) of them).
     draws: M fixed draws (even: antithetic pairs; fullrank takes at least 2 (D + 1), so that
     the M / 2 pairs span the D dimensions, else the objective is unbounded), doubled while
     the Monte Carlo sd of a mean exceeds mc_fraction of its posterior sd, up to max_draws.
@@ -153,11 +160,49 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
     maximised jointly with q: `ppl.centring`), None (the model as written), or a fixed lam
     (a number, or a dict site -> lam) as `Model.centred` takes; the result's model is the
     centred one (`fit.model.centring`, `fit.info["centring"]`), its draws and summaries in
-    the model's own parameterisation.
+    the model's own parameterisation. With "learn", a truncated-normal site whose parameters
+    depend on other latents (a censored value) is fitted both as written and non-centred by
+    its quantile function, and the fit with the higher fixed-draw ELBO is returned
+    (`fit.info["quantile_choice"]` says which and by how much).
     Returns a `VIResult` (method "dadvi"; its `diagnostics` a `DadviDiagnostics`). Raises
     ValueError when no initial point has a finite density.
     """
     _check(model, family, draws, max_draws, mc_fraction)
+    if rank is not None and (family != "lowrank" or isinstance(rank, bool) or
+                             not isinstance(rank, (int, np.integer)) or rank < 1):
+        raise ValueError(f"dadvi: rank must be a positive integer with family='lowrank', got "
+                         f"rank={rank!r} with family={family!r}")
+    if centring == "learn":
+        truncated = [n for n in quantile_sites(model) if n not in model.centring]
+        if truncated:
+            return _choose_quantile(model, truncated, locals())
+    return _dadvi(model, family, draws, seed, lrvb, max_draws, mc_fraction, gtol, maxiter,
+                  init, random_starts, resample, progress, centring, rank)
+
+
+def _choose_quantile(model, truncated, args):
+    """centring="learn" with truncated-normal sites whose parameters depend on other latents:
+    the fit as written and the fit with those sites non-centred by the quantile function
+    (`ppl.centring.quantile_forward`), the one with the higher fixed-draw ELBO (both bound the
+    same log evidence, so the higher is the closer q). Ctrl-C in the first returns it."""
+    args = {k: v for k, v in args.items() if k not in ("model", "truncated")}
+    first = _dadvi(model, **args)
+    if first.info.get("interrupted"):
+        return first
+    second = _dadvi(model.centred({n: "quantile" for n in truncated}), **args)
+    best, other = (second, first) if second.diagnostics.elbo > first.diagnostics.elbo \
+        else (first, second)
+    how = "non-centred by the quantile function" if best is second else "as written"
+    best.info["quantile_choice"] = (
+        f"{', '.join(truncated)} {how}: fixed-draw ELBO {best.diagnostics.elbo:.6g} against "
+        f"{other.diagnostics.elbo:.6g}")
+    best.info["seconds"] += other.info["seconds"]
+    return best
+
+
+def _dadvi(model, family, draws, seed, lrvb, max_draws, mc_fraction, gtol, maxiter, init,
+           random_starts, resample, progress, centring, rank):
+    """`dadvi` for one parameterisation."""
     if family == "fullrank" and model.num_params > _FULLRANK_MAX:
         raise ValueError(
             f"dadvi: family='fullrank' with {model.num_params} parameters means "
@@ -184,7 +229,9 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
     if family == "fullrank" and M < 2 * (D + 1):
         # the pairs must span R^D, else F is unbounded along a direction no draw sees
         M = 2 * (D + 1)
-    eps = antithetic(rng, M, D)
+    r = (default_rank(D) if rank is None else int(rank)) if family == "lowrank" else 0
+    M = max(M, 2 * (r + 1))             # lowrank: the pairs span B's r directions
+    eps = antithetic(rng, M, D + r)
     eta, history, program = None, [], st.program
     log_p, P = model.unconstrained_log_density, 0
     if learned is not None:         # w = (z, v), lam = sigmoid(v), v from 0 (lam = 1/2)
@@ -196,7 +243,7 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
         with validation_enabled(False):
             while True:
                 fit = fixed_draw_fit(log_p, centre, A, family, eps=eps, eta0=eta, gtol=gtol,
-                                     maxiter=maxiter, program=program, points=P,
+                                     maxiter=maxiter, program=program, points=P, rank=r,
                                      callback=None if bar is None else (lambda e: bar.update()))
                 program, eta = fit.objective.program, fit.eta
                 interrupted = bool(fit.info.get("interrupted"))
@@ -208,7 +255,7 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
                 history.append((M, fit.elbo, worst, fit.iterations))
                 if interrupted or not worst > mc_fraction or 2 * M > max(max_draws, M):
                     break
-                eps = np.concatenate([eps, antithetic(rng, M, D)])     # keep the first M
+                eps = np.concatenate([eps, antithetic(rng, M, D + r)])     # keep the first M
                 M *= 2
                 if bar is not None:
                     bar.reset()
@@ -235,7 +282,7 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
         model = model.centred(learned.lams(fit.point))
         stop += "; centredness learned for " + ", ".join(learned.sites)
     if model.centring:
-        info["centring"] = {n: lam.copy() for n, lam in model.centring.items()}
+        info["centring"] = copy_of(model.centring)
     if interrupted:
         info["interrupted"] = True
     if lrvb and cov is None and not interrupted:
@@ -249,7 +296,10 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
         draws=M, draws_history=tuple(history), mc_sd=mc_sd, mc_sd_over_sd=worst,
         q_family=family, lrvb=None if cov is None else lr_note, start=st, whitening=white,
         elbo=fit.elbo, steps=fit.iterations, grad_norm=fit.grad_norm, message=fit.message)
-    result = VIResult(model, "meanfield" if L is None else "fullrank", fit.mu, omega, L,
+    kind = "meanfield" if L is None else "lowrank" if cov is None and r else "fullrank"
+    if r:
+        info["rank"] = r
+    result = VIResult(model, kind, fit.mu, omega, L,
                       diagnostics=record, converged=fit.converged, stop_reason=stop,
                       seed=seed_used, info=info, resample=resample)
     result.info["seconds"] = time.perf_counter() - t0

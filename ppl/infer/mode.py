@@ -136,9 +136,9 @@ def find_mode(model, z0, jacobian=True, tol=1e-9, maxiter=1000, with_hessian=Fal
 
 def whitening(model, z0, family):
     """Coordinates zeta = z_hat + C u whitened at the mode z_hat by H, the Hessian there:
-    C = cholesky(H^-1) (fullrank) or diag(H_ii^-1/2) (meanfield: the meanfield optimum of a
-    Gaussian target). The mode comes from `start.find_mode` from z0 (scale-free L-BFGS, then
-    Newton where H is definite: the routine ppl.dadvi starts from). Returns (z_hat, C,
+    C = cholesky(H^-1) (fullrank, lowrank) or diag(H_ii^-1/2) (meanfield: the meanfield
+    optimum of a Gaussian target). The mode comes from `start.find_mode` from z0 (scale-free
+    L-BFGS, then Newton where H is definite: the routine ppl.dadvi starts from). Returns (z_hat, C,
     log|det C|), or a string saying why there is none (no finite mode with a negative-definite
     Hessian)."""
     if model.layouts:       # data on disk: Newton on map-reduce gradients and Hessians
@@ -157,7 +157,7 @@ def whitening(model, z0, family):
             return f"no: {found.status}: {found.message}"
     H = -found.hessian
     try:
-        if family == "fullrank":
+        if family in ("fullrank", "lowrank"):     # lowrank: its start is then the Laplace
             C = np.linalg.cholesky(np.linalg.inv(0.5 * (H + H.T)))   # C C^T = H^-1
             log_det = float(np.sum(np.log(np.diag(C))))
         else:

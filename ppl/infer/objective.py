@@ -252,14 +252,14 @@ class Elbo:
         grad_lam log p(zeta(lam, eps)), plus grad_lam H[q]; None when some draw found no
         finite log density and gradient in `_RETRIES` tries (the step is then skipped)."""
         q = self.q
-        eps = self.grad_rng.standard_normal((self.grad_samples, q.dim))
+        eps = self.grad_rng.standard_normal((self.grad_samples, q.noise_dim))
         lp, g = self._log_p_and_grad(lam, eps)
         if not (_all_finite(lp) and _all_finite(g)):
             for _ in range(_RETRIES - 1):
                 bad = ~(np.isfinite(lp) & np.isfinite(g).all(axis=1))
                 if not bad.any():
                     break
-                eps[bad] = self.grad_rng.standard_normal((int(bad.sum()), q.dim))
+                eps[bad] = self.grad_rng.standard_normal((int(bad.sum()), q.noise_dim))
                 lp[bad], g[bad] = self._log_p_and_grad(lam, eps[bad])
             else:
                 if not np.all(np.isfinite(lp) & np.isfinite(g).all(axis=1)):
@@ -292,8 +292,8 @@ class Elbo:
         return lp, g
 
     def draws(self):
-        """Fresh standard-normal draws eps (elbo_samples, D) for `estimate`."""
-        return self.elbo_rng.standard_normal((self.elbo_samples, self.q.dim))
+        """Fresh standard-normal draws eps (elbo_samples, q.noise_dim) for `estimate`."""
+        return self.elbo_rng.standard_normal((self.elbo_samples, self.q.noise_dim))
 
     def estimate(self, lam, eps=None):
         """ELBO estimate with `elbo_samples` draws: mean log p over the finite draws + H[q] +

@@ -73,9 +73,10 @@ def _fmt(v):
 class VIResult:
     """A fitted Gaussian q(zeta) = N(mu, L L^T) in `model`'s unconstrained space.
 
-    model: the bound ppl.Model; family: "meanfield" or "fullrank"; mu, omega: (D,) arrays
-    (omega = log diag of the scale: log sigma for meanfield); L: (D, D) lower-triangular with
-    diag exp(omega) for fullrank, None for meanfield. `diagnostics`: the method's own record
+    model: the bound ppl.Model; family: "meanfield", "fullrank" or "lowrank"; mu, omega: (D,)
+    arrays (omega = log diag of the scale: log sigma for meanfield); L: (D, D)
+    lower-triangular with diag exp(omega) (lowrank: the Cholesky factor of its covariance),
+    None for meanfield. `diagnostics`: the method's own record
     (`AdviDiagnostics`, the default, `DadviDiagnostics` or `LaplaceDiagnostics`); its fields
     read as attributes (`fit.eta`, `fit.elbo_history`; `fit.log_density` of a Laplace fit,
     `fit.draws` of a DADVI one). `resample`: draws PSIS-resampled (see `sample_unconstrained`).
@@ -88,8 +89,9 @@ class VIResult:
                  stop_reason="", seed=None, info=None, resample=False):
         if not isinstance(model, Model):
             raise TypeError(f"model must be a bound ppl.Model, got {type(model).__name__}")
-        if family not in ("meanfield", "fullrank"):
-            raise ValueError(f"family must be 'meanfield' or 'fullrank', got {family!r}")
+        if family not in ("meanfield", "fullrank", "lowrank"):
+            raise ValueError(f"family must be 'meanfield', 'fullrank' or 'lowrank', got "
+                             f"{family!r}")
         if diagnostics is None:
             diagnostics = AdviDiagnostics()
         if not isinstance(diagnostics, RECORDS):
@@ -128,7 +130,8 @@ class VIResult:
 
     def _check_L(self, L, d):
         if L is None:
-            raise ValueError("family='fullrank' needs L, the (D, D) lower-triangular scale")
+            raise ValueError(f"family={self.family!r} needs L, the (D, D) lower-triangular "
+                             "scale")
         L = np.asarray(getval(L), dtype=float)
         if L.shape != (d, d):
             raise ValueError(f"L must have shape ({d}, {d}), got shape {L.shape}")
@@ -138,7 +141,7 @@ class VIResult:
         if not np.all(diag > 0):
             raise ValueError(f"L must have a positive diagonal, got {diag}")
         if not np.allclose(np.log(diag), self.omega, rtol=1e-6, atol=1e-9):
-            raise ValueError("omega must be log(diag(L)) for family='fullrank'")
+            raise ValueError(f"omega must be log(diag(L)) for family={self.family!r}")
         return L.copy()
 
     # ---- q itself -----------------------------------------------------------------------------
@@ -315,7 +318,21 @@ class VIResult:
         if isinstance(d, DadviDiagnostics):
             hessian = d.start.hessian if d.start is not None and d.start.ok else None
         return judge(zeta, lp, lq, getattr(d, "q_family", self.family),
-                     getattr(d, "lrvb", None) is not None, self.method, hessian)
+                     getattr(d, "lrvb", None) is not None, self.method, hessian,
+                     self._reparam())
+
+    def _reparam(self):
+        """"learned" when the fit's model is centred, "available" when it has sites partial
+        centring applies to, else "none" (for the verdict's remedies)."""
+        from ..centring import centrable_sites, quantile_sites  # noqa: PLC0415
+        if self.model.centring:
+            return "learned"
+        try:
+            if centrable_sites(self.model) or quantile_sites(self.model):
+                return "available"
+        except Exception:   # noqa: BLE001 -- a model that cannot run on a Tensor: no remedy
+            pass
+        return "none"
 
     @functools.cached_property
     def verdict(self):

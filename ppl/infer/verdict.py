@@ -82,9 +82,11 @@ class Verdict:
         return f"Verdict({self.kind!r}, k-hat {self.khat:.2f}: {self}"[:300] + ")"
 
 
-def _remedies(family, lrvb, method):
+def _remedies(family, lrvb, method, reparam="none"):
     """Remedies that exist for this fit (`method` "advi", "dadvi" or "laplace"), most useful
-    first: never fullrank to a fullrank fit, nor more steps to a fit that has none."""
+    first: never fullrank to a fullrank fit, nor more steps to a fit that has none.
+    reparam: "learned" (the fit's centredness was learned, `ppl.centring`), "available" (the
+    model has sites it could learn one for) or "none"."""
     out = []
     if method == "laplace":
         out.append("ppl.dadvi or ppl.advi (the posterior is far from Gaussian at its mode)")
@@ -93,12 +95,22 @@ def _remedies(family, lrvb, method):
                 "family='fullrank'"]
     elif family == "meanfield":
         out.append("family='fullrank'")
+    elif family == "lowrank":
+        out.append("a larger rank (rank=...) or family='fullrank'")
     if method == "dadvi":
         out.append("more fixed draws (draws=...)")
     elif method == "advi":
         out.append("more steps (a smaller tol_rel_obj)")
-    out.append("a reparameterisation (e.g. non-centred hierarchical scales, centred and "
-               "scaled predictors)")
+    if reparam == "available":
+        out.append("learned centring (centring='learn')")
+    elif reparam == "learned":
+        out.append("a sampler (NUTS in Stan, PyMC or NumPyro): with its centredness learned "
+                   "the posterior is still not Gaussian in the unconstrained space (a funnel "
+                   "at small data, a heavy or skewed tail); a normalising-flow family would "
+                   "bend q to it (not in Wengert yet)")
+    else:
+        out.append("a reparameterisation (e.g. non-centred hierarchical scales, centred and "
+                   "scaled predictors)")
     return out
 
 
@@ -128,9 +140,10 @@ def meanfield_warning(hessian, lrvb=False):
 
 
 def judge(draws, log_p, log_q, family="meanfield", lrvb=False, method="dadvi",
-          hessian=None):
+          hessian=None, reparam="none"):
     """The `Verdict` on q from its draws (S, D), log p (S,) and log q (S,) (module docstring).
-    family, lrvb, method: what the fit was, to name only remedies that exist for it;
+    family, lrvb, method, reparam (`_remedies`): what the fit was, to name only remedies that
+    exist for it;
     hessian: (D, D) of log p at the mode, for the meanfield warning. Never raises on
     non-finite values: NaN log p counts as a draw of zero weight."""
     x = np.asarray(draws, dtype=float)
@@ -142,7 +155,7 @@ def judge(draws, log_p, log_q, family="meanfield", lrvb=False, method="dadvi",
     if S < 21:
         raise ValueError(f"judge: at least 21 draws are needed for k-hat, got {S}")
     warning = meanfield_warning(hessian, lrvb) if family == "meanfield" else ""
-    remedies = _remedies(family, lrvb, method)
+    remedies = _remedies(family, lrvb, method, reparam)
     with np.errstate(all="ignore"):
         lw = lp - lq
     lw = np.where(np.isnan(lw) | np.isposinf(lw), -np.inf, lw)

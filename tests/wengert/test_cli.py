@@ -97,6 +97,9 @@ ERRORS = [
     (["fit", "eight_schools", "--data", "{d}/es_bad.json"], "rejects the data"),
     (["fit", "eight_schools", "--data", "{d}/coin.json"], "unknown data key\\(s\\) flips"),
     (["fit", "eight_schools", "--steps", "0"], "--steps: expected a positive integer"),
+    (["fit", "eight_schools", "--rank", "2"], "--rank is the low-rank family's"),
+    (["fit", "eight_schools", "--family", "lowrank", "--rank", "0"],
+     "--rank: expected a positive integer"),
     (["fit", "eight_schools", "--steps", "1.5"], "--steps: expected a positive integer"),
     (["fit", "eight_schools", "--draws", "20"], "--draws: expected an integer >= 21"),
     (["fit", "eight_schools", "--seed", "-1"], "--seed: expected a non-negative integer"),
@@ -130,7 +133,7 @@ def test_version_help_and_models(capsys):
     code, out, _ = run_main(capsys, "--version")
     assert code == 0 and out.startswith("wengert ")
     code, out, _ = run_main(capsys, "fit", "--help")
-    assert code == 0 and "--family {meanfield,fullrank}" in out
+    assert code == 0 and "--family {meanfield,fullrank,lowrank}" in out
     code, out, _ = run_main(capsys, "models")
     lines = out.splitlines()
     from models import ZOO
@@ -386,3 +389,20 @@ def test_a_zoo_entrys_advi_options_that_fail_on_the_users_data_fall_back(tmp_pat
                               "--seed", "0", "--steps", "200", "--quiet")
     assert code == 0 and "ADVI's defaults are used" in err and "KeyError" in err, err
     assert "the zoo entry's options" not in out
+
+
+def test_fit_learns_the_centring_and_says_so(capsys):
+    code, out, _ = run_main(capsys, "fit", "eight_schools_centered", "--seed", "1", "--quiet")
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("centring"))
+    lo, hi = (float(v) for v in line.split("theta lam ")[1].split(" ")[0].split("-"))
+    assert 0.0 <= lo <= hi < 0.3               # near non-centred: eight schools is data-poor
+    code, out, _ = run_main(capsys, "fit", "eight_schools_centered", "--seed", "1", "--quiet",
+                            "--centring", "none")
+    assert code == 0 and "centring" not in out and "miss" in out
+
+
+def test_fit_lowrank_family_by_deterministic_advi(capsys):
+    code, out, _ = run_main(capsys, "fit", "eight_schools", "--family", "lowrank", "--rank",
+                            "1", "--seed", "0", "--quiet")
+    assert code == 0 and "DADVI lowrank" in out and "converged: trust-ncg" in out

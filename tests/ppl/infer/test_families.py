@@ -138,3 +138,47 @@ def test_gaussian_log_q_matches_scipy(name):
     assert g.log_q(z[0]) == pytest.approx(ref[0], rel=1e-12)
     np.testing.assert_allclose(g.sd(), np.sqrt(np.diag(L @ L.T)), rtol=1e-14)
     assert isinstance(g, Gaussian)
+
+
+# ---- the low-rank family -------------------------------------------------------------------------
+def lowrank_lam(D=5, r=2, seed=1):
+    from ppl.infer.families import LowRank
+    q = LowRank(D, r)
+    return q, 0.5 * np.random.default_rng(seed).standard_normal(q.size)
+
+
+def test_lowrank_entropy_and_log_q_against_scipy():
+    q, lam = lowrank_lam()
+    D = q.dim
+    d, B = np.exp(lam[D:2 * D]), lam[2 * D:].reshape(D, q.rank)
+    cov = np.diag(d * d) + B @ B.T
+    ref = stats.multivariate_normal(lam[:D], cov)
+    assert q.entropy(lam) == pytest.approx(ref.entropy(), rel=1e-12)
+    x = np.random.default_rng(2).standard_normal((4, D))
+    np.testing.assert_allclose(q.gaussian(lam).log_q(x), ref.logpdf(x), rtol=1e-10)
+
+
+def test_lowrank_draws_have_its_covariance_and_its_gradients_match_finite_differences():
+    q, lam = lowrank_lam()
+    D = q.dim
+    eps = np.random.default_rng(3).standard_normal((200_000, q.noise_dim))
+    Z = q.transform(lam, eps)
+    g = q.gaussian(lam)
+    np.testing.assert_allclose(np.cov(Z.T), g.L @ g.L.T, atol=0.03)
+    fd = np.array([(q.entropy(lam + 1e-6 * e) - q.entropy(lam - 1e-6 * e)) / 2e-6
+                   for e in np.eye(q.size)])
+    np.testing.assert_allclose(q.grad_entropy(lam), fd, atol=1e-7)
+    e = eps[0]
+
+    def f(v):      # log p = -|zeta|^2 / 2 at one draw
+        return -0.5 * np.sum(q.transform(v, e) ** 2)
+    fd = np.array([(f(lam + 1e-6 * u) - f(lam - 1e-6 * u)) / 2e-6 for u in np.eye(q.size)])
+    np.testing.assert_allclose(q.grad_log_p(lam, e, -q.transform(lam, e)), fd, atol=1e-7)
+    assert Z.shape == (200_000, D)
+
+
+def test_lowrank_rank_checks_and_default():
+    from ppl.infer.families import default_rank, family
+    assert family("lowrank", 503).rank == 2 and default_rank(2) == 1
+    with pytest.raises(ValueError, match="family must be one of"):
+        family("lowrnk", 3)

@@ -73,7 +73,7 @@ def test_bad_arguments_name_the_argument():
     with pytest.raises(TypeError, match="bound ppl.Model"):
         ppl.dadvi(skew)
     with pytest.raises(ValueError, match="family"):
-        ppl.dadvi(skew(Y), family="lowrank")
+        ppl.dadvi(skew(Y), family="diagonal")
     with pytest.raises(ValueError, match="draws must be an even"):
         ppl.dadvi(skew(Y), draws=31)
     with pytest.raises(ValueError, match="above 50 use family='meanfield'"):

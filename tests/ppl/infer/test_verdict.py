@@ -126,3 +126,18 @@ def test_coin_stochastic_advi_judged_light_tails_not_unreliable():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             fit.psis_khat(S, seed=seed)          # no "unreliable" on this accurate fit
+
+
+def test_a_miss_names_the_remedy_that_exists_for_the_parameterisation():
+    """q = N(0, 0.3^2) against N(0, 1): a miss whatever the fit; its hint names learned
+    centring where the model has sites for it, and a sampler or a flow where it was learned
+    already, else a hand reparameterisation."""
+    x = np.random.default_rng(5).normal(0.0, 0.3, size=(S, 2))
+    lp, lq = st.norm.logpdf(x).sum(1), st.norm.logpdf(x, 0.0, 0.3).sum(1)
+    hints = {r: judge(x, lp, lq, "fullrank", method="dadvi", reparam=r) for r in
+             ("none", "available", "learned")}
+    assert all(v.kind == "miss" for v in hints.values())
+    assert "centring='learn'" in hints["available"].hint
+    assert "NUTS" in hints["learned"].hint and "normalising-flow" in hints["learned"].hint
+    assert "non-centred hierarchical scales" in hints["none"].hint
+    assert "rank=" in judge(x, lp, lq, "lowrank", method="dadvi").hint
