@@ -409,7 +409,8 @@ class Model(mapreduce.OnData):
 
     def __repr__(self):
         ps = ", ".join(f"{n}{list(p.shape)}" for n, p in self.parameters.items())
-        return f"Model({self.name}: {self.num_params} unconstrained parameters; {ps})"
+        centred = f"; centred: {', '.join(self.centring)}" if self.centring else ""
+        return f"Model({self.name}: {self.num_params} unconstrained parameters; {ps}{centred})"
 
 
 class _Resample(handlers.Messenger):

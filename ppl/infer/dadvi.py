@@ -20,7 +20,14 @@ It stops on the gradient norm (in whitened units: a fraction of a posterior sd).
 
 Monte Carlo error of the optimum (the sandwich of M-estimation, the paper's section 4):
 Cov(eta_hat) ~= H^-1 V H^-1 / K, V the covariance of the per-unit gradients over the K = M / 2
-antithetic pairs (the units that are independent).
+antithetic pairs (the units that are independent): `lrvb.sandwich_cov`.
+
+Two extensions. family="lowrank": L L^T = diag(exp(omega))^2 + B B^T, eta = (m, omega, B's
+lower trapezoid), u_m = m + exp(omega) e1_m + B e2_m from D + r normals, the entropy
+H[q] = D/2 (1 + log 2 pi) + sum(omega) + log|det(I + W^T W)| / 2 (W = B / exp(omega) by rows;
+its Hessian by the engine). Point parameters (`points`): the last P coordinates of log p's
+argument, the same at every draw and without entropy (learned centredness, `ppl.centring`),
+maximised jointly with q.
 
     >>> import numpy as np, autodiff as ad
     >>> P = np.array([[2.0, 1.9], [1.9, 2.0]])
@@ -39,7 +46,7 @@ from .draws import _batch, _batch_second, _nan_rows, antithetic, evaluate_draws,
 from .families import default_rank
 from .families import family as Family
 
-__all__ = ["FixedDrawELBO", "FixedDrawFit", "fixed_draw_fit", "sandwich_cov",
+__all__ = ["FixedDrawELBO", "FixedDrawFit", "fixed_draw_fit",
            "gaussian_start"]
 
 _LOG_2PI_E = 1.0 + math.log(2.0 * math.pi)
@@ -433,23 +440,3 @@ def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=Non
     info["evaluations"] = obj.evaluations
     return FixedDrawFit(mu, L, eta, obj, elbo, converged, message, steps, gnorm, info,
                         point=centre[D:] + eta[obj.size - P:])
-
-
-def sandwich_cov(obj, eta, H=None, solve=None, idx=None):
-    """Cov(eta_hat) ~= H^-1 V H^-1 / K (K antithetic pairs; V the covariance of their
-    gradients): the matrix over q's parameters, or its idx x idx block. H^-1 from the dense H,
-    else from `solve(b)` = H^-1 b (e.g. conjugate gradients on Hessian-vector products).
-    Point parameters (learned centredness) are held at their values: the error is q's within
-    the family they choose, and solve and H are over q's parameters alone (H may hold them)."""
-    n = obj.size - obj.P
-    G = obj.unit_grads(eta)[:, :n]
-    H = None if H is None else H[:n, :n]
-    K = len(G)
-    Gc = G - G.mean(axis=0)
-    if solve is None:
-        X = np.linalg.solve(H, Gc.T)            # (size, K)
-    else:
-        X = np.column_stack([solve(g) for g in Gc])
-    if idx is not None:
-        X = X[idx]
-    return X @ X.T / ((K - 1) * K)

@@ -37,10 +37,10 @@ import numpy as np
 from ..centring import Learned, centrable_sites, copy_of, quantile_sites
 from ..distributions.base import validation_enabled
 from .config import progress_bar
-from .dadvi import _DENSE_D, fixed_draw_fit, sandwich_cov
+from .dadvi import _DENSE_D, fixed_draw_fit
 from .draws import antithetic
 from .families import default_rank
-from .lrvb import DENSE_MAX, cg_solve, lrvb_cov
+from .lrvb import DENSE_MAX, cg_solve, lrvb_cov, sandwich_cov
 from .records import DadviDiagnostics
 from .result import VIResult
 from .start import model_start

@@ -10,7 +10,8 @@ For the means themselves (f = zeta, E_q[zeta] = mu, d E / d eta = [I, 0]) that i
 block of (-H)^-1: column i solves (-H) x = e_i. Meanfield q then recovers the correlations it
 cannot represent (exact for a Gaussian target). For a small problem (at most `DENSE_MAX` means)
 -H is formed and solved densely; above, each column comes from conjugate gradients on
-Hessian-vector products only (H is never formed).
+Hessian-vector products only (H is never formed). `sandwich_cov` is the optimum's own Monte
+Carlo error under the fixed draws (the sandwich H^-1 V H^-1 / K).
 
     >>> import numpy as np
     >>> H = -np.array([[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 5.0]])
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LRVB", "lrvb_cov", "cg_solve", "DENSE_MAX"]
+__all__ = ["LRVB", "lrvb_cov", "cg_solve", "sandwich_cov", "DENSE_MAX"]
 
 DENSE_MAX = 50      # at most this many means: a dense solve; above: conjugate gradients
 
@@ -115,3 +116,23 @@ def _cg_cov(hessp, size, idx, rtol, maxiter):
         cols.append(x[idx])
     cov = np.column_stack(cols)
     return LRVB(0.5 * (cov + cov.T), "cg", total)
+
+
+def sandwich_cov(obj, eta, H=None, solve=None, idx=None):
+    """Cov(eta_hat) ~= H^-1 V H^-1 / K (K antithetic pairs; V the covariance of their
+    gradients): the matrix over q's parameters, or its idx x idx block. H^-1 from the dense H,
+    else from `solve(b)` = H^-1 b (e.g. conjugate gradients on Hessian-vector products).
+    Point parameters (learned centredness) are held at their values: the error is q's within
+    the family they choose, and solve and H are over q's parameters alone (H may hold them)."""
+    n = obj.size - obj.P
+    G = obj.unit_grads(eta)[:, :n]
+    H = None if H is None else H[:n, :n]
+    K = len(G)
+    Gc = G - G.mean(axis=0)
+    if solve is None:
+        X = np.linalg.solve(H, Gc.T)            # (size, K)
+    else:
+        X = np.column_stack([solve(g) for g in Gc])
+    if idx is not None:
+        X = X[idx]
+    return X @ X.T / ((K - 1) * K)

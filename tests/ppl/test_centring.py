@@ -270,3 +270,19 @@ def test_censored_values_default_fit_matches_quadrature():
     err, lo, hi = worst(fit)
     assert err < 0.3 and 0.8 <= lo and hi <= 1.25, (err, lo, hi)
     assert worst(written)[2] > 1.5            # the reference can tell the two apart
+
+
+def test_a_centred_fit_reports_the_models_own_sites():
+    pytest.importorskip("xarray")
+    data = hn.simulate("poor", J=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ppl.advi(hn.centered(**data), seed=0, progress=False)
+        idata = fit.to_arviz(draws=100)
+    assert "centred: theta" in repr(fit.model)
+    assert sorted(idata.posterior.data_vars) == ["mu", "tau", "theta"]
+    assert idata.posterior["theta"].shape[-1] == 6
+    draws = fit.sample(500, seed=0)
+    # theta is the model's site: its draws spread like the posterior's, not theta_tilde's
+    ref = hn.exact_posterior(data)
+    np.testing.assert_allclose(draws["theta"].std(0) / ref.sd["theta"], 1.0, atol=0.25)

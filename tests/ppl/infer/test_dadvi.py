@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import autodiff as ad
-from ppl.infer.dadvi import FixedDrawELBO, fixed_draw_fit, gaussian_start, sandwich_cov
+from ppl.infer.dadvi import FixedDrawELBO, fixed_draw_fit, gaussian_start
+from ppl.infer.lrvb import sandwich_cov
 from ppl.infer.draws import antithetic, evaluate_draws, record
 
 
