@@ -226,7 +226,7 @@ def test_quantile_map_has_the_truncated_normal_as_image(bounds):
                                rtol=1e-6)
 
 
-def _censored_exact(data, grid=401):
+def _censored_exact(data, grid=81):
     """Means and sds of mu, sigma and the censored values of models.censored by quadrature
     over (mu, log sigma): the censored values integrate out (Phi terms) and, given (mu, sigma),
     are truncated normals (scipy.stats.truncnorm's moments)."""
