@@ -40,12 +40,18 @@ def test_value_gradient_and_hessp_match_finite_differences(family):
         zeta = c + (Z * A if A.ndim == 1 else Z @ A.T)
         logdet = np.sum(np.log(np.abs(A if A.ndim == 1 else np.diag(A))))
         return skewed_np(zeta).mean() + e[3:6].sum() + logdet + 1.5 * (1 + np.log(2 * np.pi))
+    _agrees_with(obj, F, eta, rng.standard_normal(obj.size))
+
+
+def _agrees_with(obj, F, eta, u):
+    """obj's value equals F's, its gradient F's finite differences, its Hessian-vector
+    products (and dense Hessian) the finite differences of its gradient along u."""
     v, g = obj.value_and_grad(eta)
     assert np.isclose(v, F(eta), rtol=1e-12)
     np.testing.assert_allclose(g, _fd(F, eta), rtol=1e-6, atol=1e-7)
-    u = rng.standard_normal(obj.size)
     fd_hv = (obj.value_and_grad(eta + 1e-6 * u)[1] - obj.value_and_grad(eta - 1e-6 * u)[1]) / 2e-6
     np.testing.assert_allclose(obj.hessp(eta, u), fd_hv, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(obj.hessian(eta) @ u, fd_hv, rtol=1e-5, atol=1e-6)
 
 
 def test_hessian_vector_path_agrees_with_the_dense_path():
@@ -202,13 +208,7 @@ def test_lowrank_objective_against_numpy_and_finite_differences():
         U = e[:D] + np.exp(e[D:2 * D]) * eps[:, :D] + eps[:, D:] @ B.T
         ent = 0.5 * np.linalg.slogdet(2 * np.pi * np.e * cov)[1] + np.sum(np.log(A))
         return skewed_np(c + U * A).mean() + ent
-    v, g = obj.value_and_grad(eta)
-    assert np.isclose(v, F(eta), rtol=1e-12)
-    np.testing.assert_allclose(g, _fd(F, eta), rtol=1e-6, atol=1e-7)
-    u = rng.standard_normal(obj.size)
-    fd_hv = (obj.value_and_grad(eta + 1e-6 * u)[1] - obj.value_and_grad(eta - 1e-6 * u)[1]) / 2e-6
-    np.testing.assert_allclose(obj.hessp(eta, u), fd_hv, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(obj.hessian(eta) @ u, fd_hv, rtol=1e-5, atol=1e-6)
+    _agrees_with(obj, F, eta, rng.standard_normal(obj.size))
 
 
 @pytest.mark.parametrize("method", ["dadvi", "advi"])
