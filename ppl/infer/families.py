@@ -154,12 +154,6 @@ class Meanfield:
         np.exp(lam[d:2 * d], out=w[:d])
         return lam + w * opt.direction(w * grad)
 
-    def scale(self, lam, v):
-        """L v."""
-        return np.exp(lam[self.dim:2 * self.dim]) * v
-
-    scale_t = scale   # L^T v: L is diagonal
-
 
 class Fullrank(Meanfield):
     """q = N(mu, L L^T), L = diag(exp(omega)) + strictly lower l; lam = [mu, omega, l]."""
@@ -197,12 +191,6 @@ class Fullrank(Meanfield):
         new[:d] += L @ delta[:d]
         new[d:] += delta[d:]
         return new
-
-    def scale(self, lam, v):
-        return self.scale_tril(lam) @ v
-
-    def scale_t(self, lam, v):
-        return self.scale_tril(lam).T @ v
 
     def grad_log_p(self, lam, eps, g):
         d = self.dim
@@ -277,11 +265,6 @@ class LowRank(Meanfield):
 
     def grad_elbo(self, lam, eps, g):
         return self.grad_log_p(lam, eps, g) + self.grad_entropy(lam)
-
-    def scale(self, lam, v):
-        raise NotImplementedError("LowRank has no square scale factor")
-
-    scale_t = scale
 
 
 def default_rank(dim):
