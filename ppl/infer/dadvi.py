@@ -43,8 +43,7 @@ import numpy as np
 import autodiff as ad
 
 from .draws import _batch, _batch_second, _nan_rows, antithetic, evaluate_draws, record
-from .families import default_rank
-from .families import family as Family
+from .families import default_rank, family as make_family
 
 __all__ = ["FixedDrawELBO", "FixedDrawFit", "fixed_draw_fit",
            "gaussian_start"]
@@ -89,7 +88,10 @@ class FixedDrawELBO:
         # so without it F's Hessian is singular and LRVB fails)
         self.brows, self.bcols = np.tril_indices(self.D, 0, self.r)
         self.nl = self.rows.size if family == "fullrank" else self.brows.size
-        self._lowrank = Family("lowrank", self.D, self.r) if self.r else None
+        self._lowrank = make_family("lowrank", self.D, self.r) if self.r else None
+        # eta's entries in `families.LowRank`'s layout [mu, omega, B by rows]
+        self._keep = np.concatenate([np.arange(2 * self.D),
+                                     2 * self.D + self.brows * self.r + self.bcols])
         self.size = 2 * self.D + self.nl + P
         self.dense = self.D + P <= _DENSE_D
         # fullrank (D <= 50): CG over its D (D + 3) / 2 parameters asks for many products
@@ -112,10 +114,6 @@ class FixedDrawELBO:
         """[mu, omega, B by rows]: `families.LowRank`'s lam."""
         return np.concatenate([eta[:2 * self.D], self.factor(eta).ravel()])
 
-    def _compact(self, g):
-        """A gradient in `_full`'s layout back to eta's (B's trapezoid)."""
-        D = self.D
-        return np.concatenate([g[:2 * D], g[2 * D:].reshape(D, self.r)[self.brows, self.bcols]])
 
     def scale_tril(self, eta):
         """L (D, D) of q in u (lowrank: the Cholesky factor of its covariance)."""
@@ -240,7 +238,7 @@ class FixedDrawELBO:
     def _entropy_grad(self, eta):
         g = np.zeros(self.size)
         if self.r:
-            g[:self.size - self.P] = self._compact(self._lowrank.grad_entropy(self._full(eta)))
+            g[:self.size - self.P] = self._lowrank.grad_entropy(self._full(eta))[self._keep]
         else:
             g[self.D:2 * self.D] = 1.0
         return g
@@ -249,8 +247,8 @@ class FixedDrawELBO:
         """Hess H[q] v: 0 but for lowrank (the engine's forward-over-reverse on log|det K|)."""
         out = np.zeros(self.size)
         if self.r:
-            out[:self.size - self.P] = self._compact(np.asarray(
-                ad.hvp(self._log_det_K, self._full(eta), self._full(v)), dtype=float))
+            out[:self.size - self.P] = np.asarray(
+                ad.hvp(self._log_det_K, self._full(eta), self._full(v)), dtype=float)[self._keep]
         return out
 
     def _log_det_K(self, lam):
@@ -312,7 +310,9 @@ class FixedDrawELBO:
         idx = D + np.arange(D)
         H[idx, idx] += (G[:, :D] * self.e1).mean(axis=0) * np.exp(eta[D:2 * D])
         if self.r:
-            H += np.column_stack([self._entropy_hvp(eta, e) for e in np.eye(self.size)])
+            n, keep = self.size - self.P, self._keep
+            H[:n, :n] += np.asarray(ad.hessian(self._log_det_K)(self._full(eta)),
+                                    dtype=float)[np.ix_(keep, keep)]
         return 0.5 * (H + H.T)
 
     def unit_grads(self, eta):
@@ -396,7 +396,7 @@ def fixed_draw_fit(log_p, centre, A=None, family="meanfield", draws=30, seed=Non
     obj = FixedDrawELBO(log_p, eps, family, centre, A, batched, program, points=P, rank=r)
     if eta0 is None:
         start = gaussian_start(obj.e1, "meanfield" if r else family)
-        B0 = Family("lowrank", D, r).init(np.zeros(D))[2 * D:].reshape(D, r)[
+        B0 = make_family("lowrank", D, r).init(np.zeros(D))[2 * D:].reshape(D, r)[
             obj.brows, obj.bcols] if r else np.zeros(0)
         eta0 = np.concatenate([start, B0, np.zeros(P)])
     f0 = obj.value_and_grad(eta0)[0]

@@ -172,12 +172,15 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
                              not isinstance(rank, (int, np.integer)) or rank < 1):
         raise ValueError(f"dadvi: rank must be a positive integer with family='lowrank', got "
                          f"rank={rank!r} with family={family!r}")
+    args = dict(family=family, draws=draws, seed=seed, lrvb=lrvb, max_draws=max_draws,
+                mc_fraction=mc_fraction, gtol=gtol, maxiter=maxiter, init=init,
+                random_starts=random_starts, resample=resample, progress=progress,
+                centring=centring, rank=rank)
     if centring == "learn":
         truncated = [n for n in quantile_sites(model) if n not in model.centring]
         if truncated:
-            return _choose_quantile(model, truncated, locals())
-    return _dadvi(model, family, draws, seed, lrvb, max_draws, mc_fraction, gtol, maxiter,
-                  init, random_starts, resample, progress, centring, rank)
+            return _choose_quantile(model, truncated, args)
+    return _dadvi(model, **args)
 
 
 def _choose_quantile(model, truncated, args):
@@ -185,7 +188,6 @@ def _choose_quantile(model, truncated, args):
     the fit as written and the fit with those sites non-centred by the quantile function
     (`ppl.centring.quantile_forward`), the one with the higher fixed-draw ELBO (both bound the
     same log evidence, so the higher is the closer q). Ctrl-C in the first returns it."""
-    args = {k: v for k, v in args.items() if k not in ("model", "truncated")}
     first = _dadvi(model, **args)
     if first.info.get("interrupted"):
         return first
