@@ -61,23 +61,23 @@ def advi(model, family="meanfield", steps=10_000, optimizer="stan", eta=None, ad
     ADVI runs instead and `fit.info["method"]` says so.
 
     family: "meanfield", "fullrank" or "lowrank" (covariance diag(d)^2 + B B^T in coordinates
-    whitened at the mode, B of `rank` columns, default 2: for hundreds of
-    parameters, where fullrank's D (D + 3) / 2 are too many). optimizer: "stan" (adaptive
-    step-size sequence, `eta` adapted unless given) or "adam" (`lr`, default 0.01). Every
-    `eval_elbo` steps the ELBO is estimated with `elbo_samples` draws; each gradient averages
-    `grad_samples` draws; Stan's rule stops when the relative ELBO change is under
-    `tol_rel_obj`. `average=False` returns Stan's last iterate instead of the window average.
-    Ctrl-C returns the fit so far (not converged). precondition="laplace" (default) runs the
-    algorithm in coordinates whitened at the mode; None runs Stan's algorithm as is, from the
-    initial point (`init`, a dict of constrained values, or a random point from `seed`).
-    centring: "learn" (default) gives
-    each location-scale site whose location or scale depends on other latents (theta ~
-    N(mu, tau) in a hierarchy) a centredness lam in [0, 1] per element, learned jointly with
-    q by the fixed-draw objective (`ppl.centring`; stochastic ADVI fits q at the lam of a
-    short deterministic meanfield fit, when the data are in memory and D + #lam <= 100, else
-    the model as written); None fits the model as written; a number or a dict site -> lam
-    fixes it (`Model.centred`). Results stay in the model's own parameterisation;
-    `fit.info["centring"]` holds the lam used. Returns a `VIResult`.
+    whitened at the mode, B of `rank` columns, default 2: for hundreds of parameters, where
+    fullrank's D (D + 3) / 2 are too many). optimizer: "stan" (adaptive step-size sequence,
+    `eta` adapted unless given) or "adam" (`lr`, default 0.01). Every `eval_elbo` steps the ELBO
+    is estimated with `elbo_samples` draws; each gradient averages `grad_samples` draws; Stan's
+    rule stops when the relative ELBO change is under `tol_rel_obj`. `average=False` returns
+    Stan's last iterate instead of the window average. Ctrl-C returns the fit so far (not
+    converged). precondition="laplace" (default) runs the algorithm in coordinates whitened at
+    the mode; None runs Stan's algorithm as is, from the initial point (`init`, a dict of
+    constrained values, or a random point from `seed`). centring: "learn" (default) gives each
+    location-scale site whose location or scale depends on other latents (theta ~ N(mu, tau) in
+    a hierarchy) a centredness lam in [0, 1] per element, learned jointly with q by the
+    fixed-draw objective (`ppl.centring`; stochastic ADVI fits q at the lam of a short
+    deterministic meanfield fit, when the data are in memory and D + #lam <= 100, else the model
+    as written); None fits the model as written; a number or a dict site -> lam fixes it
+    (`Model.centred`); a truncated-normal site with such parameters (a censored value) is fitted
+    as written and by its quantile function, the higher ELBO kept. Results stay in the model's
+    own parameterisation; `fit.info["centring"]` holds the lam used. Returns a `VIResult`.
     """
     check_model(model)
     cfg = AdviConfig(family, steps, optimizer, eta, adapt_iter, tol_rel_obj, eval_elbo,

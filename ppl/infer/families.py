@@ -284,5 +284,11 @@ def family(name, dim, rank=None):
     if name not in FAMILIES:
         raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {name!r}")
     if name == "lowrank":
-        return LowRank(dim, default_rank(dim) if rank is None else rank)
+        r = default_rank(dim) if rank is None else rank
+        if dim < 2 or not 1 <= r < dim:
+            raise ValueError(f"family='lowrank' needs a rank from 1 to D - 1 = {dim - 1} (the "
+                             f"model's D = {dim} parameters), got rank={r}; "
+                             + ("use 'meanfield'" if dim < 2 else "family='fullrank' is the "
+                                "full covariance"))
+        return LowRank(dim, r)
     return FAMILIES[name](dim)

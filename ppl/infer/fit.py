@@ -39,7 +39,7 @@ from ..distributions.base import validation_enabled
 from .config import progress_bar
 from .dadvi import _DENSE_D, fixed_draw_fit
 from .draws import antithetic
-from .families import default_rank
+from .families import default_rank, family as make_family
 from .lrvb import DENSE_MAX, cg_solve, lrvb_cov, sandwich_cov
 from .records import DadviDiagnostics
 from .result import VIResult
@@ -172,6 +172,8 @@ def dadvi(model, family="meanfield", draws=30, seed=None, lrvb=None, max_draws=2
                              not isinstance(rank, (int, np.integer)) or rank < 1):
         raise ValueError(f"dadvi: rank must be a positive integer with family='lowrank', got "
                          f"rank={rank!r} with family={family!r}")
+    if family == "lowrank":
+        make_family(family, model.num_params, rank)          # the rank fits D, or ValueError
     args = dict(family=family, draws=draws, seed=seed, lrvb=lrvb, max_draws=max_draws,
                 mc_fraction=mc_fraction, gtol=gtol, maxiter=maxiter, init=init,
                 random_starts=random_starts, resample=resample, progress=progress,

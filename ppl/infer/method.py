@@ -13,8 +13,8 @@ the full data at every step and forms per-draw Hessians, so "auto" takes it wher
   meanfield with linear-response covariances, a full covariance all the same (radon's 89:
   0.11 sd against stochastic fullrank's 1.37);
 - family="lowrank" (for hundreds of parameters): deterministic ADVI at any D when the data
-  are in memory and no stochastic option was given (stochastic volatility, D = 503: 1.09 sd
-  off in 10-20 s, where stochastic lowrank stopped 32 sd off);
+  are in memory and no stochastic option was given (stochastic volatility, D = 503: 1.26 sd
+  off in 33 s, "miss", where stochastic lowrank stopped 32 sd off);
 - stochastic ADVI otherwise: minibatches need stochastic gradients; beyond those sizes
   DADVI's Newton steps cost minutes where ADVI's take seconds (stochastic volatility, D = 503);
   an option such as steps=... asks for the stochastic algorithm by name.
@@ -80,9 +80,8 @@ def centred_for_stochastic(model, centring, seed):
     """The model stochastic ADVI fits under `ppl.advi`'s `centring`: "learn" takes the
     centredness (and the quantile choice for truncated-normal sites) of a short deterministic
     meanfield fit (30 fixed draws, lam learned jointly with q, no linear response) where that
-    can run (data in memory, D + #lam <= 100), else
-    the model as written; a number or dict fixes lam; None (or a model centred already)
-    leaves it."""
+    can run (data in memory, D + #lam <= 100), else the model as written; a number or dict
+    fixes lam; None (or a model centred already) leaves it."""
     if centring is None or model.centring:
         return model
     if not isinstance(centring, str):

@@ -182,3 +182,7 @@ def test_lowrank_rank_checks_and_default():
     assert family("lowrank", 503).rank == 2 and default_rank(2) == 1
     with pytest.raises(ValueError, match="family must be one of"):
         family("lowrnk", 3)
+    with pytest.raises(ValueError, match="rank from 1 to D - 1 = 9 .* family='fullrank'"):
+        family("lowrank", 10, 10)
+    with pytest.raises(ValueError, match="use 'meanfield'"):
+        family("lowrank", 1)
