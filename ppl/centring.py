@@ -13,6 +13,10 @@ theta_tilde is its density at theta plus that log-Jacobian; every other site and
 stays in the model's own parameterisation. Data-rich groups want lam near 1, data-poor ones
 near 0: `ppl.dadvi` learns lam jointly with q (`Model.centred` fixes it).
 
+A truncated-normal site whose parameters depend on other latents (a censored value) has a
+non-centred form of its own, theta = F^-1(Phi(z)) with F its cdf: z ~ N(0, 1) a priori whatever
+the parameters (`quantile_forward`; `Model.centred({site: "quantile"})`).
+
     >>> import numpy as np, ppl
     >>> from ppl import dist
     >>> @ppl.model
@@ -39,8 +43,9 @@ from .distributions.base import ExpandedDistribution, Independent
 from .distributions.bounded import TruncatedNormal
 from .distributions.continuous import Cauchy, Laplace, Logistic, Normal, StudentT
 
-__all__ = ["LOC_SCALE", "loc_scale", "centrable_sites", "quantile_sites", "forward", "inverse",
-           "quantile_forward", "quantile_inverse", "check_centring", "Learned", "copy_of"]
+__all__ = ["LOC_SCALE", "loc_scale", "dependent_sites", "centrable_sites", "quantile_sites",
+           "forward", "inverse", "quantile_forward", "quantile_inverse", "check_centring",
+           "Learned", "copy_of"]
 
 LOC_SCALE = (Normal, StudentT, Cauchy, Laplace, Logistic)
 
@@ -57,7 +62,7 @@ def loc_scale(fn):
     return fn if type(fn) in LOC_SCALE else None
 
 
-def _dependent_sites(model):
+def dependent_sites(model):
     """(location-scale sites, truncated-normal sites): name -> shape of each latent site whose
     parameters depend on other latents (engine Tensors when the model runs on a Tensor z, the
     sites already centred left as they are). One run of the model."""
@@ -80,14 +85,14 @@ def _dependent_sites(model):
 def centrable_sites(model):
     """name -> shape of each latent site that partial centring applies to: a location-scale
     family whose location or scale depends on other latents."""
-    return _dependent_sites(model)[0]
+    return dependent_sites(model)[0]
 
 
 def quantile_sites(model):
     """name -> shape of each latent TruncatedNormal site whose parameters (location, scale or a
     bound) depend on other latents: they can be non-centred by the quantile function
     (`quantile_forward`)."""
-    return _dependent_sites(model)[1]
+    return dependent_sites(model)[1]
 
 
 def quantile_forward(fn, z):
@@ -164,7 +169,7 @@ def check_centring(model, centring):
     """`centring` as a dict name -> float array of the site's shape, every value in [0, 1],
     or "quantile" (a truncated-normal site: `quantile_forward`): a number for every
     centrable site, or a dict naming some of them."""
-    sites, truncated = _dependent_sites(model)
+    sites, truncated = dependent_sites(model)
     if not isinstance(centring, dict):
         centring = {n: centring for n in sites}
     out = {}

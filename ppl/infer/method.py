@@ -23,7 +23,7 @@ the full data at every step and forms per-draw Hessians, so "auto" takes it wher
 """
 import numpy as np
 
-from ..centring import centrable_sites, quantile_sites
+from ..centring import dependent_sites
 from .config import has_subsample
 from .dadvi import _DENSE_D
 from .fit import _FULLRANK_MAX as FULLRANK_MAX     # ppl.dadvi refuses fullrank above it
@@ -89,7 +89,7 @@ def centred_for_stochastic(model, centring, seed):
     if centring != "learn":
         raise ValueError(f"advi: centring must be 'learn', None, a number in [0, 1] or a dict "
                          f"site -> lam, got {centring!r}")
-    sites, truncated = centrable_sites(model), quantile_sites(model)
+    sites, truncated = dependent_sites(model)
     P = sum(int(np.prod(s, dtype=np.int64)) for s in sites.values())
     if not (sites or truncated) or has_subsample(model) or model.layouts or \
             model.num_params + P > _DENSE_D:

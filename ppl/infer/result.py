@@ -324,11 +324,11 @@ class VIResult:
     def _reparam(self):
         """"learned" when the fit's model is centred, "available" when it has sites partial
         centring applies to, else "none" (for the verdict's remedies)."""
-        from ..centring import centrable_sites, quantile_sites  # noqa: PLC0415
+        from ..centring import dependent_sites  # noqa: PLC0415
         if self.model.centring:
             return "learned"
         try:
-            if centrable_sites(self.model) or quantile_sites(self.model):
+            if any(dependent_sites(self.model)):
                 return "available"
         except Exception:   # noqa: BLE001 -- a model that cannot run on a Tensor: no remedy
             pass
