@@ -164,3 +164,22 @@ class TestErrors:
     def test_backward_on_constant(self):
         with pytest.raises(ValueError):
             Tensor([1.0, 2.0]).sum().backward()
+
+
+@pytest.mark.parametrize("index", [[0, 2, 2, -1, 0, 4], [3, 3, 3]])
+def test_gather_over_rows_gradient_adds_repeats_as_numpy_add_at(index):
+    """x[:, index] (the batched gather of a hierarchical model's x[county] under vmap, one
+    bincount) and x[index] on one axis: the gradient of sum(w * x[..]) is w scattered with
+    repeats adding up, as np.add.at writes it."""
+    rng = np.random.default_rng(0)
+    idx = np.array(index)
+    x = rng.standard_normal((3, 5))
+    w = rng.standard_normal((3, idx.size))
+    g = ad.grad(lambda t: ad.sum(w * t[:, idx]))(x)
+    want = np.zeros((3, 5))
+    np.add.at(want, (slice(None), idx), w)
+    np.testing.assert_allclose(g, want, rtol=1e-15)
+    per_row = ad.vmap(ad.grad(lambda r: ad.sum(w[0] * r[idx])))(x)
+    want_row = np.zeros((3, 5))
+    np.add.at(want_row, (slice(None), idx), np.broadcast_to(w[0], (3, idx.size)))
+    np.testing.assert_allclose(per_row, want_row, rtol=1e-15)
