@@ -186,6 +186,17 @@ CLI = [
     (["{d}/m.py:cannot_start", "--method", "dadvi"], 1,
      r"the fit failed: dadvi: .*not finite at any of the 4 initial point.*from the command: "
      r"--init"),
+    # --family lowrank, --rank, --centring (issue 16)
+    ([PM, "--data", "{d}/pois.json", "--rank", "1"], 2,
+     r"--rank is the low-rank family's: give --family lowrank"),
+    ([PM, "--data", "{d}/pois.json", "--family", "lowrank", "--rank", "x"], 2,
+     r"--rank: expected a positive integer"),
+    ([PM, "--data", "{d}/pois.json", "--centring", "maybe"], 2,
+     r"argument --centring: invalid choice: 'maybe'"),
+    (["{d}/m.py:normal_mean", "--family", "lowrank"], 1,
+     r"the fit failed: family='lowrank' needs a rank from 1 to D - 1 = 0 .* use 'meanfield'"),
+    ([PM, "--data", "{d}/pois.json", "--family", "lowrank", "--rank", "2"], 1,
+     r"the fit failed: family='lowrank' needs a rank from 1 to D - 1 = 1 .* family='fullrank'"),
     # a fit that cannot start names --init
     (["{d}/m.py:cannot_start", "--steps", "50"], 1,
      r"the fit failed: .*not finite at the initial point.*from the command: --init"),
@@ -310,6 +321,17 @@ API = [
      r"model 'dot_value': .*has no attribute 'value'.*read it with ad\.getval\(x\)"),
     (lambda: ppl.advi(np_array(), steps=50, seed=0, progress=False), TypeError,
      r"Tensor.*ad\.stack"),
+    # issue 16: centring and the low-rank family
+    (lambda: ppl.advi(poisson_glm(X, Y), family="lowrank", rank=0), ValueError,
+     r"advi: rank must be a positive integer, got 0"),
+    (lambda: ppl.advi(poisson_glm(X, Y), rank=2), ValueError,
+     r"advi: rank is the low-rank family's; family='meanfield' takes none"),
+    (lambda: ppl.dadvi(poisson_glm(X, Y), centring="yes"), ValueError,
+     r"dadvi: centring must be 'learn', None, a number in \[0, 1\] or a dict"),
+    (lambda: ppl.advi(poisson_glm(X, Y), centring="yes", method="advi"), ValueError,
+     r"advi: centring must be 'learn', None, a number in \[0, 1\] or a dict"),
+    (lambda: poisson_glm(X, Y).centred({"alpha": 0.5}), ValueError,
+     r"centring: 'alpha' is not a site partial centring applies to .* has \[\]"),
 ]
 
 
