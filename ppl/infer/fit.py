@@ -4,8 +4,11 @@ one call returning a `VIResult`.
 1. `start.model_start`: the mode and its Hessian H (scale-free L-BFGS then Newton, best of
    several initial points); no finite point: a ValueError saying why.
 2. Whitening at the mode, zeta = mode + A u: meanfield A = diag(1 / sqrt(-H_ii)) (meanfield's
-   own optimum for a Gaussian), fullrank A = cholesky((-H)^-1); no mode: Stan's start, A = I.
-3. `dadvi.fixed_draw_fit`: the fixed-draw ELBO maximised by trust-region Newton-CG.
+   own optimum for a Gaussian), fullrank A = cholesky((-H)^-1); no mode: Stan's start, A = I
+   (`whiten.at_mode`).
+3. `dadvi.fixed_draw_fit`: the fixed-draw ELBO maximised by trust-region Newton-CG; lowrank
+   (D <= 1000) then re-whitened by the expected Hessian under q and refitted until the ELBO
+   stops rising (`whiten.lowrank_rounds`).
 4. The Monte Carlo sd of the means (the sandwich); while it exceeds `mc_fraction` (0.1) of the
    posterior sd (LRVB's, else q's) the draws double, up to `max_draws`. Why 0.1: the accuracy
    bar is 0.3 sd, and 0.1 keeps the fixed draws' error under it at three standard errors.
@@ -44,6 +47,7 @@ from .lrvb import DENSE_MAX, cg_solve, lrvb_cov, sandwich_cov
 from .records import DadviDiagnostics
 from .result import VIResult
 from .start import model_start
+from .whiten import MAX_D, at_mode, lowrank_rounds
 
 __all__ = ["dadvi"]
 
@@ -69,19 +73,6 @@ def _check(model, family, draws, max_draws, mc_fraction):
     if not (isinstance(mc_fraction, (int, float)) and 0 < mc_fraction and
             math.isfinite(mc_fraction)):
         raise ValueError(f"dadvi: mc_fraction must be a positive number, got {mc_fraction!r}")
-
-
-def _whitening(st, family, D):
-    """(centre, A, note) from the start."""
-    if st.ok:
-        if family != "fullrank":    # lowrank too: Newton grows B from 0, and a dense
-            #                             whitening at a mode far from the mass (stochastic
-            #                             volatility's, phi 0.57) left it 17 sd off
-            return st.mode, st.scales, "at the mode, by 1 / sqrt(-H_ii)"
-        C = np.linalg.inv(-st.hessian)
-        return st.mode, np.linalg.cholesky(0.5 * (C + C.T)), "at the mode, by chol((-H)^-1)"
-    centre = st.initial if st.initial is not None else st.mode
-    return centre, np.ones(D), f"none: {st.status} ({st.message}); from the best initial point"
 
 
 def _covariances(obj, eta, A, lrvb, D):
@@ -227,7 +218,7 @@ def _dadvi(model, family, draws, seed, lrvb, max_draws, mc_fraction, gtol, maxit
                          random_starts, [init] if init is not None else ())
     if st.status == "no_finite":
         raise ValueError(f"dadvi: model {model.name!r}: {st.message}; give init=...")
-    centre, A, white = _whitening(st, family, D)
+    centre, A, white = at_mode(st, family, D)
     rng = np.random.default_rng(draw_ss)
     M = int(draws)
     if family == "fullrank" and M < 2 * (D + 1):
@@ -242,17 +233,27 @@ def _dadvi(model, family, draws, seed, lrvb, max_draws, mc_fraction, gtol, maxit
         log_p, P, program = learned.log_p, learned.size, None
         centre = np.concatenate([centre, np.zeros(P)])
     bar = progress_bar(progress, maxiter, model, "DADVI")
-    interrupted, fit = False, None
+    interrupted, fit, rounds = False, None, 0
     try:
         with validation_enabled(False):
             while True:
+                step = None if bar is None else (lambda e: bar.update())
                 fit = fixed_draw_fit(log_p, centre, A, family, eps=eps, eta0=eta, gtol=gtol,
                                      maxiter=maxiter, program=program, points=P, rank=r,
-                                     callback=None if bar is None else (lambda e: bar.update()))
-                program, eta = fit.objective.program, fit.eta
+                                     callback=step)
+                if r and D <= MAX_D and not fit.info.get("interrupted"):
+                    fit, k = lowrank_rounds(fit, log_p, gtol=gtol, maxiter=maxiter,
+                                            callback=step)
+                    rounds += k
+                obj = fit.objective
+                A = obj.A[:D] if obj.A.ndim == 1 else obj.A[:D, :D]
+                # the next M's start (the rounds' objective is over q alone, points bound)
+                centre, eta, program = (obj.c, fit.eta, obj.program) if obj.P == P else (
+                    np.concatenate([obj.c, fit.point]), np.concatenate([fit.eta, np.zeros(P)]),
+                    None)
                 interrupted = bool(fit.info.get("interrupted"))
                 cov, lr_note, mc_sd = (None, "skipped: interrupted", np.full(D, np.nan)) \
-                    if interrupted else _covariances(fit.objective, eta, A, lrvb, D)
+                    if interrupted else _covariances(obj, fit.eta, A, lrvb, D)
                 post_sd = np.sqrt(np.diag(cov)) if cov is not None else \
                     np.sqrt(np.sum(fit.L ** 2, axis=1))
                 worst = float(np.nanmax(mc_sd / post_sd)) if not interrupted else math.nan
@@ -282,6 +283,9 @@ def _dadvi(model, family, draws, seed, lrvb, max_draws, mc_fraction, gtol, maxit
         if worst > mc_fraction:
             stop += f" (over {mc_fraction:g} at max_draws={max_draws})"
     info = {"trust_region": fit.message, "mc_fraction": mc_fraction}
+    if rounds:
+        white += (f"; then {rounds} round{'s' * (rounds > 1)} by chol(Hbar^-1), Hbar the "
+                  "expected -Hessian under q")
     if learned is not None:
         model = model.centred(learned.lams(fit.point))
         stop += "; centredness learned for " + ", ".join(learned.sites)
