@@ -15,68 +15,69 @@ import scipy.stats as st
 from ppl.infer.diagnostics import psis
 from tests.models.zoo_reference import pieces
 
-__all__ = ["lp_seeds", "grad_seeds", "seeds_reference"]
+__all__ = ["lp_seeds", "seeds_reference"]
 
 
 def lp_seeds(m, d, z):
-    """Binomial with logits: log C(n, r) + r log expit(eta) + (n - r) log expit(-eta) (exact
-    for any eta, where scipy's binom.logpmf(r, n, expit(eta)) loses digits once |eta| > 10)."""
+    """The zoo's seeds (b ~ N(0, sigma), centred) at unconstrained z: binomial with logits,
+    log C(n, r) + r log expit(eta) + (n - r) log expit(-eta) (exact for any eta, where scipy's
+    binom.logpmf(r, n, expit(eta)) loses digits once |eta| > 10)."""
     p = pieces(m, z)
     a = [p[k][..., 0] for k in ("alpha0", "alpha1", "alpha2", "alpha12")]
-    log_sigma, b_raw = p["sigma"][..., 0], p["b_raw"]
+    log_sigma, b = p["sigma"][..., 0], p["b"]
     sigma = np.exp(log_sigma)
-    x1, x2, r, n = d["x1"], d["x2"], d["r"], d["n"]
-    eta = (a[0][..., None] + a[1][..., None] * x1 + a[2][..., None] * x2
-           + a[3][..., None] * x1 * x2 + sigma[..., None] * b_raw)
-    log_choose = sp.gammaln(n + 1) - sp.gammaln(r + 1) - sp.gammaln(n - r + 1)
+    eta = (a[0][..., None] + a[1][..., None] * d["x1"] + a[2][..., None] * d["x2"]
+           + a[3][..., None] * d["x1"] * d["x2"] + b)
     return (sum(st.norm.logpdf(v, 0.0, 10.0) for v in a)
             + st.halfcauchy.logpdf(sigma, scale=1.0) + log_sigma
-            + st.norm.logpdf(b_raw).sum(-1)
-            + (log_choose + r * sp.log_expit(eta) + (n - r) * sp.log_expit(-eta)).sum(-1))
+            + st.norm.logpdf(b, 0.0, sigma[..., None]).sum(-1) + _binomial(d, eta))
 
 
-def grad_seeds(m, d, z):
-    """d lp_seeds / dz for z of shape (S, 26), by hand: with res = r - n expit(eta),
-    d/d alpha = sum res * column - alpha / 100, d/d b_raw = sigma res - b_raw,
-    d/d log sigma = sigma sum(res b_raw) - 2 sigma^2 / (1 + sigma^2) + 1."""
-    p = pieces(m, z)
-    a = [p[k] for k in ("alpha0", "alpha1", "alpha2", "alpha12")]
-    sigma, b_raw = np.exp(p["sigma"]), p["b_raw"]
-    cols = [np.ones(d["N"]), d["x1"], d["x2"], d["x1"] * d["x2"]]
-    eta = sum(ak * c for ak, c in zip(a, cols)) + sigma * b_raw
+def _binomial(d, eta):
+    r, n = d["r"], d["n"]
+    log_choose = sp.gammaln(n + 1) - sp.gammaln(r + 1) - sp.gammaln(n - r + 1)
+    return (log_choose + r * sp.log_expit(eta) + (n - r) * sp.log_expit(-eta)).sum(-1)
+
+
+def _cols(d):
+    return np.column_stack([np.ones(d["N"]), d["x1"], d["x2"], d["x1"] * d["x2"]])
+
+
+def _lp_given_sigma(d, theta, sigma):
+    """log p(alpha, b_raw, r | sigma), theta = (alpha (4), b_raw (N)) (..., 4 + N): the
+    non-centred coordinates, b = sigma b_raw, in which it is log-concave."""
+    eta = theta[..., :4] @ _cols(d).T + sigma * theta[..., 4:]
+    return (st.norm.logpdf(theta[..., :4], 0.0, 10.0).sum(-1)
+            + st.norm.logpdf(theta[..., 4:]).sum(-1) + _binomial(d, eta))
+
+
+def _grad_given_sigma(d, theta, sigma):
+    """d _lp_given_sigma / d theta by hand: res = r - n expit(eta), d/d alpha = X^T res -
+    alpha / 100, d/d b_raw = sigma res - b_raw."""
+    X = _cols(d)
+    eta = X @ theta[:4] + sigma * theta[4:]
     res = d["r"] - d["n"] * sp.expit(eta)
-    g = {k: (res * c).sum(-1, keepdims=True) - ak / 100.0
-         for k, ak, c in zip(("alpha0", "alpha1", "alpha2", "alpha12"), a, cols)}
-    g["sigma"] = (sigma * (res * b_raw).sum(-1, keepdims=True) - 2 * sigma ** 2 / (1 + sigma ** 2)
-                  + 1.0)
-    g["b_raw"] = sigma * res - b_raw
-    out = np.empty_like(z)
-    for k, v in g.items():
-        info = m.parameters[k]
-        out[..., info.offset:info.offset + info.size] = v
-    return out
-
+    return np.concatenate([X.T @ res - theta[:4] / 100.0, sigma * res - theta[4:]])
 
 
 def seeds_reference(m, d, sigma_max=2.0, grid=80, draws=1000, df=10.0, seed=0):
-    """Posterior means and sds of seeds' alphas, sigma and b = sigma b_raw: an integral over
+    """Posterior means and sds of seeds' alphas, sigma and b: an integral over
     sigma (midpoint rule, `grid` points on (0, sigma_max)) of importance sampling given sigma.
 
-    Given sigma, theta = (alpha, b_raw) has a log-concave density (Gaussian priors, binomial
-    likelihood linear in theta through eta = X alpha + sigma b_raw), found by Newton's method
-    (gradient `grad_seeds`, Hessian -(A' diag(n p (1 - p)) A + diag(1/100 x 4, 1 x 21)),
-    A = [X, sigma I]). At each sigma a multivariate t (df 10) around that mode with the inverse
-    Hessian as scale gives the evidence Z(sigma) = p(y | sigma) and the conditional moments
-    (self-normalised; the same t draws at every sigma, so Z is smooth in sigma, in antithetic
-    pairs); then
-    p(sigma | y) is proportional to HalfCauchy(sigma; 1) Z(sigma). Returns mean, sd (dicts by
-    site) and the largest k-hat over the grid."""
-    info = m.parameters
-    theta_names = ("alpha0", "alpha1", "alpha2", "alpha12", "b_raw")
-    idx = np.concatenate([np.arange(info[k].offset, info[k].offset + info[k].size)
-                          for k in theta_names])
-    n_plates, dim = d["N"], idx.size
-    X = np.column_stack([np.ones(n_plates), d["x1"], d["x2"], d["x1"] * d["x2"]])
+    Given sigma, theta = (alpha, b_raw), b = sigma b_raw, has a log-concave density (Gaussian
+    priors, binomial likelihood linear in theta through eta = X alpha + sigma b_raw), found by
+    Newton's method (gradient `_grad_given_sigma`, Hessian -(A' diag(n p (1 - p)) A +
+    diag(1/100 x 4, 1 x 21)), A = [X, sigma I]). At each sigma a multivariate t (df 10) around
+    that mode with the inverse Hessian as scale gives the evidence Z(sigma) = p(y | sigma) and
+    the conditional moments (self-normalised; the same t draws at every sigma, so Z is smooth in
+    sigma, in antithetic pairs); then p(sigma | y) is proportional to HalfCauchy(sigma; 1)
+    Z(sigma). m: the bound model (its density is not used: the reference is written here).
+    Returns mean, sd (dicts by site) and
+    the largest k-hat over the grid."""
+    theta_names = ("alpha0", "alpha1", "alpha2", "alpha12")
+    n_plates = d["N"]
+    dim = 4 + n_plates
+    X = _cols(d)
     prior_prec = np.r_[np.full(4, 1.0 / 100.0), np.ones(n_plates)]
     rng = np.random.default_rng(seed)
     e, u = rng.standard_normal((draws // 2, dim)), rng.chisquare(df, draws // 2)
@@ -88,27 +89,18 @@ def seeds_reference(m, d, sigma_max=2.0, grid=80, draws=1000, df=10.0, seed=0):
     log_w, moments, khat = [], [], -np.inf
     sigmas = (np.arange(grid) + 0.5) * sigma_max / grid
 
-    def z_of(th, sigma):
-        z = np.empty(th.shape[:-1] + (m.num_params,))
-        z[..., idx], z[..., info["sigma"].offset] = th, np.log(sigma)
-        return z
-
     for sigma in sigmas:
-        # log p(theta, y | sigma): the hand-written density less sigma's prior and Jacobian
-        def cond(th, sigma=sigma):
-            return (lp_seeds(m, d, z_of(th, sigma)) - st.halfcauchy.logpdf(sigma)
-                    - np.log(sigma))
         A = np.column_stack([X, sigma * np.eye(n_plates)])
         for _ in range(50):
             p = sp.expit(A @ theta)
             H = A.T @ (A * (d["n"] * p * (1 - p))[:, None]) + np.diag(prior_prec)
-            step = np.linalg.solve(H, grad_seeds(m, d, z_of(theta, sigma))[idx])
+            step = np.linalg.solve(H, _grad_given_sigma(d, theta, sigma))
             theta = theta + step
             if np.max(np.abs(step)) < 1e-10:
                 break
         L = np.linalg.cholesky(np.linalg.inv(H))
         th = theta + t_draws @ L.T
-        lw = cond(th) - (log_t - np.sum(np.log(np.diag(L))))
+        lw = _lp_given_sigma(d, th, sigma) - (log_t - np.sum(np.log(np.diag(L))))
         khat = max(khat, psis(lw)[1])
         log_w.append(sp.logsumexp(lw) - np.log(lw.size) + st.halfcauchy.logpdf(sigma))
         w = sp.softmax(lw)
