@@ -268,11 +268,11 @@ class LowRank(Meanfield):
 
 
 def default_rank(dim):
-    """r = 2 (1 for D = 2). Measured (bench/accuracy.py, stochastic volatility, D = 503, by
-    deterministic ADVI, M = 60): rank 1, 2, 3, 5 gave 1.36, 1.09, 1.51, 2.15 sd of error
-    (rank 2 at M = 240: 1.48), and above rank 4 the fixed-draw optimum had collapsed columns
-    (no linear response; seeds, D = 26, rank 5 and 6). NumPyro's round(sqrt(D)) would be 22
-    there."""
+    """r = 2 (1 for D = 2). Measured (stochastic volatility, D = 503, by deterministic ADVI
+    with the re-whitening rounds of `whiten.lowrank_rounds`): rank 1, 2, 3, 5 gave 0.10,
+    0.14, 0.15, 0.12 sd of error in 85, 41, 40, 104 s; above rank 4 the fixed-draw optimum
+    had collapsed columns (no linear response; seeds, D = 26, rank 5 and 6). NumPyro's
+    round(sqrt(D)) would be 22 there."""
     return max(1, min(2, dim - 1))
 
 
