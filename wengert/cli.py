@@ -336,6 +336,7 @@ def _fit_with(args, t_start):
     if args.rank is not None and args.family != "lowrank":
         raise CliError("--rank is the low-rank family's: give --family lowrank")
     model, options = _bind(args)
+    entry = set(options)        # the zoo entry's: advice for the method "auto" picks, not a pick
     told = f"; the zoo entry's options: {', '.join(sorted(options))}" if options else ""
     if args.init is not None:
         options = {**options, "init": read_init(args.init, model)}
@@ -351,7 +352,7 @@ def _fit_with(args, t_start):
     if method == "auto":
         from ppl.infer.method import STOCHASTIC_DEFAULTS, choose
         method, why, fitted = choose(model, args.family, {**STOCHASTIC_DEFAULTS, **{
-            k: v for k, v in options.items() if k in STOCHASTIC_DEFAULTS}})
+            k: v for k, v in options.items() if k in STOCHASTIC_DEFAULTS and k not in entry}})
         why = f" ({why})"
     if method == "dadvi":
         dropped = sorted(k for k in options if k not in ("init", "rank"))

@@ -13,8 +13,9 @@ the full data at every step and forms per-draw Hessians, so "auto" takes it wher
   meanfield with linear-response covariances, a full covariance all the same (radon's 89:
   0.11 sd against stochastic fullrank's 1.37);
 - family="lowrank" (for hundreds of parameters): deterministic ADVI at any D when the data
-  are in memory and no stochastic option was given (stochastic volatility, D = 503: 1.26 sd
-  off in 33 s, "miss", where stochastic lowrank stopped 32 sd off);
+  are in memory and no stochastic option was given (stochastic volatility, D = 503: 0.15 sd
+  off in about 40 s with the re-whitening rounds of `whiten`, where stochastic lowrank
+  stopped 32 sd off);
 - stochastic ADVI otherwise: minibatches need stochastic gradients; beyond those sizes
   DADVI's Newton steps cost minutes where ADVI's take seconds (stochastic volatility, D = 503);
   an option such as steps=... asks for the stochastic algorithm by name.

@@ -380,6 +380,27 @@ def test_a_zoo_entrys_advi_options_reach_ppl_advi(monkeypatch, capsys):
     assert "init" not in seen and "precondition" not in seen
 
 
+def test_a_zoo_entrys_stochastic_options_do_not_pick_the_method(monkeypatch, capsys):
+    # stochastic_volatility's precondition=None is advice for stochastic ADVI; with it counted
+    # as the user's, "auto" ran --family lowrank stochastically (32 sd off) instead of by
+    # deterministic ADVI (0.15 sd)
+    import ppl
+    seen = {}
+
+    def advi(model, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop here")
+    monkeypatch.setattr(ppl, "advi", advi)
+    code, out, err = run_main(capsys, "fit", "stochastic_volatility", "--family", "lowrank",
+                              "--seed", "3")
+    assert code == 1 and "DADVI lowrank" in out and "not used by DADVI: precondition" in out
+    assert "init" in seen and "precondition" not in seen and seen["method"] == "auto"
+    seen.clear()
+    run_main(capsys, "fit", "stochastic_volatility", "--family", "lowrank", "--steps", "500",
+             "--seed", "3")                        # the user's own option: stochastic
+    assert seen["precondition"] is None and seen["steps"] == 500
+
+
 def test_a_zoo_entrys_advi_options_that_fail_on_the_users_data_fall_back(tmp_path, capsys):
     # cli._bind called advi_options(data) unguarded: stochastic_volatility's y is optional
     # (no y: the prior), and {"T": 20} gave a KeyError traceback instead of a fit
