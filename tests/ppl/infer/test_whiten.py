@@ -146,3 +146,25 @@ def test_dadvi_lowrank_says_it_rewhitened_and_is_right(narrow_model, monkeypatch
     assert "round" not in plain.diagnostics.whitening
     y = plain.sample(20_000, seed=1)["x"]
     assert np.max(np.abs(y.std(0) / sd - 1.0)) > 0.3
+
+
+def test_a_round_is_kept_only_beyond_twice_its_standard_error(monkeypatch):
+    """The gain's standard error is over antithetic pairs of the paired log p differences
+    (checked against numpy at the draws); a round within it is not kept."""
+    Q = narrow(6)
+
+    def log_p(u):
+        return -0.5 * u @ (Q @ u)
+    fit = fixed_draw_fit(log_p, np.zeros(6), np.ones(6), "lowrank", draws=40, seed=0, rank=1)
+    new, rounds = whiten.lowrank_rounds(fit, log_p, rounds=1)
+    assert rounds == 1
+
+    def at_draws(f):
+        U = f.objective._to_zeta(f.objective.points(f.eta))
+        return -0.5 * np.einsum("mi,ij,mj->m", U, Q, U)
+    pairs = (at_draws(new) - at_draws(fit)).reshape(-1, 2).mean(axis=1)
+    se = pairs.std(ddof=1) / np.sqrt(pairs.size)
+    assert whiten._gain_se(fit, new) == pytest.approx(se, rel=1e-10) and se > 0
+    gain = new.elbo - fit.elbo
+    monkeypatch.setattr(whiten, "_SE", 1.01 * gain / se)        # the gain just inside it
+    assert whiten.lowrank_rounds(fit, log_p, rounds=1)[1] == 0
