@@ -358,16 +358,23 @@ def test_a_closed_pipe_is_exit_141_without_a_traceback():
     assert p.wait() == 141 and "Traceback" not in err, err
 
 
-def test_a_zoo_entrys_advi_options_reach_ppl_advi(monkeypatch, capsys):
-    # stochastic_volatility recommends a data-based start without whitening (advi_options)
+@pytest.fixture
+def seen_by_advi(monkeypatch):
+    """The keyword arguments the command passes to ppl.advi, which then stops the command."""
     import ppl
-    from models import stochastic_volatility as sv
     seen = {}
 
     def advi(model, **kwargs):
         seen.update(kwargs)
         raise RuntimeError("stop here")
     monkeypatch.setattr(ppl, "advi", advi)
+    return seen
+
+
+def test_a_zoo_entrys_advi_options_reach_ppl_advi(seen_by_advi, capsys):
+    # stochastic_volatility recommends a data-based start without whitening (advi_options)
+    from models import stochastic_volatility as sv
+    seen = seen_by_advi
     code, out, err = run_main(capsys, "fit", "stochastic_volatility", "--seed", "3")
     assert code == 1 and "stop here" in err
     assert "the zoo entry's options: init, precondition" in out
@@ -380,17 +387,11 @@ def test_a_zoo_entrys_advi_options_reach_ppl_advi(monkeypatch, capsys):
     assert "init" not in seen and "precondition" not in seen
 
 
-def test_a_zoo_entrys_stochastic_options_do_not_pick_the_method(monkeypatch, capsys):
+def test_a_zoo_entrys_stochastic_options_do_not_pick_the_method(seen_by_advi, capsys):
     # stochastic_volatility's precondition=None is advice for stochastic ADVI; with it counted
     # as the user's, "auto" ran --family lowrank stochastically (32 sd off) instead of by
     # deterministic ADVI (0.15 sd)
-    import ppl
-    seen = {}
-
-    def advi(model, **kwargs):
-        seen.update(kwargs)
-        raise RuntimeError("stop here")
-    monkeypatch.setattr(ppl, "advi", advi)
+    seen = seen_by_advi
     code, out, err = run_main(capsys, "fit", "stochastic_volatility", "--family", "lowrank",
                               "--seed", "3")
     assert code == 1 and "DADVI lowrank" in out and "not used by DADVI: precondition" in out
