@@ -269,8 +269,8 @@ class LowRank(Meanfield):
 
 def default_rank(dim):
     """r = 2 (1 for D = 2). Measured (stochastic volatility, D = 503, by deterministic ADVI
-    with the re-whitening rounds of `whiten.lowrank_rounds`): rank 1, 2, 3, 5 gave 0.10,
-    0.14, 0.15, 0.12 sd of error in 85, 41, 40, 104 s; above rank 4 the fixed-draw optimum
+    with the re-whitening rounds of `whiten.lowrank_rounds`): rank 1, 2, 3, 5 gave 0.24,
+    0.16, 0.15, 0.32 sd of error in 70, 42, 31, 41 s; above rank 4 the fixed-draw optimum
     had collapsed columns (no linear response; seeds, D = 26, rank 5 and 6). NumPyro's
     round(sqrt(D)) would be 22 there."""
     return max(1, min(2, dim - 1))
