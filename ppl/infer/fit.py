@@ -7,8 +7,8 @@ one call returning a `VIResult`.
    own optimum for a Gaussian), fullrank A = cholesky((-H)^-1); no mode: Stan's start, A = I
    (`whiten.at_mode`).
 3. `dadvi.fixed_draw_fit`: the fixed-draw ELBO maximised by trust-region Newton-CG; lowrank
-   (D <= 1000) then re-whitened by the expected Hessian under q and refitted until the ELBO
-   stops rising (`whiten.lowrank_rounds`).
+   (D <= 1000) then re-whitened by the expected Hessian under q and refitted while a round
+   raises the ELBO by more than twice its standard error (`whiten.lowrank_rounds`).
 4. The Monte Carlo sd of the means (the sandwich); while it exceeds `mc_fraction` (0.1) of the
    posterior sd (LRVB's, else q's) the draws double, up to `max_draws`. Why 0.1: the accuracy
    bar is 0.3 sd, and 0.1 keeps the fixed draws' error under it at three standard errors.
