@@ -64,9 +64,10 @@ def at_mode(st, family, D):
 
 
 def expected_hessian(obj, eta, draws=16):
-    """Hbar = -(1/K) sum_k grad_u^2 log p at q's first K = min(draws, M) fixed draws, in the
-    objective's u (the q block, point parameters held): (D, D), symmetric. From the per-draw
-    Hessians where the objective forms them, else K D batched Hessian-vector products."""
+    """Hbar = -(1/K) sum_k grad_u^2 log p over q's fixed draws, in the objective's u (the q
+    block, point parameters held): (D, D), symmetric. From the per-draw Hessians at all M
+    draws where the objective forms them (D + P <= 100), else from K D batched
+    Hessian-vector products at the first K = min(draws, M)."""
     D = obj.D
     if obj.dense:
         H = obj._at(eta, order=2)[2][:, :D, :D].mean(axis=0)
