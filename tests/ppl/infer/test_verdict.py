@@ -141,3 +141,20 @@ def test_a_miss_names_the_remedy_that_exists_for_the_parameterisation():
     assert "NUTS" in hints["learned"].hint and "normalising-flow" in hints["learned"].hint
     assert "non-centred hierarchical scales" in hints["none"].hint
     assert "rank=" in judge(x, lp, lq, "lowrank", method="dadvi").hint
+
+
+def test_a_miss_in_hundreds_of_dimensions_names_the_low_rank_family():
+    """Above 50 parameters a richer family is lowrank, not fullrank (ppl.dadvi refuses it
+    there; stochastic fullrank stopped 31 sd off on stochastic volatility's 503)."""
+    rng = np.random.default_rng(6)
+    for D, want, not_want in ((60, "family='lowrank'", "family='fullrank'"),
+                              (10, "family='fullrank'", "family='lowrank'")):
+        x = rng.normal(0.0, 0.3, size=(S, D))
+        lp, lq = st.norm.logpdf(x).sum(1), st.norm.logpdf(x, 0.0, 0.3).sum(1)
+        for family in ("meanfield", "fullrank"):
+            v = judge(x, lp, lq, family, method="advi")
+            assert v.kind == "miss"
+            if family == "meanfield" or D > 50:
+                assert want in v.hint and not_want not in v.hint, (D, family, v.hint)
+            else:
+                assert "family=" not in v.hint, v.hint      # never fullrank to a fullrank fit
