@@ -100,7 +100,8 @@ def _remedies(family, lrvb, method, reparam="none", dim=0):
     elif family == "meanfield" or family == "fullrank" and dim > _LOWRANK_FROM:
         out.append(richer)
     elif family == "lowrank":
-        out.append("a larger rank (rank=...) or family='fullrank'")
+        out.append("a larger rank (rank=...)" + (" or family='fullrank'" if dim <= _LOWRANK_FROM
+                                                  else ""))
     if method == "dadvi":
         out.append("more fixed draws (draws=...)")
     elif method == "advi":

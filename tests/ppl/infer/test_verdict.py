@@ -158,3 +158,5 @@ def test_a_miss_in_hundreds_of_dimensions_names_the_low_rank_family():
                 assert want in v.hint and not_want not in v.hint, (D, family, v.hint)
             else:
                 assert "family=" not in v.hint, v.hint      # never fullrank to a fullrank fit
+        low = judge(x, lp, lq, "lowrank", method="dadvi").hint
+        assert "rank=" in low and ("family='fullrank'" in low) == (D <= 50), low
